@@ -1,0 +1,3 @@
+//! # bfmd-import
+//!
+//! Host-side (std) import: TFLite flatbuffers and PyTorch safetensors into bfmd's model format.

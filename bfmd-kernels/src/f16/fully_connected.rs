@@ -1,0 +1,1 @@
+//! fully connected kernels (to be written).

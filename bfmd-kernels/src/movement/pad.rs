@@ -1,0 +1,1 @@
+//! pad kernels (to be written).

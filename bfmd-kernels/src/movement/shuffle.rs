@@ -1,0 +1,1 @@
+//! shuffle kernels (to be written).

@@ -1,0 +1,1 @@
+//! activation kernels (to be written).

@@ -1,0 +1,1 @@
+//! quantize kernels (to be written).

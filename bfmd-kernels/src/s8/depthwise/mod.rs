@@ -1,0 +1,1 @@
+//! depthwise kernels (to be written).

@@ -1,0 +1,63 @@
+//! `cargo xtask test`: the whole test suite, every failure reported at the end.
+
+use crate::deps;
+use crate::run::{cargo, status, Failures};
+
+/// The `no_std` crates that must build for every bare-metal target.
+const NO_STD_CRATES: &[&str] = &["bfmd-kernels", "bfmd-graph", "bfmd-models"];
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("`cargo xtask test` takes no arguments (got `{a}`)"));
+    }
+    deps::ensure_all()?;
+    let mut f = Failures::default();
+
+    f.record(
+        "fmt",
+        status("fmt", cargo().args(["fmt", "--all", "--", "--check"])),
+    );
+    f.record(
+        "clippy",
+        status(
+            "clippy",
+            cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        ),
+    );
+    f.record(
+        "host tests",
+        status("host tests", cargo().args(["test", "--workspace"])),
+    );
+    f.record(
+        "host tests (force-portable)",
+        status(
+            "host tests (force-portable)",
+            cargo().args(["test", "-p", "bfmd-kernels", "--features", "force-portable"]),
+        ),
+    );
+    for target in deps::TARGETS.iter().filter(|t| t.contains("none")) {
+        let name = format!("no_std build {target}");
+        let mut c = cargo();
+        c.args(["build", "--target", target]);
+        for k in NO_STD_CRATES {
+            c.args(["-p", k]);
+        }
+        f.record(&name, status(&name, &mut c));
+    }
+    let name = "aarch64 tests (qemu-aarch64)";
+    let mut c = cargo();
+    c.args(["test", "--target", "aarch64-unknown-linux-gnu"]);
+    for k in NO_STD_CRATES {
+        c.args(["-p", k]);
+    }
+    f.record(name, status(name, &mut c));
+
+    f.finish("cargo xtask test")
+}
