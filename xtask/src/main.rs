@@ -3,8 +3,14 @@
 //! One module per task (rust-analyzer's xtask habit). Every task installs what it needs
 //! (Rust targets, Debian packages) through [`deps`] and reports every failure of a run at the end.
 
+mod board;
+mod demo;
 mod deps;
+mod flash;
+mod qemu;
 mod run;
+mod sim;
+mod size;
 mod test;
 
 use std::process::ExitCode;
@@ -15,7 +21,17 @@ usage: cargo xtask <task> [options]
 tasks:
   test                 fmt, clippy, host tests, no_std builds for every MCU target,
                        aarch64 tests under qemu-aarch64; reports every failure at the end
+  test boards          only the firmware builds and the QEMU snapshot tests
   deps                 install the Rust targets and Debian packages the other tasks need
+  demo                 person detection (MLPerf Tiny VWW) on an emulated Cortex-M7 in QEMU:
+                       label, probability and instructions per photograph; arena and flash bytes
+  sim --board qemu-m7|qemu-m55 [--model M.tflite] [--input IN.bin --output OUT.bin]... [--profile]
+                       run a model on an emulated board (no --input: its golden inputs, checked)
+  flash --board stm32h7 [--model M.tflite] [--dry-run]
+                       build, flash with probe-rs and stream the defmt log (--dry-run: build and
+                       print chip, ELF, flash and RAM use)
+  size --board qemu-m7|qemu-m55|stm32h7 [--model M.tflite]
+                       text, rodata, model, data, bss and arena bytes of the firmware's ELF
 ";
 
 fn main() -> ExitCode {
@@ -28,6 +44,10 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "test" => test::run(rest),
         "deps" => deps::ensure_all().map(|_| ()),
+        "demo" => demo::run(rest),
+        "sim" => sim::run(rest),
+        "flash" => flash::run(rest),
+        "size" => size::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

@@ -7,8 +7,17 @@ use crate::run::{cargo, status, Failures};
 const NO_STD_CRATES: &[&str] = &["bfmd-kernels", "bfmd-graph", "bfmd-models"];
 
 pub fn run(args: &[String]) -> Result<(), String> {
+    // `cargo xtask test boards`: only the firmware builds and the QEMU snapshot tests.
+    if args.len() == 1 && args[0] == "boards" {
+        deps::ensure_all()?;
+        let mut f = Failures::default();
+        crate::qemu::test_steps(&mut f);
+        return f.finish("cargo xtask test boards");
+    }
     if let Some(a) = args.first() {
-        return Err(format!("`cargo xtask test` takes no arguments (got `{a}`)"));
+        return Err(format!(
+            "`cargo xtask test` takes no arguments but `boards` (got `{a}`)"
+        ));
     }
     deps::ensure_all()?;
     let mut f = Failures::default();
@@ -58,6 +67,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         c.args(["-p", k]);
     }
     f.record(name, status(name, &mut c));
+
+    crate::qemu::test_steps(&mut f);
 
     f.finish("cargo xtask test")
 }

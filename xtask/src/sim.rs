@@ -1,0 +1,252 @@
+//! `cargo xtask sim --board qemu-m7|qemu-m55 [--model M.tflite] [--input IN.bin --output
+//! OUT.bin]... [--profile]`: runs a model on an emulated board.
+//!
+//! The model is compiled into the `infer` firmware (its build script imports and plans it, and
+//! sizes the arena at compile time); inputs are read by the firmware through semihosting from
+//! copies in a scratch directory, and outputs come back as hex lines that this task decodes into
+//! the `--output` files. Without `--input`, the model's golden inputs from `tests/data/golden/`
+//! are used and the outputs are compared with the golden (TFLM) outputs. Every inference reports
+//! its exact instruction count (QEMU `-icount`).
+
+use crate::board::{self, Board};
+use crate::qemu;
+use crate::run::root;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The model `demo`, `sim` and `size` use when none is given: MLPerf Tiny visual wake words.
+pub const DEFAULT_MODEL: &str = "tests/data/models/vww_96_int8.tflite";
+
+/// Wall-clock limit for one QEMU run: generous, since QEMU with `-icount` runs about 10^8
+/// instructions per second and the largest test model needs a few 10^8 per inference.
+pub const TIMEOUT: Duration = Duration::from_secs(600);
+
+/// `model` made absolute, or the default model; `Err` if the file does not exist.
+pub fn model_or_default(model: Option<&str>) -> Result<PathBuf, String> {
+    let p = match model {
+        Some(m) => PathBuf::from(m),
+        None => root().join(DEFAULT_MODEL),
+    };
+    let p = if p.is_absolute() {
+        p
+    } else {
+        std::env::current_dir().map_err(|e| e.to_string())?.join(p)
+    };
+    if !p.is_file() {
+        return Err(format!("model file {} does not exist", p.display()));
+    }
+    Ok(p)
+}
+
+/// What one inference in QEMU produced.
+#[derive(Debug, Clone)]
+pub struct Inference {
+    /// The output tensor's bytes.
+    pub output: Vec<u8>,
+    /// Instructions executed by the inference (exact, QEMU `-icount`).
+    pub instructions: Option<u64>,
+}
+
+/// The results of one firmware run over several inputs.
+#[derive(Debug)]
+pub struct SimRun {
+    /// One per input, in order.
+    pub inferences: Vec<Inference>,
+    /// The informational (`#`) lines, e.g. the model summary and the per-op profile.
+    pub info: Vec<String>,
+    /// The results without informational lines (for snapshot comparison).
+    pub snapshot: String,
+    /// Wall-clock seconds QEMU ran.
+    pub seconds: f64,
+}
+
+/// Runs the already built `elf` on `board` for `inputs`; with `profile`, the firmware also reports
+/// per-op instruction counts of the first input.
+pub fn run_firmware(
+    board: &Board,
+    elf: &Path,
+    inputs: &[PathBuf],
+    profile: bool,
+) -> Result<SimRun, String> {
+    let dir = scratch_dir(board)?;
+    let mut args = Vec::new();
+    if profile {
+        args.push("--profile".to_string());
+    }
+    for (i, input) in inputs.iter().enumerate() {
+        let name = format!("in_{i}.bin");
+        std::fs::copy(input, dir.join(&name))
+            .map_err(|e| format!("copying input {}: {e}", input.display()))?;
+        args.push(name);
+    }
+    let run = qemu::run(board, elf, &dir, &args, TIMEOUT);
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = run?;
+    let lines = qemu::results(&run.stdout)?;
+    let outputs = qemu::keyed(&lines, "output");
+    let info: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("# ")).collect();
+    let counts = qemu::keyed(&info, "instructions");
+    let mut inferences = Vec::new();
+    for i in 0..inputs.len() {
+        let hex = outputs
+            .iter()
+            .find(|(k, _)| *k == i)
+            .ok_or_else(|| format!("the firmware printed no output for input {i}"))?
+            .1;
+        let instructions = counts
+            .iter()
+            .find(|(k, _)| *k == i)
+            .and_then(|(_, v)| v.trim().parse().ok());
+        inferences.push(Inference {
+            output: qemu::unhex(hex)?,
+            instructions,
+        });
+    }
+    Ok(SimRun {
+        inferences,
+        info: lines
+            .iter()
+            .filter(|l| l.starts_with('#'))
+            .map(|l| l.to_string())
+            .collect(),
+        snapshot: qemu::snapshot(&run.stdout)?,
+        seconds: run.elapsed.as_secs_f64(),
+    })
+}
+
+fn scratch_dir(board: &Board) -> Result<PathBuf, String> {
+    let dir = board
+        .target_dir()
+        .join(format!("sim-{}-{}", board.name, std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The golden folder of a model file: `tests/data/golden/<stem without _int8>/` (seeded inputs)
+/// or `tests/data/golden/<stem>_real/` (photographs), if it exists.
+pub fn golden_dir(model: &Path) -> Option<PathBuf> {
+    let stem = model.file_stem()?.to_str()?;
+    let golden = root().join("tests/data/golden");
+    let seeded = golden.join(stem.strip_suffix("_int8").unwrap_or(stem));
+    let real = golden.join(format!("{stem}_real"));
+    [seeded, real]
+        .into_iter()
+        .find(|d| !golden_pairs(d).is_empty())
+}
+
+/// The golden `(input, expected output)` pairs in `dir`: `input_<i>.bin` / `output_<i>.bin`, or
+/// else `<name>.input.bin` / `<name>.output.bin` in name order.
+pub fn golden_pairs(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let seeded: Vec<_> = (0..)
+        .map(|i| {
+            (
+                dir.join(format!("input_{i}.bin")),
+                dir.join(format!("output_{i}.bin")),
+            )
+        })
+        .take_while(|(i, o)| i.is_file() && o.is_file())
+        .collect();
+    if !seeded.is_empty() {
+        return seeded;
+    }
+    let mut named: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let stem = name.strip_suffix(".input.bin")?;
+            let out = dir.join(format!("{stem}.output.bin"));
+            out.is_file().then(|| (e.path(), out))
+        })
+        .collect();
+    named.sort();
+    named
+}
+
+/// `cargo xtask sim`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let (board, rest) = board::take_board(args, "sim")?;
+    if board.machine.is_none() {
+        return Err(format!(
+            "board {} is not emulated; `cargo xtask sim` runs qemu-m7 or qemu-m55",
+            board.name
+        ));
+    }
+    let mut model = None;
+    let mut inputs = Vec::new();
+    let mut outputs = Vec::new();
+    let mut profile = false;
+    let mut it = rest.into_iter();
+    while let Some(a) = it.next() {
+        let mut value = |what: &str| {
+            it.next()
+                .map(PathBuf::from)
+                .ok_or_else(|| format!("{what} needs a path"))
+        };
+        match a {
+            "--model" => model = Some(value("--model")?),
+            "--input" => inputs.push(value("--input")?),
+            "--output" => outputs.push(value("--output")?),
+            "--profile" => profile = true,
+            other => return Err(format!("`cargo xtask sim`: unknown argument `{other}`")),
+        }
+    }
+    if outputs.len() > inputs.len() {
+        return Err("more --output than --input files".into());
+    }
+    crate::deps::ensure_all()?;
+    let model = model_or_default(model.as_deref().and_then(Path::to_str))?;
+    let mut expected = Vec::new();
+    if inputs.is_empty() {
+        let dir = golden_dir(&model).ok_or_else(|| {
+            format!(
+                "no --input given and no golden inputs for {} in tests/data/golden/",
+                model.display()
+            )
+        })?;
+        for (i, o) in golden_pairs(&dir) {
+            inputs.push(i);
+            expected.push(Some(o));
+        }
+        eprintln!(
+            "    using the {} golden inputs of {}",
+            inputs.len(),
+            dir.display()
+        );
+    }
+    let elf = board.build("infer", Some(&model))?;
+    let sim = run_firmware(board, &elf, &inputs, profile)?;
+    for l in &sim.info {
+        println!("{l}");
+    }
+    let mut mismatches = 0;
+    for (i, inf) in sim.inferences.iter().enumerate() {
+        let instr = inf
+            .instructions
+            .map(|n| format!("{n} instructions"))
+            .unwrap_or_else(|| "instructions not reported".into());
+        let mut line = format!("input {i} ({}): {instr}", inputs[i].display());
+        if let Some(out) = outputs.get(i) {
+            std::fs::write(out, &inf.output).map_err(|e| format!("{}: {e}", out.display()))?;
+            line.push_str(&format!(", output written to {}", out.display()));
+        }
+        if let Some(Some(golden)) = expected.get(i) {
+            let want = std::fs::read(golden).map_err(|e| format!("{}: {e}", golden.display()))?;
+            if want == inf.output {
+                line.push_str(", output == golden (TFLM)");
+            } else {
+                line.push_str(", output DIFFERS from golden (TFLM)");
+                mismatches += 1;
+            }
+        }
+        println!("{line}");
+    }
+    println!("QEMU ran {:.1} s", sim.seconds);
+    if mismatches > 0 {
+        return Err(format!(
+            "{mismatches} output(s) differ from the golden outputs"
+        ));
+    }
+    Ok(())
+}
