@@ -1,0 +1,103 @@
+//! Portable inner loops of the int8 depthwise convolution, callable on every target.
+//!
+//! The out-of-place loop accumulates a block of output channels at once so that the innermost
+//! loop walks contiguous filter and output channels; integer sums are associative, so the
+//! result is the same as TFLM's one-MAC-at-a-time order.
+
+use super::{check_depthwise_s8, depthwise_conv_s8_scratch_len, DepthwiseS8Params};
+use crate::error::{check_min_len, Result};
+use crate::reference::conv::tap_range;
+use crate::reference::depthwise::{
+    depthwise_inplace_planes, for_each_plane_tap, PlaneElem, CHANNEL_BLOCK,
+};
+use crate::s8::conv::portable::finish;
+
+/// [`super::depthwise_conv_s8`] on the portable path.
+///
+/// # Errors
+/// Those of [`super::depthwise_conv_s8`].
+pub fn depthwise_conv_s8(
+    p: &DepthwiseS8Params,
+    input: &[i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+    scratch: &mut [u8],
+) -> Result<()> {
+    let mult = check_depthwise_s8(p, input.len(), filter.len(), bias, output.len())?;
+    check_min_len(
+        "scratch",
+        depthwise_conv_s8_scratch_len(&p.geometry),
+        scratch.len(),
+    )?;
+    let g = &p.geometry;
+    let q = &p.quant;
+    let off = q.input_offset;
+    let (in_h, in_w, in_c) = (g.input.h, g.input.w, g.input.c);
+    let (out_h, out_w, out_c) = (g.output.h, g.output.w, g.output.c);
+    let mut acc = [0i32; CHANNEL_BLOCK];
+    for b in 0..g.input.n {
+        for oy in 0..out_h {
+            let (ky0, ky1) = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, in_h);
+            let iy0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
+            for ox in 0..out_w {
+                let (kx0, kx1) =
+                    tap_range(ox, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, in_w);
+                let ix0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
+                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
+                let mut c0 = 0;
+                while c0 < out_c {
+                    let n = CHANNEL_BLOCK.min(out_c - c0);
+                    let acc = &mut acc[..n];
+                    acc.fill(0);
+                    for ky in ky0..ky1 {
+                        let iy = (iy0 + (ky * g.dilation_h) as i64) as usize;
+                        for kx in kx0..kx1 {
+                            let ix = (ix0 + (kx * g.dilation_w) as i64) as usize;
+                            let x_px = &input[((b * in_h + iy) * in_w + ix) * in_c..][..in_c];
+                            let f0 = (ky * g.kernel_w + kx) * out_c + c0;
+                            let fs = &filter[f0..f0 + n];
+                            if mult == 1 {
+                                let xs = &x_px[c0..c0 + n];
+                                for ((a, &x), &f) in acc.iter_mut().zip(xs).zip(fs) {
+                                    *a = a.wrapping_add((x as i32 + off) * f as i32);
+                                }
+                            } else {
+                                for (j, (a, &f)) in acc.iter_mut().zip(fs).enumerate() {
+                                    let x = x_px[(c0 + j) / mult] as i32;
+                                    *a = a.wrapping_add((x + off) * f as i32);
+                                }
+                            }
+                        }
+                    }
+                    let out_blk = &mut output[out_base + c0..out_base + c0 + n];
+                    for (j, (o, &a)) in out_blk.iter_mut().zip(acc.iter()).enumerate() {
+                        *o = finish(q, a, bias, c0 + j);
+                    }
+                    c0 += n;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The loop of [`super::depthwise_conv_s8_inplace`]; the caller has checked everything.
+pub(crate) fn depthwise_inplace_loop(
+    p: &DepthwiseS8Params,
+    buf: &mut [i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    scratch: &mut [u8],
+) {
+    let g = &p.geometry;
+    let q = &p.quant;
+    depthwise_inplace_planes(g, buf, scratch, |ch, plane, oy, ox| {
+        let mut acc = 0i32;
+        for_each_plane_tap(g, ch, oy, ox, |i, f| {
+            let x = i8::load(&plane[i..]) as i32;
+            acc = acc.wrapping_add((x + q.input_offset) * filter[f] as i32);
+        });
+        finish(q, acc, bias, ch)
+    });
+}

@@ -1,0 +1,256 @@
+//! Independent oracles for the convolution family's batteries (`conv.rs`, `depthwise.rs`):
+//! literal, one-MAC-at-a-time transcriptions of TFLM's reference loops, written without the
+//! kernels' hoisted window bounds, channel blocks or shared helpers, plus the error bounds the
+//! batteries use. Depthwise is checked as a grouped convolution (`groups = in_c`) after
+//! reordering its filter, which also cross-checks the two kernels.
+#![allow(dead_code)]
+
+use bfmd_kernels::quant::multiply_by_quantized_multiplier;
+use bfmd_kernels::ConvGeometry;
+
+/// int8 quantization of one convolution-like op, as plain numbers.
+#[derive(Clone, Debug)]
+pub struct QuantSetup {
+    /// Input scale and zero point.
+    pub in_scale: f32,
+    /// Input zero point.
+    pub in_zp: i32,
+    /// Filter scales: 1 (per-tensor) or one per output channel.
+    pub filter_scales: Vec<f32>,
+    /// Output scale.
+    pub out_scale: f32,
+    /// Output zero point.
+    pub out_zp: i32,
+}
+
+impl QuantSetup {
+    /// Filter scale of output channel `o` (per-tensor scales broadcast).
+    pub fn filter_scale(&self, o: usize) -> f32 {
+        if self.filter_scales.len() == 1 {
+            self.filter_scales[0]
+        } else {
+            self.filter_scales[o]
+        }
+    }
+}
+
+/// TFLM `reference_integer_ops::ConvPerChannel`, transcribed loop for loop
+/// (`tensorflow/lite/kernels/internal/reference/integer_ops/conv.h`); `filter` is OHWI.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_s8_oracle(
+    g: &ConvGeometry,
+    input: &[i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    input_offset: i32,
+    output_offset: i32,
+    multipliers: &[i32],
+    shifts: &[i32],
+    act: (i32, i32),
+) -> Vec<i8> {
+    let (n, ih, iw, ic) = (g.input.n, g.input.h as i64, g.input.w as i64, g.input.c);
+    let (oh, ow, oc) = (g.output.h, g.output.w, g.output.c);
+    let fic = ic / g.groups;
+    let per_group = oc / g.groups;
+    let mut out = vec![0i8; n * oh * ow * oc];
+    for b in 0..n {
+        for oy in 0..oh {
+            let y0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
+            for ox in 0..ow {
+                let x0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
+                for o in 0..oc {
+                    let group = o / per_group;
+                    let mut acc: i32 = 0;
+                    for fy in 0..g.kernel_h {
+                        let y = y0 + (g.dilation_h * fy) as i64;
+                        for fx in 0..g.kernel_w {
+                            let x = x0 + (g.dilation_w * fx) as i64;
+                            if x < 0 || x >= iw || y < 0 || y >= ih {
+                                continue;
+                            }
+                            for c in 0..fic {
+                                let iv = input[((b * ih as usize + y as usize) * iw as usize
+                                    + x as usize)
+                                    * ic
+                                    + c
+                                    + group * fic] as i32;
+                                let fv = filter[((o * g.kernel_h + fy) * g.kernel_w + fx) * fic + c]
+                                    as i32;
+                                acc += fv * (iv + input_offset);
+                            }
+                        }
+                    }
+                    if let Some(bias) = bias {
+                        acc += bias[o];
+                    }
+                    let i = if multipliers.len() == 1 { 0 } else { o };
+                    acc = multiply_by_quantized_multiplier(acc, multipliers[i], shifts[i]);
+                    acc += output_offset;
+                    acc = acc.max(act.0).min(act.1);
+                    out[((b * oh + oy) * ow + ox) * oc + o] = acc as i8;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Real-valued convolution in `f64` (the exact result of the operands, to ~1e-16) and, per
+/// output, `S = sum |x * w| + |bias|`, the magnitude that bounds `f32` rounding error.
+pub fn conv_f64_oracle(
+    g: &ConvGeometry,
+    input: &[f32],
+    filter: &[f32],
+    bias: Option<&[f32]>,
+) -> (Vec<f64>, Vec<f64>) {
+    let (n, ih, iw, ic) = (g.input.n, g.input.h as i64, g.input.w as i64, g.input.c);
+    let (oh, ow, oc) = (g.output.h, g.output.w, g.output.c);
+    let fic = ic / g.groups;
+    let per_group = oc / g.groups;
+    let mut val = vec![0f64; n * oh * ow * oc];
+    let mut mag = vec![0f64; n * oh * ow * oc];
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for o in 0..oc {
+                    let group = o / per_group;
+                    let (mut acc, mut abs) = (0f64, 0f64);
+                    for fy in 0..g.kernel_h {
+                        let y = (oy * g.stride_h) as i64 - g.pad_top as i64
+                            + (g.dilation_h * fy) as i64;
+                        for fx in 0..g.kernel_w {
+                            let x = (ox * g.stride_w) as i64 - g.pad_left as i64
+                                + (g.dilation_w * fx) as i64;
+                            if x < 0 || x >= iw || y < 0 || y >= ih {
+                                continue;
+                            }
+                            for c in 0..fic {
+                                let iv = input[((b * ih as usize + y as usize) * iw as usize
+                                    + x as usize)
+                                    * ic
+                                    + c
+                                    + group * fic] as f64;
+                                let fv = filter[((o * g.kernel_h + fy) * g.kernel_w + fx) * fic + c]
+                                    as f64;
+                                acc += iv * fv;
+                                abs += (iv * fv).abs();
+                            }
+                        }
+                    }
+                    if let Some(bias) = bias {
+                        acc += bias[o] as f64;
+                        abs += (bias[o] as f64).abs();
+                    }
+                    let i = ((b * oh + oy) * ow + ox) * oc + o;
+                    val[i] = acc;
+                    mag[i] = abs;
+                }
+            }
+        }
+    }
+    (val, mag)
+}
+
+/// Reorders a depthwise filter `[1, kh, kw, out_c]` into the OHWI filter `[out_c, kh, kw, 1]`
+/// of the equivalent grouped convolution (`groups = in_c`).
+pub fn depthwise_to_ohwi<T: Copy>(filter: &[T], kh: usize, kw: usize, out_c: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(filter.len());
+    for o in 0..out_c {
+        for t in 0..kh * kw {
+            out.push(filter[t * out_c + o]);
+        }
+    }
+    out
+}
+
+/// Number of products summed per output (the accumulation length of the `f32` error bound).
+pub fn taps(g: &ConvGeometry) -> usize {
+    g.kernel_h * g.kernel_w * (g.input.c / g.groups)
+}
+
+/// Bound on `|f32 sum - exact sum|` for `n` products plus a bias accumulated in `f32` in any
+/// order: `(n + 1) * u / (1 - (n + 1) * u) * S` with `u = 2^-24` (Higham, Theorem 3.1),
+/// loosened to `(n + 2) * 2^-24 * S` and doubled for the rounding of the products themselves.
+pub fn f32_sum_error(n: usize, s: f64) -> f64 {
+    2.0 * (n as f64 + 2.0) * 2f64.powi(-24) * s
+}
+
+/// Checks int8 output against the real-valued result of the quantized operands.
+///
+/// Derivation (per output): the kernel's int32 accumulator is exact; requantization computes
+/// `t = acc * M'` where `M'` is the Q31 multiplier (relative error <= 2^-31 from
+/// `QuantizeMultiplier`, <= 2^-24 more when TFLM first multiplies the scales in `f32`), then
+/// rounds twice (the high multiply to nearest, then the shift to nearest): `|q - t| <=
+/// 1/2 + 1/2 * 2^-shift <= 1` output LSB. Adding the zero point is exact and the clamp is
+/// 1-Lipschitz, so with `y` the real result clamped to the real image of `[act_min, act_max]`:
+///
+/// `|deq(q) - y| <= out_scale * 1 + |y| * 2^-20 + f32 accumulation error of the reference`.
+///
+/// `real` is the exact (f64) real result, `mag` its `S`, `n` the accumulation length.
+#[allow(clippy::too_many_arguments)]
+pub fn assert_within_quant_bound(
+    what: &str,
+    got: &[i8],
+    real: &[f64],
+    mag: &[f64],
+    n: usize,
+    out_scale: f32,
+    out_zp: i32,
+    act: (i32, i32),
+) {
+    let lo = out_scale as f64 * (act.0 - out_zp) as f64;
+    let hi = out_scale as f64 * (act.1 - out_zp) as f64;
+    for (i, ((&q, &y), &s)) in got.iter().zip(real).zip(mag).enumerate() {
+        let y = y.max(lo).min(hi);
+        let deq = out_scale as f64 * (q as i32 - out_zp) as f64;
+        let tol = out_scale as f64 * (1.0 + 2f64.powi(-20))
+            + y.abs() * 2f64.powi(-20)
+            + f32_sum_error(n, s);
+        assert!(
+            (deq - y).abs() <= tol,
+            "{what}: element {i}: int8 {q} dequantizes to {deq}, real result {y} (tolerance {tol})"
+        );
+    }
+}
+
+/// Checks an f16 output against the exact result of the same (f16-valued) operands.
+///
+/// Derivation: the kernel accumulates in `f32` (error <= [`f32_sum_error`]) and rounds once to
+/// f16: relative error <= 2^-11 for normal results, absolute <= 2^-25 in the subnormal range.
+pub fn assert_f16_within(
+    what: &str,
+    got: &[f32],
+    exact: &[f64],
+    mag: &[f64],
+    n: usize,
+    act: (f32, f32),
+) {
+    for (i, ((&g, &y), &s)) in got.iter().zip(exact).zip(mag).enumerate() {
+        let y = y.max(act.0 as f64).min(act.1 as f64);
+        let e32 = f32_sum_error(n, s);
+        let tol = 2f64.powi(-11) * (y.abs() + e32) + e32 + 2f64.powi(-25);
+        assert!(
+            (g as f64 - y).abs() <= tol,
+            "{what}: element {i}: f16 gives {g}, exact {y} (tolerance {tol})"
+        );
+    }
+}
+
+/// Checks an `f32` output against the exact result: `|got - exact| <= f32_sum_error`.
+pub fn assert_f32_within(
+    what: &str,
+    got: &[f32],
+    exact: &[f64],
+    mag: &[f64],
+    n: usize,
+    act: (f32, f32),
+) {
+    for (i, ((&g, &y), &s)) in got.iter().zip(exact).zip(mag).enumerate() {
+        let y = y.max(act.0 as f64).min(act.1 as f64);
+        let tol = f32_sum_error(n, s) + 1e-30;
+        assert!(
+            (g as f64 - y).abs() <= tol,
+            "{what}: element {i}: f32 gives {g}, exact {y} (tolerance {tol})"
+        );
+    }
+}
