@@ -1,1 +1,0 @@
-//! pool kernels (to be written).
