@@ -20,7 +20,7 @@ use bfmd_kernels::s8::conv::{
     ChannelQuantS8, ConvS8Params,
 };
 use bfmd_kernels::{ConvGeometry, Error, Padding, Shape};
-use common::{assert_bit_exact, from_f16, to_f16, Rng};
+use common::{assert_bit_exact, from_f16, to_f16};
 use conv_oracle::*;
 use proptest::prelude::*;
 
@@ -56,68 +56,12 @@ const fn case(name: &'static str, input: Shape, out_c: usize, kernel: (usize, us
     }
 }
 
-/// Everything a case needs, generated from a seed.
-struct Data {
-    g: ConvGeometry,
-    q: QuantSetup,
-    input: Vec<i8>,
-    filter: Vec<i8>,
-    bias: Option<Vec<i32>>,
-    /// Dequantized operands (what the int8 tensors mean).
-    x_real: Vec<f32>,
-    w_real: Vec<f32>,
-    b_real: Option<Vec<f32>>,
-}
-
 fn make_data(c: &Case, seed: u64) -> Data {
     let g = ConvGeometry::new(
         c.input, c.out_c, c.kernel, c.stride, c.dilation, c.padding, c.groups,
     )
     .unwrap_or_else(|e| panic!("{}: bad case geometry: {e}", c.name));
-    let mut rng = Rng::new(seed);
-    let taps = taps(&g);
-    let input = rng.vec_i8(g.input.len());
-    let filter = rng.vec_i8_in(c.out_c * taps, -127, 127);
-    let in_scale = rng.f32(0.01, 0.05);
-    let in_zp = rng.range_i64(-20, 20) as i32;
-    let n_scales = if c.per_channel { c.out_c } else { 1 };
-    let filter_scales: Vec<f32> = (0..n_scales).map(|_| rng.f32(0.002, 0.02)).collect();
-    let bias = c
-        .bias
-        .then(|| rng.vec_i32(c.out_c, -(64 * taps as i32), 64 * taps as i32));
-    let mut q = QuantSetup {
-        in_scale,
-        in_zp,
-        filter_scales,
-        out_scale: 1.0,
-        out_zp: rng.range_i64(-20, 20) as i32,
-    };
-    let x_real = common::dequantize(&input, in_scale, in_zp);
-    let w_real: Vec<f32> = filter
-        .iter()
-        .enumerate()
-        .map(|(i, &w)| q.filter_scale(i / taps) * w as f32)
-        .collect();
-    let b_real = bias.as_ref().map(|b| {
-        b.iter()
-            .enumerate()
-            .map(|(o, &v)| v as f32 * in_scale * q.filter_scale(o))
-            .collect::<Vec<f32>>()
-    });
-    // An output scale that uses most of the int8 range and saturates the largest outputs.
-    let (real, _) = conv_f64_oracle(&g, &x_real, &w_real, b_real.as_deref());
-    let max = real.iter().fold(0f64, |m, v| m.max(v.abs()));
-    q.out_scale = (max / 110.0).max(1e-3) as f32;
-    Data {
-        g,
-        q,
-        input,
-        filter,
-        bias,
-        x_real,
-        w_real,
-        b_real,
-    }
+    Data::new(g, seed, c.per_channel, c.bias)
 }
 
 /// Runs every path of every dtype on one case and checks them.
@@ -125,33 +69,11 @@ fn run_case(c: &Case, seed: u64) {
     let d = make_data(c, seed);
     let g = d.g;
     let name = c.name;
-    let n_scales = d.q.filter_scales.len();
-    let (mut m, mut s) = (vec![0; n_scales], vec![0; n_scales]);
-    let p = ConvS8Params::from_scales(
-        g,
-        d.q.in_scale,
-        d.q.in_zp,
-        &d.q.filter_scales,
-        d.q.out_scale,
-        d.q.out_zp,
-        c.act,
-        &mut m,
-        &mut s,
-    )
-    .unwrap();
+    let (mut m, mut s) = (Vec::new(), Vec::new());
+    let p = d.params(g, c.act, &mut m, &mut s);
     let act = (p.quant.act_min, p.quant.act_max);
     let bias = d.bias.as_deref();
-    let want = conv_s8_oracle(
-        &g,
-        &d.input,
-        &d.filter,
-        bias,
-        p.quant.input_offset,
-        p.quant.output_offset,
-        p.quant.multipliers,
-        p.quant.shifts,
-        act,
-    );
+    let want = d.oracle_s8(&p);
 
     // int8: every path bit-exact with the TFLM transcription.
     let mut out = vec![0i8; g.output.len()];
@@ -552,20 +474,8 @@ fn overlap_case(in_c: usize, out_c: usize, groups: usize, pixels_hw: (usize, usi
     };
     let d = make_data(&c, (in_c * 100 + out_c) as u64);
     let g = d.g;
-    let n_scales = d.q.filter_scales.len();
-    let (mut m, mut s) = (vec![0; n_scales], vec![0; n_scales]);
-    let p = ConvS8Params::from_scales(
-        g,
-        d.q.in_scale,
-        d.q.in_zp,
-        &d.q.filter_scales,
-        d.q.out_scale,
-        d.q.out_zp,
-        FusedActivation::None,
-        &mut m,
-        &mut s,
-    )
-    .unwrap();
+    let (mut m, mut s) = (Vec::new(), Vec::new());
+    let p = d.params(g, FusedActivation::None, &mut m, &mut s);
     let bias = d.bias.as_deref();
     let mut want = vec![0i8; g.output.len()];
     conv_s8(&p, &d.input, &d.filter, bias, &mut want, &mut []).unwrap();

@@ -5,7 +5,10 @@
 //! reordering its filter, which also cross-checks the two kernels.
 #![allow(dead_code)]
 
+use crate::common::{dequantize, Rng};
 use bfmd_kernels::quant::multiply_by_quantized_multiplier;
+use bfmd_kernels::quant::FusedActivation;
+use bfmd_kernels::s8::conv::ConvS8Params;
 use bfmd_kernels::ConvGeometry;
 
 /// int8 quantization of one convolution-like op, as plain numbers.
@@ -31,6 +34,118 @@ impl QuantSetup {
         } else {
             self.filter_scales[o]
         }
+    }
+}
+
+/// Random int8 operands of one convolution (OHWI filter) and what they mean in real numbers.
+pub struct Data {
+    /// The convolution geometry.
+    pub g: ConvGeometry,
+    /// Scales and zero points.
+    pub q: QuantSetup,
+    /// int8 input.
+    pub input: Vec<i8>,
+    /// int8 OHWI filter.
+    pub filter: Vec<i8>,
+    /// int32 bias, if any.
+    pub bias: Option<Vec<i32>>,
+    /// Dequantized input.
+    pub x_real: Vec<f32>,
+    /// Dequantized filter.
+    pub w_real: Vec<f32>,
+    /// Dequantized bias (scale `in_scale * filter_scale[o]`).
+    pub b_real: Option<Vec<f32>>,
+}
+
+impl Data {
+    /// Random operands for the convolution `g` with per-channel or per-tensor filter scales and
+    /// an optional bias; the output scale is chosen so that most of the int8 range is used and
+    /// the largest outputs saturate (so clamping is exercised too).
+    pub fn new(g: ConvGeometry, seed: u64, per_channel: bool, with_bias: bool) -> Data {
+        let mut rng = Rng::new(seed);
+        let taps = taps(&g);
+        let out_c = g.output.c;
+        let input = rng.vec_i8(g.input.len());
+        let filter = rng.vec_i8_in(out_c * taps, -127, 127);
+        let in_scale = rng.f32(0.01, 0.05);
+        let in_zp = rng.range_i64(-20, 20) as i32;
+        let n_scales = if per_channel { out_c } else { 1 };
+        let filter_scales: Vec<f32> = (0..n_scales).map(|_| rng.f32(0.002, 0.02)).collect();
+        let bound = 64 * taps as i32;
+        let bias = with_bias.then(|| rng.vec_i32(out_c, -bound, bound));
+        let mut q = QuantSetup {
+            in_scale,
+            in_zp,
+            filter_scales,
+            out_scale: 1.0,
+            out_zp: rng.range_i64(-20, 20) as i32,
+        };
+        let x_real = dequantize(&input, in_scale, in_zp);
+        let w_real: Vec<f32> = filter
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| q.filter_scale(i / taps.max(1)) * w as f32)
+            .collect();
+        let b_real = bias.as_ref().map(|b| {
+            b.iter()
+                .enumerate()
+                .map(|(o, &v)| v as f32 * in_scale * q.filter_scale(o))
+                .collect::<Vec<f32>>()
+        });
+        let (real, _) = conv_f64_oracle(&g, &x_real, &w_real, b_real.as_deref());
+        let max = real.iter().fold(0f64, |m, v| m.max(v.abs()));
+        q.out_scale = (max / 110.0).max(1e-3) as f32;
+        Data {
+            g,
+            q,
+            input,
+            filter,
+            bias,
+            x_real,
+            w_real,
+            b_real,
+        }
+    }
+
+    /// int8 parameters for `geometry` (the convolution's, or the equivalent depthwise one)
+    /// through `ConvS8Params::from_scales`, writing the multipliers into `m` and `s`.
+    pub fn params<'a>(
+        &self,
+        geometry: ConvGeometry,
+        act: FusedActivation,
+        m: &'a mut Vec<i32>,
+        s: &'a mut Vec<i32>,
+    ) -> ConvS8Params<'a> {
+        let n = self.q.filter_scales.len();
+        m.resize(n, 0);
+        s.resize(n, 0);
+        ConvS8Params::from_scales(
+            geometry,
+            self.q.in_scale,
+            self.q.in_zp,
+            &self.q.filter_scales,
+            self.q.out_scale,
+            self.q.out_zp,
+            act,
+            m,
+            s,
+        )
+        .expect("valid test quantization")
+    }
+
+    /// The TFLM transcription's int8 output for parameters `p` (built by [`Data::params`]).
+    pub fn oracle_s8(&self, p: &ConvS8Params) -> Vec<i8> {
+        conv_s8_oracle(
+            &self.g,
+            &self.input,
+            &self.filter,
+            self.bias.as_deref(),
+            p.quant.input_offset,
+            p.quant.output_offset,
+            p.quant.multipliers,
+            p.quant.shifts,
+            (p.quant.act_min, p.quant.act_max),
+        )
     }
 }
 
