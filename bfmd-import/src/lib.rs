@@ -1,3 +1,5 @@
 //! # bfmd-import
 //!
 //! Host-side (std) import: TFLite flatbuffers and PyTorch safetensors into bfmd's model format.
+
+pub mod tflite;
