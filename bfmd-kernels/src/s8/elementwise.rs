@@ -1,1 +1,0 @@
-//! elementwise kernels (to be written).

@@ -1,0 +1,125 @@
+//! Portable int8 ADD and MUL (plain Rust, any target).
+//!
+//! The row kernels (`*_row`, `*_row_inplace`) are the inner-loop contract an architecture
+//! path replaces: each operand is a full row or one repeated element. The whole ops check their
+//! arguments like the dispatchers in [`super`], so tests can call this path directly.
+
+use super::{AddS8Params, MulS8Params};
+use crate::error::Result;
+use crate::quant::{
+    multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_smaller_than_one_exp,
+};
+use crate::reference::elementwise::{
+    apply_row, apply_row_inplace, plan_binary, plan_binary_inplace, Operand,
+};
+use crate::shape::Shape;
+
+/// One int8 ADD, TFLM `AddFunc` (`reference/integer_ops/add.h`).
+#[inline(always)]
+pub fn add_one(p: &AddS8Params, x: i8, y: i8) -> i8 {
+    let shifted1 = (p.input1_offset + x as i32) * (1 << p.left_shift);
+    let shifted2 = (p.input2_offset + y as i32) * (1 << p.left_shift);
+    let scaled1 = multiply_by_quantized_multiplier_smaller_than_one_exp(
+        shifted1,
+        p.input1_multiplier,
+        p.input1_shift,
+    );
+    let scaled2 = multiply_by_quantized_multiplier_smaller_than_one_exp(
+        shifted2,
+        p.input2_multiplier,
+        p.input2_shift,
+    );
+    let raw = multiply_by_quantized_multiplier_smaller_than_one_exp(
+        scaled1 + scaled2,
+        p.output_multiplier,
+        p.output_shift,
+    ) + p.output_offset;
+    raw.clamp(p.act_min, p.act_max) as i8
+}
+
+/// One int8 MUL, TFLM `MulElementwise` (`reference/integer_ops/mul.h`).
+#[inline(always)]
+pub fn mul_one(p: &MulS8Params, x: i8, y: i8) -> i8 {
+    let product = (p.input1_offset + x as i32) * (p.input2_offset + y as i32);
+    let raw = multiply_by_quantized_multiplier(product, p.output_multiplier, p.output_shift)
+        + p.output_offset;
+    raw.clamp(p.act_min, p.act_max) as i8
+}
+
+/// ADD over one output row.
+pub fn add_row(p: &AddS8Params, a: Operand<'_, i8>, b: Operand<'_, i8>, out: &mut [i8]) {
+    apply_row(a, b, out, |x, y| add_one(p, x, y));
+}
+
+/// In-place ADD over one row of the first operand.
+pub fn add_row_inplace(p: &AddS8Params, a_and_out: &mut [i8], b: Operand<'_, i8>) {
+    apply_row_inplace(a_and_out, b, |x, y| add_one(p, x, y));
+}
+
+/// MUL over one output row.
+pub fn mul_row(p: &MulS8Params, a: Operand<'_, i8>, b: Operand<'_, i8>, out: &mut [i8]) {
+    apply_row(a, b, out, |x, y| mul_one(p, x, y));
+}
+
+/// In-place MUL over one row of the first operand.
+pub fn mul_row_inplace(p: &MulS8Params, a_and_out: &mut [i8], b: Operand<'_, i8>) {
+    apply_row_inplace(a_and_out, b, |x, y| mul_one(p, x, y));
+}
+
+/// Portable [`super::add_s8`].
+pub fn add_s8(
+    p: &AddS8Params,
+    a_shape: Shape,
+    a: &[i8],
+    b_shape: Shape,
+    b: &[i8],
+    output: &mut [i8],
+) -> Result<()> {
+    p.check()?;
+    let plan = plan_binary(a_shape, a.len(), b_shape, b.len(), output.len())?;
+    plan.run(a, b, output, |x, y, o| add_row(p, x, y, o));
+    Ok(())
+}
+
+/// Portable [`super::add_s8_inplace`].
+pub fn add_s8_inplace(
+    p: &AddS8Params,
+    a_shape: Shape,
+    a_and_out: &mut [i8],
+    b_shape: Shape,
+    b: &[i8],
+) -> Result<()> {
+    p.check()?;
+    let plan = plan_binary_inplace(a_shape, a_and_out.len(), b_shape, b.len())?;
+    plan.run_inplace(a_and_out, b, |x, y| add_row_inplace(p, x, y));
+    Ok(())
+}
+
+/// Portable [`super::mul_s8`].
+pub fn mul_s8(
+    p: &MulS8Params,
+    a_shape: Shape,
+    a: &[i8],
+    b_shape: Shape,
+    b: &[i8],
+    output: &mut [i8],
+) -> Result<()> {
+    p.check()?;
+    let plan = plan_binary(a_shape, a.len(), b_shape, b.len(), output.len())?;
+    plan.run(a, b, output, |x, y, o| mul_row(p, x, y, o));
+    Ok(())
+}
+
+/// Portable [`super::mul_s8_inplace`].
+pub fn mul_s8_inplace(
+    p: &MulS8Params,
+    a_shape: Shape,
+    a_and_out: &mut [i8],
+    b_shape: Shape,
+    b: &[i8],
+) -> Result<()> {
+    p.check()?;
+    let plan = plan_binary_inplace(a_shape, a_and_out.len(), b_shape, b.len())?;
+    plan.run_inplace(a_and_out, b, |x, y| mul_row_inplace(p, x, y));
+    Ok(())
+}
