@@ -12,6 +12,29 @@
 //! TFLM runs the same per-element arithmetic on its broadcast and non-broadcast paths
 //! (`reference/integer_ops/add.h` `AddFunc`, `reference/integer_ops/mul.h`), so one row
 //! kernel per op serves every broadcast form here.
+//!
+//! # Running a TFLite op
+//!
+//! ```
+//! use bfmd_kernels::quant::FusedActivation;
+//! use bfmd_kernels::s8::elementwise::{add_s8, mul_s8_inplace, AddS8Params, MulS8Params};
+//! use bfmd_kernels::Shape;
+//!
+//! // ADD of two 1x1x2x2 tensors, inputs (0.05, -3) and (0.1, 4), output (0.1, -10), RELU.
+//! let p = AddS8Params::from_scales(0.05, -3, 0.1, 4, 0.1, -10, FusedActivation::Relu)?;
+//! let s = Shape::new(1, 1, 2, 2);
+//! let mut out = [0i8; 4];
+//! add_s8(&p, s, &[17, 17, -3, 97], s, &[14, -26, 4, 4], &mut out)?;
+//! // Real values: 1.0 + 1.0 = 2.0; 1.0 - 3.0 = -2.0 (RELU: 0); 0 + 0; 5.0 + 0.
+//! assert_eq!(out, [10, -10, -10, 40]);
+//!
+//! // Squeeze-and-excitation gate, in place: x[1,1,2,2] *= gate[1,1,1,2].
+//! let p = MulS8Params::from_scales(0.1, 0, 1.0 / 256.0, -128, 0.1, 0, FusedActivation::None)?;
+//! let mut x = [40i8, -40, 20, 100];
+//! mul_s8_inplace(&p, s, &mut x, Shape::new(1, 1, 1, 2), &[-64, 0])?; // gates 0.25, 0.5
+//! assert_eq!(x, [10, -20, 5, 50]);
+//! # Ok::<(), bfmd_kernels::Error>(())
+//! ```
 
 pub mod portable;
 

@@ -14,6 +14,31 @@
 //!   `QuantizedMeanOrSum` (`reference/reduce.h`), whatever the two quantizations are.
 //!
 //! The inner loops live in [`portable`]; `PATH` names the one the dispatchers run.
+//!
+//! # Running a TFLite op
+//!
+//! Build the parameters once from the tensors' scales and zero points (TFLM's Prepare math),
+//! then call the kernel on the raw int8 buffers:
+//!
+//! ```
+//! use bfmd_kernels::quant::FusedActivation;
+//! use bfmd_kernels::reference::pool::pool_geometry;
+//! use bfmd_kernels::s8::pool::{avg_pool_s8, mean_s8, MeanS8Params, PoolS8Params};
+//! use bfmd_kernels::{Padding, Shape};
+//!
+//! // AVERAGE_POOL_2D 2x2, stride 2, VALID on 1x2x2x1; input and output (0.5, 0).
+//! let g = pool_geometry(Shape::new(1, 2, 2, 1), (2, 2), (2, 2), Padding::Valid)?;
+//! let p = PoolS8Params::from_scales(g, 0.5, 0, 0.5, 0, FusedActivation::None)?;
+//! let mut out = [0i8; 1];
+//! avg_pool_s8(&p, &[1, 2, 3, 5], &mut out)?;
+//! assert_eq!(out, [3]); // 11 / 4 = 2.75, rounded half away from zero
+//!
+//! // MEAN over H, W (keep_dims or not: same bytes), input (0.5, 0) to output (0.25, 10).
+//! let p = MeanS8Params::from_scales(0.5, 0, 0.25, 10)?;
+//! mean_s8(&p, Shape::new(1, 2, 2, 1), &[1, 2, 3, 5], &mut out)?;
+//! assert_eq!(out, [16]); // 2.75 * 0.5 / 0.25 = 5.5 -> 6, plus the zero point 10
+//! # Ok::<(), bfmd_kernels::Error>(())
+//! ```
 
 pub mod portable;
 
