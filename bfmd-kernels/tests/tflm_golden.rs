@@ -1,0 +1,419 @@
+//! Byte-for-byte checks of the int8 kernels against single-op golden vectors made by the TFLM
+//! reference interpreter (`tests/data/kernels/`, see its README for the generator and versions).
+//!
+//! Each case folder holds the op's int8 input(s), constants, TFLM's output and a `case.json`
+//! with shapes, options and quantization. The tests build the kernel's parameters with the
+//! kernels' own `from_scales` constructors (TFLM's Prepare math) from the recorded scales, run
+//! the kernel and require TFLM's bytes exactly. Every case of an op is found by scanning the
+//! folder, so a new case is tested as soon as it is generated.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use bfmd_kernels::movement::{concat_s8, pad_s8, Axis, PadAmounts};
+use bfmd_kernels::quant::FusedActivation;
+use bfmd_kernels::reference::fully_connected::FullyConnectedGeometry;
+use bfmd_kernels::reference::pool::pool_geometry;
+use bfmd_kernels::s8::conv::{conv_s8, ConvS8Params};
+use bfmd_kernels::s8::depthwise::depthwise_conv_s8;
+use bfmd_kernels::s8::fully_connected::{fully_connected_s8, FullyConnectedS8Params};
+use bfmd_kernels::s8::pool::{avg_pool_s8, max_pool_s8, mean_s8, MeanS8Params, PoolS8Params};
+use bfmd_kernels::{ConvGeometry, Padding, Shape};
+use common::assert_bit_exact;
+use serde_json::Value;
+
+/// The golden data folder (the workspace's `tests/data/kernels`).
+fn data_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/kernels")
+}
+
+/// One golden case: its folder and parsed `case.json`.
+struct Case {
+    name: String,
+    dir: PathBuf,
+    json: Value,
+}
+
+/// Every case whose `op` is `op`, in name order. Panics if there is none, so that a renamed
+/// or deleted data set cannot make a test pass vacuously.
+fn cases(op: &str) -> Vec<Case> {
+    let mut v = Vec::new();
+    let entries = fs::read_dir(data_root()).expect("tests/data/kernels is missing");
+    for e in entries {
+        let dir = e.unwrap().path();
+        let file = dir.join("case.json");
+        if !file.is_file() {
+            continue;
+        }
+        let json: Value = serde_json::from_str(&fs::read_to_string(&file).unwrap())
+            .unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+        if json["op"] == op {
+            let name = json["case"].as_str().unwrap().to_string();
+            v.push(Case { name, dir, json });
+        }
+    }
+    assert!(!v.is_empty(), "no golden case for {op}");
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+
+impl Case {
+    /// The operator input with this role (`input`, `filter`, `bias`, `input_0`, ...).
+    fn tensor(&self, role: &str) -> &Value {
+        let inputs = self.json["inputs"].as_array().unwrap();
+        inputs
+            .iter()
+            .find(|t| t["role"] == role)
+            .unwrap_or_else(|| panic!("{}: no input with role {role}", self.name))
+    }
+
+    fn output(&self) -> &Value {
+        &self.json["output"]
+    }
+
+    fn bytes(&self, t: &Value) -> Vec<u8> {
+        let file = t["file"].as_str().unwrap();
+        fs::read(self.dir.join(file)).unwrap_or_else(|e| panic!("{}/{file}: {e}", self.name))
+    }
+
+    fn i8s(&self, t: &Value) -> Vec<i8> {
+        let v: Vec<i8> = self.bytes(t).into_iter().map(|b| b as i8).collect();
+        assert_eq!(v.len(), self.shape_len(t), "{}: file length", self.name);
+        v
+    }
+
+    fn i32s(&self, t: &Value) -> Vec<i32> {
+        let b = self.bytes(t);
+        assert_eq!(b.len(), 4 * self.shape_len(t), "{}: file length", self.name);
+        b.chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+
+    fn dims(&self, t: &Value) -> Vec<usize> {
+        t["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap() as usize)
+            .collect()
+    }
+
+    fn shape_len(&self, t: &Value) -> usize {
+        self.dims(t).iter().product()
+    }
+
+    /// A rank 1 to 4 shape as NHWC with leading dimensions of 1.
+    fn shape4(&self, t: &Value) -> Shape {
+        let d = self.dims(t);
+        assert!(
+            (1..=4).contains(&d.len()),
+            "{}: rank {}",
+            self.name,
+            d.len()
+        );
+        let mut s = [1usize; 4];
+        s[4 - d.len()..].copy_from_slice(&d);
+        Shape::new(s[0], s[1], s[2], s[3])
+    }
+
+    /// Scales as the model's `f32` (the JSON holds their exact decimal).
+    fn scales(&self, t: &Value) -> Vec<f32> {
+        t["scales"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_f64().unwrap() as f32)
+            .collect()
+    }
+
+    fn scale(&self, t: &Value) -> f32 {
+        let s = self.scales(t);
+        assert_eq!(s.len(), 1, "{}: per-tensor scale expected", self.name);
+        s[0]
+    }
+
+    fn zero_point(&self, t: &Value) -> i32 {
+        t["zero_points"][0].as_i64().unwrap() as i32
+    }
+
+    fn param(&self, key: &str) -> &Value {
+        let v = &self.json["params"][key];
+        assert!(!v.is_null(), "{}: no param {key}", self.name);
+        v
+    }
+
+    fn param_usize(&self, key: &str) -> usize {
+        self.param(key).as_u64().unwrap() as usize
+    }
+
+    fn activation(&self) -> FusedActivation {
+        match self.param("fused_activation").as_str().unwrap() {
+            "NONE" => FusedActivation::None,
+            "RELU" => FusedActivation::Relu,
+            "RELU6" => FusedActivation::Relu6,
+            "RELU_N1_TO_1" => FusedActivation::ReluN1To1,
+            other => panic!("{}: activation {other}", self.name),
+        }
+    }
+
+    fn padding(&self) -> Padding {
+        match self.param("padding").as_str().unwrap() {
+            "SAME" => Padding::Same,
+            "VALID" => Padding::Valid,
+            other => panic!("{}: padding {other}", self.name),
+        }
+    }
+
+    /// Convolution-like geometry from the input, filter and output tensors and the options.
+    fn conv_geometry(&self, groups: usize) -> ConvGeometry {
+        let input = self.shape4(self.tensor("input"));
+        let filter = self.dims(self.tensor("filter"));
+        let output = self.shape4(self.output());
+        let g = ConvGeometry::new(
+            input,
+            output.c,
+            (filter[1], filter[2]),
+            (self.param_usize("stride_h"), self.param_usize("stride_w")),
+            (
+                self.param_usize("dilation_h_factor"),
+                self.param_usize("dilation_w_factor"),
+            ),
+            self.padding(),
+            groups,
+        )
+        .unwrap_or_else(|e| panic!("{}: geometry: {e}", self.name));
+        assert_eq!(g.output, output, "{}: output shape", self.name);
+        g
+    }
+
+    fn expected(&self) -> Vec<i8> {
+        self.i8s(self.output())
+    }
+}
+
+/// Runs CONV_2D or DEPTHWISE_CONV_2D cases through `kernel`.
+fn check_conv_like(
+    op: &str,
+    groups_of: impl Fn(&Case) -> usize,
+    kernel: impl Fn(&ConvS8Params, &[i8], &[i8], Option<&[i32]>, &mut [i8]),
+) -> usize {
+    let all = cases(op);
+    for c in &all {
+        let geometry = c.conv_geometry(groups_of(c));
+        let input_t = c.tensor("input");
+        let filter_t = c.tensor("filter");
+        let filter_scales = c.scales(filter_t);
+        let mut multipliers = vec![0; filter_scales.len()];
+        let mut shifts = vec![0; filter_scales.len()];
+        let p = ConvS8Params::from_scales(
+            geometry,
+            c.scale(input_t),
+            c.zero_point(input_t),
+            &filter_scales,
+            c.scale(c.output()),
+            c.zero_point(c.output()),
+            c.activation(),
+            &mut multipliers,
+            &mut shifts,
+        )
+        .unwrap_or_else(|e| panic!("{}: params: {e}", c.name));
+        let input = c.i8s(input_t);
+        let filter = c.i8s(filter_t);
+        let bias = c.i32s(c.tensor("bias"));
+        let want = c.expected();
+        let mut got = vec![0i8; want.len()];
+        kernel(&p, &input, &filter, Some(&bias), &mut got);
+        assert_bit_exact(&c.name, &got, &want);
+    }
+    all.len()
+}
+
+#[test]
+fn conv_s8_matches_tflm() {
+    let n = check_conv_like(
+        "CONV_2D",
+        |c| c.param_usize("groups"),
+        |p, input, filter, bias, out| conv_s8(p, input, filter, bias, out, &mut []).unwrap(),
+    );
+    assert!(n >= 9, "{n} CONV_2D cases");
+}
+
+#[test]
+fn depthwise_conv_s8_matches_tflm() {
+    let n = check_conv_like(
+        "DEPTHWISE_CONV_2D",
+        |c| {
+            // The channel multiplier is implied by the shapes; check it against the option.
+            let m = c.param_usize("depth_multiplier");
+            let (i, o) = (c.shape4(c.tensor("input")), c.shape4(c.output()));
+            assert_eq!(o.c, i.c * m, "{}: depth multiplier", c.name);
+            1
+        },
+        |p, input, filter, bias, out| {
+            depthwise_conv_s8(p, input, filter, bias, out, &mut []).unwrap()
+        },
+    );
+    assert!(n >= 5, "{n} DEPTHWISE_CONV_2D cases");
+}
+
+#[test]
+fn fully_connected_s8_matches_tflm() {
+    for c in cases("FULLY_CONNECTED") {
+        let input_t = c.tensor("input");
+        let filter_t = c.tensor("filter");
+        let w = c.dims(filter_t);
+        let (out_features, in_features) = (w[0], w[1]);
+        let batch = c.shape_len(input_t) / in_features;
+        let geometry = FullyConnectedGeometry::new(batch, in_features, out_features);
+        let scales = c.scales(filter_t);
+        let mut multipliers = vec![0; scales.len()];
+        let mut shifts = vec![0; scales.len()];
+        let p = FullyConnectedS8Params::from_scales(
+            geometry,
+            c.scale(input_t),
+            c.zero_point(input_t),
+            &scales,
+            c.scale(c.output()),
+            c.zero_point(c.output()),
+            c.activation(),
+            &mut multipliers,
+            &mut shifts,
+        )
+        .unwrap_or_else(|e| panic!("{}: params: {e}", c.name));
+        let bias = c.i32s(c.tensor("bias"));
+        let want = c.expected();
+        let mut got = vec![0i8; want.len()];
+        fully_connected_s8(
+            &p,
+            &c.i8s(input_t),
+            &c.i8s(filter_t),
+            Some(&bias),
+            &mut got,
+            &mut [],
+        )
+        .unwrap();
+        assert_bit_exact(&c.name, &got, &want);
+    }
+}
+
+/// Runs AVERAGE_POOL_2D or MAX_POOL_2D cases through `kernel`.
+fn check_pool(op: &str, kernel: fn(&PoolS8Params, &[i8], &mut [i8]) -> bfmd_kernels::Result<()>) {
+    for c in cases(op) {
+        let input_t = c.tensor("input_0");
+        let input = c.shape4(input_t);
+        let geometry = pool_geometry(
+            input,
+            (
+                c.param_usize("filter_height"),
+                c.param_usize("filter_width"),
+            ),
+            (c.param_usize("stride_h"), c.param_usize("stride_w")),
+            c.padding(),
+        )
+        .unwrap();
+        assert_eq!(geometry.output, c.shape4(c.output()), "{}", c.name);
+        let p = PoolS8Params::from_scales(
+            geometry,
+            c.scale(input_t),
+            c.zero_point(input_t),
+            c.scale(c.output()),
+            c.zero_point(c.output()),
+            c.activation(),
+        )
+        .unwrap();
+        let want = c.expected();
+        let mut got = vec![0i8; want.len()];
+        kernel(&p, &c.i8s(input_t), &mut got).unwrap();
+        assert_bit_exact(&c.name, &got, &want);
+    }
+}
+
+#[test]
+fn avg_pool_s8_matches_tflm() {
+    check_pool("AVERAGE_POOL_2D", avg_pool_s8);
+}
+
+#[test]
+fn max_pool_s8_matches_tflm() {
+    check_pool("MAX_POOL_2D", max_pool_s8);
+}
+
+#[test]
+fn mean_s8_matches_tflm() {
+    let all = cases("MEAN");
+    let mut requant = 0;
+    for c in &all {
+        let axis: Vec<i64> = c.tensor("axis")["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        assert_eq!(axis, [1, 2], "{}: only MEAN over H, W is covered", c.name);
+        let input_t = c.tensor("input");
+        let (si, zi) = (c.scale(input_t), c.zero_point(input_t));
+        let (so, zo) = (c.scale(c.output()), c.zero_point(c.output()));
+        if (si, zi) != (so, zo) {
+            requant += 1;
+        }
+        let p = MeanS8Params::from_scales(si, zi, so, zo).unwrap();
+        let want = c.expected();
+        let mut got = vec![0i8; want.len()];
+        mean_s8(&p, c.shape4(input_t), &c.i8s(input_t), &mut got).unwrap();
+        assert_bit_exact(&c.name, &got, &want);
+    }
+    // Both the equal and the different quantization paths must be exercised.
+    assert!(
+        requant >= 1 && requant < all.len(),
+        "{requant} of {}",
+        all.len()
+    );
+}
+
+#[test]
+fn concatenation_matches_tflm() {
+    for c in cases("CONCATENATION") {
+        let axis = c.param("axis").as_i64().unwrap() as i32;
+        let a_t = c.tensor("input_0");
+        let b_t = c.tensor("input_1");
+        // TFLM copies int8 bytes (see movement::concat); the converter makes that exact by
+        // quantizing every input like the output, which this asserts.
+        for t in [a_t, b_t] {
+            assert_eq!(c.scale(t), c.scale(c.output()), "{}", c.name);
+            assert_eq!(c.zero_point(t), c.zero_point(c.output()), "{}", c.name);
+        }
+        let rank = c.dims(c.output()).len();
+        let axis = Axis::from_tflite(axis, rank).unwrap();
+        let (a, b) = (c.i8s(a_t), c.i8s(b_t));
+        let want = c.expected();
+        let mut got = vec![0i8; want.len()];
+        let shape = concat_s8(axis, &[(&a, c.shape4(a_t)), (&b, c.shape4(b_t))], &mut got).unwrap();
+        assert_eq!(shape, c.shape4(c.output()), "{}", c.name);
+        assert_bit_exact(&c.name, &got, &want);
+    }
+}
+
+#[test]
+fn pad_matches_tflm() {
+    for c in cases("PAD") {
+        let input_t = c.tensor("input");
+        let flat: Vec<i32> = c.tensor("paddings")["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap() as i32)
+            .collect();
+        let rows: Vec<[i32; 2]> = flat.chunks_exact(2).map(|r| [r[0], r[1]]).collect();
+        let pads = PadAmounts::from_tflite(&rows).unwrap();
+        // TFLM's PAD (no constant operand) fills with the output zero point.
+        let value = c.zero_point(c.output()) as i8;
+        let want = c.expected();
+        let mut got = vec![0i8; want.len()];
+        let shape = pad_s8(&c.i8s(input_t), c.shape4(input_t), &pads, value, &mut got).unwrap();
+        assert_eq!(shape, c.shape4(c.output()), "{}", c.name);
+        assert_bit_exact(&c.name, &got, &want);
+    }
+}
