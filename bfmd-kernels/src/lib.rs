@@ -27,6 +27,7 @@
 
 pub mod error;
 pub mod f16;
+pub mod fixedpoint;
 pub mod movement;
 pub mod quant;
 pub mod reference;

@@ -1,1 +1,0 @@
-//! activation kernels (to be written).

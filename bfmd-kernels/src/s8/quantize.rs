@@ -1,1 +1,0 @@
-//! quantize kernels (to be written).

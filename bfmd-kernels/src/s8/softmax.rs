@@ -1,1 +1,0 @@
-//! softmax kernels (to be written).
