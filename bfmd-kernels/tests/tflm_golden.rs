@@ -18,6 +18,9 @@ use bfmd_kernels::reference::fully_connected::FullyConnectedGeometry;
 use bfmd_kernels::reference::pool::pool_geometry;
 use bfmd_kernels::s8::conv::{conv_s8, ConvS8Params};
 use bfmd_kernels::s8::depthwise::depthwise_conv_s8;
+use bfmd_kernels::s8::elementwise::{
+    add_s8, add_s8_inplace, mul_s8, mul_s8_inplace, AddS8Params, MulS8Params,
+};
 use bfmd_kernels::s8::fully_connected::{fully_connected_s8, FullyConnectedS8Params};
 use bfmd_kernels::s8::pool::{avg_pool_s8, max_pool_s8, mean_s8, MeanS8Params, PoolS8Params};
 use bfmd_kernels::{ConvGeometry, Padding, Shape};
@@ -416,4 +419,68 @@ fn pad_matches_tflm() {
         assert_eq!(shape, c.shape4(c.output()), "{}", c.name);
         assert_bit_exact(&c.name, &got, &want);
     }
+}
+
+/// The quantization of a binary op's two inputs and output, in `from_scales` order.
+type BinaryQuant = (f32, i32, f32, i32, f32, i32);
+
+/// Runs ADD or MUL cases through the out-of-place and the in-place kernel (the first operand,
+/// which has the output's shape in every case, is overwritten).
+fn check_binary<P>(
+    op: &str,
+    params: impl Fn(BinaryQuant, FusedActivation) -> P,
+    kernel: impl Fn(&P, Shape, &[i8], Shape, &[i8], &mut [i8]),
+    kernel_inplace: impl Fn(&P, Shape, &mut [i8], Shape, &[i8]),
+) {
+    for c in cases(op) {
+        let (a_t, b_t, o_t) = (c.tensor("input_0"), c.tensor("input_1"), c.output());
+        let q = (
+            c.scale(a_t),
+            c.zero_point(a_t),
+            c.scale(b_t),
+            c.zero_point(b_t),
+            c.scale(o_t),
+            c.zero_point(o_t),
+        );
+        let p = params(q, c.activation());
+        let (a, b) = (c.i8s(a_t), c.i8s(b_t));
+        let (sa, sb) = (c.shape4(a_t), c.shape4(b_t));
+        let want = c.expected();
+        let mut got = vec![0i8; want.len()];
+        kernel(&p, sa, &a, sb, &b, &mut got);
+        assert_bit_exact(&c.name, &got, &want);
+        assert_eq!(
+            sa,
+            c.shape4(o_t),
+            "{}: first operand has the output shape",
+            c.name
+        );
+        let mut a_and_out = a.clone();
+        kernel_inplace(&p, sa, &mut a_and_out, sb, &b);
+        assert_bit_exact(&format!("{} (in place)", c.name), &a_and_out, &want);
+    }
+}
+
+#[test]
+fn add_s8_matches_tflm() {
+    check_binary(
+        "ADD",
+        |(s1, z1, s2, z2, so, zo), act| {
+            AddS8Params::from_scales(s1, z1, s2, z2, so, zo, act).unwrap()
+        },
+        |p, sa, a, sb, b, out| add_s8(p, sa, a, sb, b, out).unwrap(),
+        |p, sa, a, sb, b| add_s8_inplace(p, sa, a, sb, b).unwrap(),
+    );
+}
+
+#[test]
+fn mul_s8_matches_tflm() {
+    check_binary(
+        "MUL",
+        |(s1, z1, s2, z2, so, zo), act| {
+            MulS8Params::from_scales(s1, z1, s2, z2, so, zo, act).unwrap()
+        },
+        |p, sa, a, sb, b, out| mul_s8(p, sa, a, sb, b, out).unwrap(),
+        |p, sa, a, sb, b| mul_s8_inplace(p, sa, a, sb, b).unwrap(),
+    );
 }
