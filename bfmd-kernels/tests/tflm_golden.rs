@@ -16,6 +16,11 @@ use bfmd_kernels::movement::{concat_s8, pad_s8, Axis, PadAmounts};
 use bfmd_kernels::quant::FusedActivation;
 use bfmd_kernels::reference::fully_connected::FullyConnectedGeometry;
 use bfmd_kernels::reference::pool::pool_geometry;
+use bfmd_kernels::s8::activation::{
+    hard_swish_s8, hard_swish_s8_inplace, logistic_s8, logistic_s8_inplace, relu6_s8,
+    relu6_s8_inplace, relu_s8, relu_s8_inplace, HardSwishS8Params, LogisticS8Params, Relu6S8Params,
+    ReluS8Params,
+};
 use bfmd_kernels::s8::conv::{conv_s8, ConvS8Params};
 use bfmd_kernels::s8::depthwise::depthwise_conv_s8;
 use bfmd_kernels::s8::elementwise::{
@@ -23,6 +28,7 @@ use bfmd_kernels::s8::elementwise::{
 };
 use bfmd_kernels::s8::fully_connected::{fully_connected_s8, FullyConnectedS8Params};
 use bfmd_kernels::s8::pool::{avg_pool_s8, max_pool_s8, mean_s8, MeanS8Params, PoolS8Params};
+use bfmd_kernels::s8::softmax::{softmax_s8, softmax_s8_inplace, SoftmaxS8Params};
 use bfmd_kernels::{ConvGeometry, Padding, Shape};
 use common::assert_bit_exact;
 use serde_json::Value;
@@ -483,4 +489,135 @@ fn mul_s8_matches_tflm() {
         |p, sa, a, sb, b, out| mul_s8(p, sa, a, sb, b, out).unwrap(),
         |p, sa, a, sb, b| mul_s8_inplace(p, sa, a, sb, b).unwrap(),
     );
+}
+
+/// The quantization of a unary op's input and output: `(in_scale, in_zp, out_scale, out_zp)`.
+type UnaryQuant = (f32, i32, f32, i32);
+
+/// Runs the cases of a one-input op through its out-of-place and in-place kernels; `run`
+/// gets the case (for op options), the quantization, the input and the buffer to fill or
+/// overwrite (`None` input: in place). Returns the number of cases.
+fn check_unary(op: &str, run: impl Fn(&Case, UnaryQuant, Option<&[i8]>, &mut [i8])) -> usize {
+    let all = cases(op);
+    for c in &all {
+        let (i_t, o_t) = (c.tensor("input_0"), c.output());
+        let q = (
+            c.scale(i_t),
+            c.zero_point(i_t),
+            c.scale(o_t),
+            c.zero_point(o_t),
+        );
+        let input = c.i8s(i_t);
+        let want = c.expected();
+        let mut got = vec![0i8; want.len()];
+        run(c, q, Some(&input), &mut got);
+        assert_bit_exact(&c.name, &got, &want);
+        let mut data = input.clone();
+        run(c, q, None, &mut data);
+        assert_bit_exact(&format!("{} (in place)", c.name), &data, &want);
+    }
+    all.len()
+}
+
+#[test]
+fn relu_s8_matches_tflm() {
+    check_unary("RELU", |_, (si, zi, so, zo), input, out| {
+        let p = ReluS8Params::from_scales(si, zi, so, zo).unwrap();
+        match input {
+            Some(x) => relu_s8(&p, x, out).unwrap(),
+            None => relu_s8_inplace(&p, out).unwrap(),
+        }
+    });
+}
+
+#[test]
+fn relu6_s8_matches_tflm() {
+    // TFLM's RELU6 works in the input's quantization only; relu6_requant holds the case where
+    // the output's differs (TFLM ignores it, see tests/data/kernels/README.md).
+    let n = check_unary("RELU6", |_, (si, zi, _, _), input, out| {
+        let p = Relu6S8Params::from_scales(si, zi).unwrap();
+        match input {
+            Some(x) => relu6_s8(&p, x, out).unwrap(),
+            None => relu6_s8_inplace(&p, out).unwrap(),
+        }
+    });
+    assert!(n >= 2, "{n} RELU6 cases");
+}
+
+#[test]
+fn hard_swish_s8_matches_tflm() {
+    check_unary("HARD_SWISH", |_, (si, zi, so, zo), input, out| {
+        let p = HardSwishS8Params::from_scales(si, zi, so, zo).unwrap();
+        match input {
+            Some(x) => hard_swish_s8(&p, x, out).unwrap(),
+            None => hard_swish_s8_inplace(&p, out).unwrap(),
+        }
+    });
+}
+
+#[test]
+fn logistic_s8_matches_tflm() {
+    check_unary("LOGISTIC", |_, (si, zi, so, zo), input, out| {
+        let p = LogisticS8Params::from_scales(si, zi, so, zo).unwrap();
+        match input {
+            Some(x) => logistic_s8(&p, x, out).unwrap(),
+            None => logistic_s8_inplace(&p, out).unwrap(),
+        }
+    });
+}
+
+#[test]
+fn softmax_s8_matches_tflm() {
+    let n = check_unary("SOFTMAX", |c, (si, _, so, zo), input, out| {
+        let beta = c.param("beta").as_f64().unwrap() as f32;
+        let p = SoftmaxS8Params::from_scales(si, beta, so, zo).unwrap();
+        // Softmax runs along the last axis of any rank.
+        let depth = *c.dims(c.output()).last().unwrap();
+        match input {
+            Some(x) => softmax_s8(&p, depth, x, out).unwrap(),
+            None => softmax_s8_inplace(&p, depth, out).unwrap(),
+        }
+    });
+    assert!(n >= 2, "{n} SOFTMAX cases");
+}
+
+/// Every op that a test above checks.
+const COVERED_OPS: [&str; 15] = [
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "FULLY_CONNECTED",
+    "AVERAGE_POOL_2D",
+    "MAX_POOL_2D",
+    "MEAN",
+    "CONCATENATION",
+    "PAD",
+    "ADD",
+    "MUL",
+    "RELU",
+    "RELU6",
+    "HARD_SWISH",
+    "LOGISTIC",
+    "SOFTMAX",
+];
+
+#[test]
+fn every_golden_case_is_checked() {
+    // A case for an op no test knows would otherwise be silently ignored.
+    let mut n = 0;
+    for e in fs::read_dir(data_root()).unwrap() {
+        let dir = e.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let json: Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
+        let op = json["op"].as_str().unwrap();
+        assert!(
+            COVERED_OPS.contains(&op),
+            "{}: op {op} has no test",
+            dir.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 35, "{n} cases");
 }
