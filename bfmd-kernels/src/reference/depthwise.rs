@@ -242,9 +242,41 @@ pub(crate) fn check_depthwise_inplace(
     check_min_len("scratch", in_px.saturating_mul(elem_bytes), scratch_len)
 }
 
+/// The window of one output pixel of an in-place depthwise convolution: the valid taps
+/// `ky0..ky1` x `kx0..kx1` and the input position of tap `(0, 0)`.
+pub(crate) struct PlaneWindow {
+    ky: (usize, usize),
+    kx: (usize, usize),
+    iy0: i64,
+    ix0: i64,
+}
+
+impl PlaneWindow {
+    /// Calls `tap(index in the input plane, index in the filter)` for every valid tap of
+    /// channel `ch`, in `(filter_y, filter_x)` order (the reference's summation order).
+    #[inline(always)]
+    pub(crate) fn for_each_tap(
+        &self,
+        g: &ConvGeometry,
+        ch: usize,
+        mut tap: impl FnMut(usize, usize),
+    ) {
+        for ky in self.ky.0..self.ky.1 {
+            let iy = (self.iy0 + (ky * g.dilation_h) as i64) as usize;
+            for kx in self.kx.0..self.kx.1 {
+                let ix = (self.ix0 + (kx * g.dilation_w) as i64) as usize;
+                tap(
+                    iy * g.input.w + ix,
+                    (ky * g.kernel_w + kx) * g.output.c + ch,
+                );
+            }
+        }
+    }
+}
+
 /// The in-place schedule shared by every dtype (TinyEngine's trick): for each image and
 /// channel, park the channel's input plane in `scratch`, then write that channel's outputs
-/// with `out_value(channel, plane, out_y, out_x)`.
+/// with `out_value(channel, plane, window)`.
 ///
 /// Why it is safe: input and output are NHWC with the same channel count, so an output
 /// element of channel `c` lands on an input element of channel `c` (index mod `c`); its own
@@ -255,7 +287,7 @@ pub(crate) fn depthwise_inplace_planes<T: PlaneElem>(
     g: &ConvGeometry,
     buf: &mut [T],
     scratch: &mut [u8],
-    mut out_value: impl FnMut(usize, &[u8], usize, usize) -> T,
+    mut out_value: impl FnMut(usize, &[u8], &PlaneWindow) -> T,
 ) {
     let (h, w, c) = (g.input.h, g.input.w, g.input.c);
     let (oh, ow) = (g.output.h, g.output.w);
@@ -268,50 +300,18 @@ pub(crate) fn depthwise_inplace_planes<T: PlaneElem>(
                 buf[in_base + i * c + ch].store(dst);
             }
             for oy in 0..oh {
+                let ky = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, h);
+                let iy0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
                 for ox in 0..ow {
-                    buf[out_base + (oy * ow + ox) * c + ch] = out_value(ch, plane, oy, ox);
+                    let window = PlaneWindow {
+                        ky,
+                        kx: tap_range(ox, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, w),
+                        iy0,
+                        ix0: (ox * g.stride_w) as i64 - g.pad_left as i64,
+                    };
+                    buf[out_base + (oy * ow + ox) * c + ch] = out_value(ch, plane, &window);
                 }
             }
-        }
-    }
-}
-
-/// Calls `tap(input_pixel_index_in_plane, filter_index)` for every valid tap of output
-/// `(oy, ox)` of channel `ch`, in `(filter_y, filter_x)` order; the in-place kernels' window.
-#[inline(always)]
-pub(crate) fn for_each_plane_tap(
-    g: &ConvGeometry,
-    ch: usize,
-    oy: usize,
-    ox: usize,
-    mut tap: impl FnMut(usize, usize),
-) {
-    let (ky0, ky1) = tap_range(
-        oy,
-        g.stride_h,
-        g.pad_top,
-        g.dilation_h,
-        g.kernel_h,
-        g.input.h,
-    );
-    let (kx0, kx1) = tap_range(
-        ox,
-        g.stride_w,
-        g.pad_left,
-        g.dilation_w,
-        g.kernel_w,
-        g.input.w,
-    );
-    let iy0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
-    let ix0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
-    for ky in ky0..ky1 {
-        let iy = (iy0 + (ky * g.dilation_h) as i64) as usize;
-        for kx in kx0..kx1 {
-            let ix = (ix0 + (kx * g.dilation_w) as i64) as usize;
-            tap(
-                iy * g.input.w + ix,
-                (ky * g.kernel_w + kx) * g.output.c + ch,
-            );
         }
     }
 }
@@ -360,9 +360,9 @@ pub(crate) fn depthwise_float_inplace_loop<T: PlaneElem + Into<f32>>(
     narrow: impl Fn(f32) -> T,
 ) {
     let g = &p.geometry;
-    depthwise_inplace_planes(g, buf, scratch, |ch, plane, oy, ox| {
+    depthwise_inplace_planes(g, buf, scratch, |ch, plane, window| {
         let mut acc = 0.0f32;
-        for_each_plane_tap(g, ch, oy, ox, |i, f| {
+        window.for_each_tap(g, ch, |i, f| {
             acc += T::load(&plane[i * T::BYTES..]).into() * filter[f].into();
         });
         if let Some(bias) = bias {

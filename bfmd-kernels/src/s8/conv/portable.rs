@@ -9,15 +9,23 @@ use super::{check_conv_s8, conv_s8_scratch_len, ChannelQuantS8, ConvS8Params};
 use crate::error::{check_min_len, Error, Result};
 use crate::reference::conv::{is_pointwise, tap_range};
 
-/// `sum(f[i] * (x[i] + off))` in wrapping 32-bit arithmetic.
+/// One multiply-accumulate `acc + f * (x + off)`.
 ///
-/// `x + off` is in `-255..=255` and `f` in `-128..=127`, so each product fits in 16 bits; only
-/// the running sum can overflow, and it wraps like TFLM's `int32_t` accumulator.
+/// `x + off` is in `-255..=255` (offsets are validated) and `f` in `-128..=127`, so only the
+/// accumulation can overflow; it wraps like TFLM's `int32_t` accumulator. The wrapping forms
+/// are used for the add and multiply too because they cannot overflow and, unlike `+` and `*`,
+/// carry no overflow check in debug builds, where tests run whole models.
+#[inline(always)]
+pub(crate) fn mac(acc: i32, x: i32, off: i32, f: i32) -> i32 {
+    acc.wrapping_add(x.wrapping_add(off).wrapping_mul(f))
+}
+
+/// `sum(f[i] * (x[i] + off))` with [`mac`] (wrapping 32-bit accumulation).
 #[inline(always)]
 pub(crate) fn dot_offset<T: Copy>(x: &[T], f: &[i8], off: i32, to_i32: impl Fn(T) -> i32) -> i32 {
-    x.iter().zip(f).fold(0i32, |acc, (&x, &f)| {
-        acc.wrapping_add((to_i32(x) + off) * f as i32)
-    })
+    x.iter()
+        .zip(f)
+        .fold(0i32, |acc, (&x, &f)| mac(acc, to_i32(x), off, f as i32))
 }
 
 #[inline(always)]
@@ -111,6 +119,7 @@ fn general_loop(
     let (in_h, in_w, in_c) = (g.input.h, g.input.w, g.input.c);
     let (out_h, out_w, out_c) = (g.output.h, g.output.w, g.output.c);
     let taps_c = g.kernel_h * g.kernel_w * cin_g;
+    let rows_contiguous = cin_g == in_c && g.dilation_w == 1;
     for b in 0..g.input.n {
         for oy in 0..out_h {
             let (ky0, ky1) = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, in_h);
@@ -128,6 +137,21 @@ fn general_loop(
                     for ky in ky0..ky1 {
                         let iy = (iy0 + (ky * g.dilation_h) as i64) as usize;
                         let row = (b * in_h + iy) * in_w;
+                        if rows_contiguous && kx1 > kx0 {
+                            // The taps of this filter row read one contiguous run of input
+                            // (dense channels, unit horizontal dilation): one dot product.
+                            let ix = (ix0 + kx0 as i64) as usize;
+                            let x0 = (row + ix) * in_c;
+                            let f0 = (ky * g.kernel_w + kx0) * cin_g;
+                            let len = (kx1 - kx0) * cin_g;
+                            acc = acc.wrapping_add(dot_offset(
+                                &input[x0..x0 + len],
+                                &f_o[f0..f0 + len],
+                                q.input_offset,
+                                i8_to_i32,
+                            ));
+                            continue;
+                        }
                         for kx in kx0..kx1 {
                             let ix = (ix0 + (kx * g.dilation_w) as i64) as usize;
                             let x0 = (row + ix) * in_c + x_ch;

@@ -7,10 +7,8 @@
 use super::{check_depthwise_s8, depthwise_conv_s8_scratch_len, DepthwiseS8Params};
 use crate::error::{check_min_len, Result};
 use crate::reference::conv::tap_range;
-use crate::reference::depthwise::{
-    depthwise_inplace_planes, for_each_plane_tap, PlaneElem, CHANNEL_BLOCK,
-};
-use crate::s8::conv::portable::finish;
+use crate::reference::depthwise::{depthwise_inplace_planes, CHANNEL_BLOCK};
+use crate::s8::conv::portable::{finish, mac};
 
 /// [`super::depthwise_conv_s8`] on the portable path.
 ///
@@ -60,12 +58,12 @@ pub fn depthwise_conv_s8(
                             if mult == 1 {
                                 let xs = &x_px[c0..c0 + n];
                                 for ((a, &x), &f) in acc.iter_mut().zip(xs).zip(fs) {
-                                    *a = a.wrapping_add((x as i32 + off) * f as i32);
+                                    *a = mac(*a, x as i32, off, f as i32);
                                 }
                             } else {
                                 for (j, (a, &f)) in acc.iter_mut().zip(fs).enumerate() {
                                     let x = x_px[(c0 + j) / mult] as i32;
-                                    *a = a.wrapping_add((x + off) * f as i32);
+                                    *a = mac(*a, x, off, f as i32);
                                 }
                             }
                         }
@@ -92,11 +90,12 @@ pub(crate) fn depthwise_inplace_loop(
 ) {
     let g = &p.geometry;
     let q = &p.quant;
-    depthwise_inplace_planes(g, buf, scratch, |ch, plane, oy, ox| {
+    depthwise_inplace_planes(g, buf, scratch, |ch, plane, window| {
         let mut acc = 0i32;
-        for_each_plane_tap(g, ch, oy, ox, |i, f| {
-            let x = i8::load(&plane[i..]) as i32;
-            acc = acc.wrapping_add((x + q.input_offset) * filter[f] as i32);
+        window.for_each_tap(g, ch, |i, f| {
+            // One byte per element: read it directly rather than through `PlaneElem::load`.
+            let x = plane[i] as i8 as i32;
+            acc = mac(acc, x, q.input_offset, filter[f] as i32);
         });
         finish(q, acc, bias, ch)
     });
