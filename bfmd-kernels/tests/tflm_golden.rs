@@ -17,18 +17,31 @@ use bfmd_kernels::quant::FusedActivation;
 use bfmd_kernels::reference::fully_connected::FullyConnectedGeometry;
 use bfmd_kernels::reference::pool::pool_geometry;
 use bfmd_kernels::s8::activation::{
-    hard_swish_s8, hard_swish_s8_inplace, logistic_s8, logistic_s8_inplace, relu6_s8,
-    relu6_s8_inplace, relu_s8, relu_s8_inplace, HardSwishS8Params, LogisticS8Params, Relu6S8Params,
-    ReluS8Params,
+    hard_swish_s8, hard_swish_s8_inplace, logistic_s8, logistic_s8_inplace,
+    portable as act_portable, relu6_s8, relu6_s8_inplace, relu_s8, relu_s8_inplace,
+    HardSwishS8Params, LogisticS8Params, Relu6S8Params, ReluS8Params,
 };
-use bfmd_kernels::s8::conv::{conv_s8, ConvS8Params};
-use bfmd_kernels::s8::depthwise::depthwise_conv_s8;
+use bfmd_kernels::s8::conv::{
+    conv_s8, pointwise_conv_s8_overlapping, pointwise_conv_s8_overlapping_scratch_len,
+    pointwise_overlap_out_offset, portable as conv_portable, ConvS8Params,
+};
+use bfmd_kernels::s8::depthwise::{
+    depthwise_conv_s8, depthwise_conv_s8_inplace, depthwise_conv_s8_inplace_scratch_len,
+    portable as depthwise_portable,
+};
 use bfmd_kernels::s8::elementwise::{
-    add_s8, add_s8_inplace, mul_s8, mul_s8_inplace, AddS8Params, MulS8Params,
+    add_s8, add_s8_inplace, mul_s8, mul_s8_inplace, portable as elementwise_portable, AddS8Params,
+    MulS8Params,
 };
-use bfmd_kernels::s8::fully_connected::{fully_connected_s8, FullyConnectedS8Params};
-use bfmd_kernels::s8::pool::{avg_pool_s8, max_pool_s8, mean_s8, MeanS8Params, PoolS8Params};
-use bfmd_kernels::s8::softmax::{softmax_s8, softmax_s8_inplace, SoftmaxS8Params};
+use bfmd_kernels::s8::fully_connected::{
+    fully_connected_s8, portable as fc_portable, FullyConnectedS8Params,
+};
+use bfmd_kernels::s8::pool::{
+    avg_pool_s8, max_pool_s8, mean_s8, portable as pool_portable, MeanS8Params, PoolS8Params,
+};
+use bfmd_kernels::s8::softmax::{
+    portable as softmax_portable, softmax_s8, softmax_s8_inplace, SoftmaxS8Params,
+};
 use bfmd_kernels::{ConvGeometry, Padding, Shape};
 use common::assert_bit_exact;
 use serde_json::Value;
@@ -203,13 +216,22 @@ impl Case {
     }
 }
 
-/// Runs CONV_2D or DEPTHWISE_CONV_2D cases through `kernel`.
+/// One way of running a convolution-like op: a label and a function from the parameters,
+/// input, filter and bias to the output, or `None` when the variant does not apply to the case.
+type ConvVariant<'k> = (
+    &'k str,
+    &'k dyn Fn(&ConvS8Params, &[i8], &[i8], &[i32]) -> Option<Vec<i8>>,
+);
+
+/// Runs every CONV_2D or DEPTHWISE_CONV_2D case through every applicable variant; returns
+/// the number of cases and of (case, variant) runs.
 fn check_conv_like(
     op: &str,
     groups_of: impl Fn(&Case) -> usize,
-    kernel: impl Fn(&ConvS8Params, &[i8], &[i8], Option<&[i32]>, &mut [i8]),
-) -> usize {
+    variants: &[ConvVariant],
+) -> (usize, usize) {
     let all = cases(op);
+    let mut runs = 0;
     for c in &all {
         let geometry = c.conv_geometry(groups_of(c));
         let input_t = c.tensor("input");
@@ -233,26 +255,79 @@ fn check_conv_like(
         let filter = c.i8s(filter_t);
         let bias = c.i32s(c.tensor("bias"));
         let want = c.expected();
-        let mut got = vec![0i8; want.len()];
-        kernel(&p, &input, &filter, Some(&bias), &mut got);
-        assert_bit_exact(&c.name, &got, &want);
+        for (label, run) in variants {
+            if let Some(got) = run(&p, &input, &filter, &bias) {
+                assert_bit_exact(&format!("{} ({label})", c.name), &got, &want);
+                runs += 1;
+            }
+        }
     }
-    all.len()
+    (all.len(), runs)
+}
+
+/// A zeroed output buffer for `p`'s geometry.
+fn out_buf(p: &ConvS8Params) -> Vec<i8> {
+    vec![0i8; p.geometry.output.len()]
 }
 
 #[test]
 fn conv_s8_matches_tflm() {
-    let n = check_conv_like(
+    let (n, runs) = check_conv_like(
         "CONV_2D",
         |c| c.param_usize("groups"),
-        |p, input, filter, bias, out| conv_s8(p, input, filter, bias, out, &mut []).unwrap(),
+        &[
+            ("dispatcher", &|p, x, f, b| {
+                let mut o = out_buf(p);
+                conv_s8(p, x, f, Some(b), &mut o, &mut []).unwrap();
+                Some(o)
+            }),
+            ("portable", &|p, x, f, b| {
+                let mut o = out_buf(p);
+                conv_portable::conv_s8(p, x, f, Some(b), &mut o, &mut []).unwrap();
+                Some(o)
+            }),
+            ("portable general loop", &|p, x, f, b| {
+                let mut o = out_buf(p);
+                conv_portable::conv_s8_general(p, x, f, Some(b), &mut o).unwrap();
+                Some(o)
+            }),
+            ("pointwise, overlapping buffer", &|p, x, f, b| {
+                let g = &p.geometry;
+                let pointwise = (g.kernel_h, g.kernel_w, g.stride_h, g.stride_w) == (1, 1, 1, 1)
+                    && (g.pad_top, g.pad_bottom, g.pad_left, g.pad_right) == (0, 0, 0, 0);
+                if !pointwise {
+                    return None;
+                }
+                // The input leaves room below it for an output wider than the input.
+                let (pixels, in_c, out_c) = (g.input.pixels(), g.input.c, g.output.c);
+                let in_off = pixels * out_c;
+                let out_off = pointwise_overlap_out_offset(in_off, pixels, in_c, out_c);
+                let len = (in_off + pixels * in_c).max(out_off + pixels * out_c);
+                let mut buf = vec![0i8; len];
+                buf[in_off..in_off + x.len()].copy_from_slice(x);
+                let mut scratch = vec![0u8; pointwise_conv_s8_overlapping_scratch_len(g)];
+                pointwise_conv_s8_overlapping(
+                    p,
+                    &mut buf,
+                    in_off,
+                    out_off,
+                    f,
+                    Some(b),
+                    &mut scratch,
+                )
+                .unwrap();
+                Some(buf[out_off..out_off + pixels * out_c].to_vec())
+            }),
+        ],
     );
     assert!(n >= 9, "{n} CONV_2D cases");
+    // Dispatcher, portable and general loop on every case, plus the two 1x1 cases overlapping.
+    assert!(runs >= 3 * n + 2, "{runs} runs");
 }
 
 #[test]
 fn depthwise_conv_s8_matches_tflm() {
-    let n = check_conv_like(
+    let (n, runs) = check_conv_like(
         "DEPTHWISE_CONV_2D",
         |c| {
             // The channel multiplier is implied by the shapes; check it against the option.
@@ -261,11 +336,32 @@ fn depthwise_conv_s8_matches_tflm() {
             assert_eq!(o.c, i.c * m, "{}: depth multiplier", c.name);
             1
         },
-        |p, input, filter, bias, out| {
-            depthwise_conv_s8(p, input, filter, bias, out, &mut []).unwrap()
-        },
+        &[
+            ("dispatcher", &|p, x, f, b| {
+                let mut o = out_buf(p);
+                depthwise_conv_s8(p, x, f, Some(b), &mut o, &mut []).unwrap();
+                Some(o)
+            }),
+            ("portable", &|p, x, f, b| {
+                let mut o = out_buf(p);
+                depthwise_portable::depthwise_conv_s8(p, x, f, Some(b), &mut o, &mut []).unwrap();
+                Some(o)
+            }),
+            ("in place", &|p, x, f, b| {
+                if p.geometry.output.c != p.geometry.input.c {
+                    return None;
+                }
+                let mut buf = x.to_vec();
+                let mut scratch = vec![0u8; depthwise_conv_s8_inplace_scratch_len(&p.geometry)];
+                depthwise_conv_s8_inplace(p, &mut buf, f, Some(b), &mut scratch).unwrap();
+                buf.truncate(p.geometry.output.len());
+                Some(buf)
+            }),
+        ],
     );
     assert!(n >= 5, "{n} DEPTHWISE_CONV_2D cases");
+    // Three of the cases have multiplier 1 and also run in place.
+    assert!(runs >= 2 * n + 3, "{runs} runs");
 }
 
 #[test]
@@ -293,23 +389,23 @@ fn fully_connected_s8_matches_tflm() {
         )
         .unwrap_or_else(|e| panic!("{}: params: {e}", c.name));
         let bias = c.i32s(c.tensor("bias"));
+        let (input, weights) = (c.i8s(input_t), c.i8s(filter_t));
         let want = c.expected();
         let mut got = vec![0i8; want.len()];
-        fully_connected_s8(
-            &p,
-            &c.i8s(input_t),
-            &c.i8s(filter_t),
-            Some(&bias),
-            &mut got,
-            &mut [],
-        )
-        .unwrap();
+        fully_connected_s8(&p, &input, &weights, Some(&bias), &mut got, &mut []).unwrap();
         assert_bit_exact(&c.name, &got, &want);
+        let mut got = vec![0i8; want.len()];
+        fc_portable::fully_connected_s8(&p, &input, &weights, Some(&bias), &mut got, &mut [])
+            .unwrap();
+        assert_bit_exact(&format!("{} (portable)", c.name), &got, &want);
     }
 }
 
-/// Runs AVERAGE_POOL_2D or MAX_POOL_2D cases through `kernel`.
-fn check_pool(op: &str, kernel: fn(&PoolS8Params, &[i8], &mut [i8]) -> bfmd_kernels::Result<()>) {
+/// A pooling kernel: the dispatcher's or the portable path's.
+type PoolKernel = fn(&PoolS8Params, &[i8], &mut [i8]) -> bfmd_kernels::Result<()>;
+
+/// Runs AVERAGE_POOL_2D or MAX_POOL_2D cases through each of `kernels`.
+fn check_pool(op: &str, kernels: [PoolKernel; 2]) {
     for c in cases(op) {
         let input_t = c.tensor("input_0");
         let input = c.shape4(input_t);
@@ -334,20 +430,22 @@ fn check_pool(op: &str, kernel: fn(&PoolS8Params, &[i8], &mut [i8]) -> bfmd_kern
         )
         .unwrap();
         let want = c.expected();
-        let mut got = vec![0i8; want.len()];
-        kernel(&p, &c.i8s(input_t), &mut got).unwrap();
-        assert_bit_exact(&c.name, &got, &want);
+        for (path, kernel) in ["dispatcher", "portable"].iter().zip(kernels) {
+            let mut got = vec![0i8; want.len()];
+            kernel(&p, &c.i8s(input_t), &mut got).unwrap();
+            assert_bit_exact(&format!("{} ({path})", c.name), &got, &want);
+        }
     }
 }
 
 #[test]
 fn avg_pool_s8_matches_tflm() {
-    check_pool("AVERAGE_POOL_2D", avg_pool_s8);
+    check_pool("AVERAGE_POOL_2D", [avg_pool_s8, pool_portable::avg_pool_s8]);
 }
 
 #[test]
 fn max_pool_s8_matches_tflm() {
-    check_pool("MAX_POOL_2D", max_pool_s8);
+    check_pool("MAX_POOL_2D", [max_pool_s8, pool_portable::max_pool_s8]);
 }
 
 #[test]
@@ -373,6 +471,9 @@ fn mean_s8_matches_tflm() {
         let mut got = vec![0i8; want.len()];
         mean_s8(&p, c.shape4(input_t), &c.i8s(input_t), &mut got).unwrap();
         assert_bit_exact(&c.name, &got, &want);
+        let mut got = vec![0i8; want.len()];
+        pool_portable::mean_s8(&p, c.shape4(input_t), &c.i8s(input_t), &mut got).unwrap();
+        assert_bit_exact(&format!("{} (portable)", c.name), &got, &want);
     }
     // Both the equal and the different quantization paths must be exercised.
     assert!(
@@ -430,12 +531,15 @@ fn pad_matches_tflm() {
 /// The quantization of a binary op's two inputs and output, in `from_scales` order.
 type BinaryQuant = (f32, i32, f32, i32, f32, i32);
 
-/// Runs ADD or MUL cases through the out-of-place and the in-place kernel (the first operand,
+/// An out-of-place binary kernel: the dispatcher's or the portable path's.
+type BinaryKernel<P> = fn(&P, Shape, &[i8], Shape, &[i8], &mut [i8]) -> bfmd_kernels::Result<()>;
+
+/// Runs ADD or MUL cases through the out-of-place kernels and the in-place kernel (the first operand,
 /// which has the output's shape in every case, is overwritten).
 fn check_binary<P>(
     op: &str,
     params: impl Fn(BinaryQuant, FusedActivation) -> P,
-    kernel: impl Fn(&P, Shape, &[i8], Shape, &[i8], &mut [i8]),
+    kernels: [BinaryKernel<P>; 2],
     kernel_inplace: impl Fn(&P, Shape, &mut [i8], Shape, &[i8]),
 ) {
     for c in cases(op) {
@@ -452,9 +556,11 @@ fn check_binary<P>(
         let (a, b) = (c.i8s(a_t), c.i8s(b_t));
         let (sa, sb) = (c.shape4(a_t), c.shape4(b_t));
         let want = c.expected();
-        let mut got = vec![0i8; want.len()];
-        kernel(&p, sa, &a, sb, &b, &mut got);
-        assert_bit_exact(&c.name, &got, &want);
+        for (path, kernel) in ["dispatcher", "portable"].iter().zip(kernels) {
+            let mut got = vec![0i8; want.len()];
+            kernel(&p, sa, &a, sb, &b, &mut got).unwrap();
+            assert_bit_exact(&format!("{} ({path})", c.name), &got, &want);
+        }
         assert_eq!(
             sa,
             c.shape4(o_t),
@@ -474,7 +580,7 @@ fn add_s8_matches_tflm() {
         |(s1, z1, s2, z2, so, zo), act| {
             AddS8Params::from_scales(s1, z1, s2, z2, so, zo, act).unwrap()
         },
-        |p, sa, a, sb, b, out| add_s8(p, sa, a, sb, b, out).unwrap(),
+        [add_s8, elementwise_portable::add_s8],
         |p, sa, a, sb, b| add_s8_inplace(p, sa, a, sb, b).unwrap(),
     );
 }
@@ -486,7 +592,7 @@ fn mul_s8_matches_tflm() {
         |(s1, z1, s2, z2, so, zo), act| {
             MulS8Params::from_scales(s1, z1, s2, z2, so, zo, act).unwrap()
         },
-        |p, sa, a, sb, b, out| mul_s8(p, sa, a, sb, b, out).unwrap(),
+        [mul_s8, elementwise_portable::mul_s8],
         |p, sa, a, sb, b| mul_s8_inplace(p, sa, a, sb, b).unwrap(),
     );
 }
@@ -494,10 +600,21 @@ fn mul_s8_matches_tflm() {
 /// The quantization of a unary op's input and output: `(in_scale, in_zp, out_scale, out_zp)`.
 type UnaryQuant = (f32, i32, f32, i32);
 
-/// Runs the cases of a one-input op through its out-of-place and in-place kernels; `run`
-/// gets the case (for op options), the quantization, the input and the buffer to fill or
-/// overwrite (`None` input: in place). Returns the number of cases.
-fn check_unary(op: &str, run: impl Fn(&Case, UnaryQuant, Option<&[i8]>, &mut [i8])) -> usize {
+/// An out-of-place unary kernel run, labelled with its path.
+type UnaryRun<'k, P> = (&'k str, &'k dyn Fn(&P, &[i8], &mut [i8]));
+
+/// An in-place unary kernel run, labelled with its path.
+type UnaryRunInplace<'k, P> = (&'k str, &'k dyn Fn(&P, &mut [i8]));
+
+/// Runs the cases of a one-input op through each out-of-place and in-place kernel; `params`
+/// builds the kernel's parameters from the case (for op options) and the quantization.
+/// Returns the number of cases.
+fn check_unary<P>(
+    op: &str,
+    params: impl Fn(&Case, UnaryQuant) -> P,
+    runs: &[UnaryRun<P>],
+    runs_inplace: &[UnaryRunInplace<P>],
+) -> usize {
     let all = cases(op);
     for c in &all {
         let (i_t, o_t) = (c.tensor("input_0"), c.output());
@@ -507,77 +624,123 @@ fn check_unary(op: &str, run: impl Fn(&Case, UnaryQuant, Option<&[i8]>, &mut [i8
             c.scale(o_t),
             c.zero_point(o_t),
         );
+        let p = params(c, q);
         let input = c.i8s(i_t);
         let want = c.expected();
-        let mut got = vec![0i8; want.len()];
-        run(c, q, Some(&input), &mut got);
-        assert_bit_exact(&c.name, &got, &want);
-        let mut data = input.clone();
-        run(c, q, None, &mut data);
-        assert_bit_exact(&format!("{} (in place)", c.name), &data, &want);
+        for (path, run) in runs {
+            let mut got = vec![0i8; want.len()];
+            run(&p, &input, &mut got);
+            assert_bit_exact(&format!("{} ({path})", c.name), &got, &want);
+        }
+        for (path, run) in runs_inplace {
+            let mut data = input.clone();
+            run(&p, &mut data);
+            assert_bit_exact(&format!("{} ({path})", c.name), &data, &want);
+        }
     }
     all.len()
 }
 
 #[test]
 fn relu_s8_matches_tflm() {
-    check_unary("RELU", |_, (si, zi, so, zo), input, out| {
-        let p = ReluS8Params::from_scales(si, zi, so, zo).unwrap();
-        match input {
-            Some(x) => relu_s8(&p, x, out).unwrap(),
-            None => relu_s8_inplace(&p, out).unwrap(),
-        }
-    });
+    check_unary(
+        "RELU",
+        |_, (si, zi, so, zo)| ReluS8Params::from_scales(si, zi, so, zo).unwrap(),
+        &[
+            ("dispatcher", &|p, x, o| relu_s8(p, x, o).unwrap()),
+            ("portable", &|p, x, o| act_portable::relu(p, x, o)),
+        ],
+        &[
+            ("in place", &|p, d| relu_s8_inplace(p, d).unwrap()),
+            ("portable in place", &|p, d| {
+                act_portable::relu_inplace(p, d)
+            }),
+        ],
+    );
 }
 
 #[test]
 fn relu6_s8_matches_tflm() {
     // TFLM's RELU6 works in the input's quantization only; relu6_requant holds the case where
     // the output's differs (TFLM ignores it, see tests/data/kernels/README.md).
-    let n = check_unary("RELU6", |_, (si, zi, _, _), input, out| {
-        let p = Relu6S8Params::from_scales(si, zi).unwrap();
-        match input {
-            Some(x) => relu6_s8(&p, x, out).unwrap(),
-            None => relu6_s8_inplace(&p, out).unwrap(),
-        }
-    });
+    let n = check_unary(
+        "RELU6",
+        |_, (si, zi, _, _)| Relu6S8Params::from_scales(si, zi).unwrap(),
+        &[
+            ("dispatcher", &|p, x, o| relu6_s8(p, x, o).unwrap()),
+            ("portable", &|p, x, o| act_portable::relu6(p, x, o)),
+        ],
+        &[
+            ("in place", &|p, d| relu6_s8_inplace(p, d).unwrap()),
+            ("portable in place", &|p, d| {
+                act_portable::relu6_inplace(p, d)
+            }),
+        ],
+    );
     assert!(n >= 2, "{n} RELU6 cases");
 }
 
 #[test]
 fn hard_swish_s8_matches_tflm() {
-    check_unary("HARD_SWISH", |_, (si, zi, so, zo), input, out| {
-        let p = HardSwishS8Params::from_scales(si, zi, so, zo).unwrap();
-        match input {
-            Some(x) => hard_swish_s8(&p, x, out).unwrap(),
-            None => hard_swish_s8_inplace(&p, out).unwrap(),
-        }
-    });
+    check_unary(
+        "HARD_SWISH",
+        |_, (si, zi, so, zo)| HardSwishS8Params::from_scales(si, zi, so, zo).unwrap(),
+        &[
+            ("dispatcher", &|p, x, o| hard_swish_s8(p, x, o).unwrap()),
+            ("portable", &|p, x, o| act_portable::hard_swish(p, x, o)),
+        ],
+        &[
+            ("in place", &|p, d| hard_swish_s8_inplace(p, d).unwrap()),
+            ("portable in place", &|p, d| {
+                act_portable::hard_swish_inplace(p, d)
+            }),
+        ],
+    );
 }
 
 #[test]
 fn logistic_s8_matches_tflm() {
-    check_unary("LOGISTIC", |_, (si, zi, so, zo), input, out| {
-        let p = LogisticS8Params::from_scales(si, zi, so, zo).unwrap();
-        match input {
-            Some(x) => logistic_s8(&p, x, out).unwrap(),
-            None => logistic_s8_inplace(&p, out).unwrap(),
-        }
-    });
+    check_unary(
+        "LOGISTIC",
+        |_, (si, zi, so, zo)| LogisticS8Params::from_scales(si, zi, so, zo).unwrap(),
+        &[
+            ("dispatcher", &|p, x, o| logistic_s8(p, x, o).unwrap()),
+            ("portable", &|p, x, o| act_portable::logistic(p, x, o)),
+        ],
+        &[
+            ("in place", &|p, d| logistic_s8_inplace(p, d).unwrap()),
+            ("portable in place", &|p, d| {
+                act_portable::logistic_inplace(p, d)
+            }),
+        ],
+    );
 }
 
 #[test]
 fn softmax_s8_matches_tflm() {
-    let n = check_unary("SOFTMAX", |c, (si, _, so, zo), input, out| {
-        let beta = c.param("beta").as_f64().unwrap() as f32;
-        let p = SoftmaxS8Params::from_scales(si, beta, so, zo).unwrap();
-        // Softmax runs along the last axis of any rank.
-        let depth = *c.dims(c.output()).last().unwrap();
-        match input {
-            Some(x) => softmax_s8(&p, depth, x, out).unwrap(),
-            None => softmax_s8_inplace(&p, depth, out).unwrap(),
-        }
-    });
+    let n = check_unary(
+        "SOFTMAX",
+        |c, (si, _, so, zo)| {
+            let beta = c.param("beta").as_f64().unwrap() as f32;
+            // Softmax runs along the last axis of any rank.
+            let depth = *c.dims(c.output()).last().unwrap();
+            (
+                SoftmaxS8Params::from_scales(si, beta, so, zo).unwrap(),
+                depth,
+            )
+        },
+        &[("dispatcher", &|(p, depth), x, o| {
+            softmax_s8(p, *depth, x, o).unwrap()
+        })],
+        &[
+            ("in place", &|(p, depth), d| {
+                softmax_s8_inplace(p, *depth, d).unwrap()
+            }),
+            ("portable in place", &|(p, depth), d| {
+                softmax_portable::softmax_inplace(p, *depth, d)
+            }),
+        ],
+    );
     assert!(n >= 2, "{n} SOFTMAX cases");
 }
 
