@@ -110,6 +110,18 @@ fn run_case(c: &Case, seed: u64) {
         d.q.out_zp,
         act,
     );
+    // ... and against the f32 reference on the dequantized operands, clamped where int8 is.
+    let (lo, hi) = real_clamp(d.q.out_scale, d.q.out_zp, act);
+    let pq = ConvF32Params {
+        geometry: g,
+        act_min: lo,
+        act_max: hi,
+    };
+    let mut ref_q = vec![0f32; g.output.len()];
+    conv_f32(&pq, &d.x_real, &d.w_real, d.b_real.as_deref(), &mut ref_q).unwrap();
+    let what = format!("{name}: int8 vs f32 reference");
+    let (s_out, zp_out) = (d.q.out_scale, d.q.out_zp);
+    assert_within_quant_bound_of_f32(&what, &out, &ref_q, &mag, n, s_out, zp_out, act);
 
     // f32 reference against the exact result of the same operands.
     let pf = ConvF32Params::new(g, c.act);

@@ -139,12 +139,22 @@ fn run_case(c: &Case, seed: u64) {
     let (out_scale, out_zp) = (d.q.out_scale, d.q.out_zp);
     let what = format!("{name}: int8 vs real");
     assert_within_quant_bound(&what, &out, &real, &mag, n, out_scale, out_zp, act);
+    let w_real = ohwi_to_depthwise(&d.w_real, taps_hw, out_c);
+    let b_real = d.b_real.as_deref();
+    let (lo, hi) = real_clamp(out_scale, out_zp, act);
+    let pq = DepthwiseF32Params {
+        geometry: g,
+        act_min: lo,
+        act_max: hi,
+    };
+    let mut ref_q = vec![0f32; g.output.len()];
+    depthwise_conv_f32(&pq, &d.x_real, &w_real, b_real, &mut ref_q).unwrap();
+    let what = format!("{name}: int8 vs f32 reference");
+    assert_within_quant_bound_of_f32(&what, &out, &ref_q, &mag, n, out_scale, out_zp, act);
 
     // f32.
     let pf = DepthwiseF32Params::new(g, c.act);
     let act_f = activation_range_f32(c.act);
-    let w_real = ohwi_to_depthwise(&d.w_real, taps_hw, out_c);
-    let b_real = d.b_real.as_deref();
     let mut out_f = vec![0f32; g.output.len()];
     depthwise_conv_f32(&pf, &d.x_real, &w_real, b_real, &mut out_f).unwrap();
     assert_f32_within(&format!("{name}: f32"), &out_f, &real, &mag, n, act_f);

@@ -22,7 +22,10 @@ use bfmd_kernels::s8::fully_connected::{
 };
 use bfmd_kernels::Error;
 use common::{assert_bit_exact, dequantize, from_f16, to_f16, Rng};
-use conv_oracle::{assert_f16_within, assert_f32_within, assert_within_quant_bound};
+use conv_oracle::{
+    assert_f16_within, assert_f32_within, assert_within_quant_bound,
+    assert_within_quant_bound_of_f32, real_clamp,
+};
 use proptest::prelude::*;
 
 /// TFLM's int8 fully connected loops, transcribed: `FullyConnected` when one multiplier is
@@ -142,6 +145,16 @@ fn run_case(
     let act_q = (p.quant.act_min, p.quant.act_max);
     let what = format!("{name}: int8 vs real");
     assert_within_quant_bound(&what, &out, &real, &mag, k, out_scale, out_zp, act_q);
+    let (lo, hi) = real_clamp(out_scale, out_zp, act_q);
+    let pq = FullyConnectedF32Params {
+        geometry: g,
+        act_min: lo,
+        act_max: hi,
+    };
+    let mut ref_q = vec![0f32; g.output_len()];
+    fully_connected_f32(&pq, &x_real, &w_real, b_real.as_deref(), &mut ref_q).unwrap();
+    let what = format!("{name}: int8 vs f32 reference");
+    assert_within_quant_bound_of_f32(&what, &out, &ref_q, &mag, k, out_scale, out_zp, act_q);
 
     let pf = FullyConnectedF32Params::new(g, act);
     let act_f = activation_range_f32(act);

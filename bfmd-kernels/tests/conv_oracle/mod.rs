@@ -328,6 +328,35 @@ pub fn assert_within_quant_bound(
     }
 }
 
+/// The real image `[scale * (act_min - zp), scale * (act_max - zp)]` of an int8 clamp range:
+/// the clamp to give the `f32` reference so that it clamps where the int8 kernel does.
+pub fn real_clamp(out_scale: f32, out_zp: i32, act: (i32, i32)) -> (f32, f32) {
+    (
+        out_scale * (act.0 - out_zp) as f32,
+        out_scale * (act.1 - out_zp) as f32,
+    )
+}
+
+/// int8 output against the `f32` reference run on the dequantized operands with the clamp of
+/// [`real_clamp`]: `|deq(q) - f32_ref| <= out_scale * (1 + 2^-20) + |y| * 2^-20 + 2 * f32
+/// summation error` (the bound of [`assert_within_quant_bound`] plus the reference's own
+/// deviation from the exact result, which is at most one more summation error).
+#[allow(clippy::too_many_arguments)]
+pub fn assert_within_quant_bound_of_f32(
+    what: &str,
+    got: &[i8],
+    f32_ref: &[f32],
+    mag: &[f64],
+    n: usize,
+    out_scale: f32,
+    out_zp: i32,
+    act: (i32, i32),
+) {
+    let y: Vec<f64> = f32_ref.iter().map(|&v| v as f64).collect();
+    let mag2: Vec<f64> = mag.iter().map(|&m| 2.0 * m).collect();
+    assert_within_quant_bound(what, got, &y, &mag2, n, out_scale, out_zp, act);
+}
+
 /// Checks an f16 output against the exact result of the same (f16-valued) operands.
 ///
 /// Derivation: the kernel accumulates in `f32` (error <= [`f32_sum_error`]) and rounds once to
