@@ -641,21 +641,48 @@ fn check_unary<P>(
     all.len()
 }
 
+/// An activation kernel that may fail (the dispatcher) or not (the portable loop).
+type Act<P> = fn(&P, &[i8], &mut [i8]) -> bfmd_kernels::Result<()>;
+/// The portable loop of an activation.
+type ActLoop<P> = fn(&P, &[i8], &mut [i8]);
+/// An in-place activation kernel (the dispatcher).
+type ActInplace<P> = fn(&P, &mut [i8]) -> bfmd_kernels::Result<()>;
+/// The portable in-place loop of an activation.
+type ActInplaceLoop<P> = fn(&P, &mut [i8]);
+
+/// [`check_unary`] for an elementwise activation: the dispatcher, its portable loop and both
+/// in-place forms. Returns the number of cases.
+fn check_activation<P>(
+    op: &str,
+    params: impl Fn(UnaryQuant) -> P,
+    kernels: (Act<P>, ActLoop<P>, ActInplace<P>, ActInplaceLoop<P>),
+) -> usize {
+    let (k, k_loop, k_inplace, k_inplace_loop) = kernels;
+    check_unary(
+        op,
+        |_, q| params(q),
+        &[
+            ("dispatcher", &|p, x, o| k(p, x, o).unwrap()),
+            ("portable", &|p, x, o| k_loop(p, x, o)),
+        ],
+        &[
+            ("in place", &|p, d| k_inplace(p, d).unwrap()),
+            ("portable in place", &|p, d| k_inplace_loop(p, d)),
+        ],
+    )
+}
+
 #[test]
 fn relu_s8_matches_tflm() {
-    check_unary(
+    check_activation(
         "RELU",
-        |_, (si, zi, so, zo)| ReluS8Params::from_scales(si, zi, so, zo).unwrap(),
-        &[
-            ("dispatcher", &|p, x, o| relu_s8(p, x, o).unwrap()),
-            ("portable", &|p, x, o| act_portable::relu(p, x, o)),
-        ],
-        &[
-            ("in place", &|p, d| relu_s8_inplace(p, d).unwrap()),
-            ("portable in place", &|p, d| {
-                act_portable::relu_inplace(p, d)
-            }),
-        ],
+        |(si, zi, so, zo)| ReluS8Params::from_scales(si, zi, so, zo).unwrap(),
+        (
+            relu_s8,
+            act_portable::relu,
+            relu_s8_inplace,
+            act_portable::relu_inplace,
+        ),
     );
 }
 
@@ -663,56 +690,44 @@ fn relu_s8_matches_tflm() {
 fn relu6_s8_matches_tflm() {
     // TFLM's RELU6 works in the input's quantization only; relu6_requant holds the case where
     // the output's differs (TFLM ignores it, see tests/data/kernels/README.md).
-    let n = check_unary(
+    let n = check_activation(
         "RELU6",
-        |_, (si, zi, _, _)| Relu6S8Params::from_scales(si, zi).unwrap(),
-        &[
-            ("dispatcher", &|p, x, o| relu6_s8(p, x, o).unwrap()),
-            ("portable", &|p, x, o| act_portable::relu6(p, x, o)),
-        ],
-        &[
-            ("in place", &|p, d| relu6_s8_inplace(p, d).unwrap()),
-            ("portable in place", &|p, d| {
-                act_portable::relu6_inplace(p, d)
-            }),
-        ],
+        |(si, zi, _, _)| Relu6S8Params::from_scales(si, zi).unwrap(),
+        (
+            relu6_s8,
+            act_portable::relu6,
+            relu6_s8_inplace,
+            act_portable::relu6_inplace,
+        ),
     );
     assert!(n >= 2, "{n} RELU6 cases");
 }
 
 #[test]
 fn hard_swish_s8_matches_tflm() {
-    check_unary(
+    check_activation(
         "HARD_SWISH",
-        |_, (si, zi, so, zo)| HardSwishS8Params::from_scales(si, zi, so, zo).unwrap(),
-        &[
-            ("dispatcher", &|p, x, o| hard_swish_s8(p, x, o).unwrap()),
-            ("portable", &|p, x, o| act_portable::hard_swish(p, x, o)),
-        ],
-        &[
-            ("in place", &|p, d| hard_swish_s8_inplace(p, d).unwrap()),
-            ("portable in place", &|p, d| {
-                act_portable::hard_swish_inplace(p, d)
-            }),
-        ],
+        |(si, zi, so, zo)| HardSwishS8Params::from_scales(si, zi, so, zo).unwrap(),
+        (
+            hard_swish_s8,
+            act_portable::hard_swish,
+            hard_swish_s8_inplace,
+            act_portable::hard_swish_inplace,
+        ),
     );
 }
 
 #[test]
 fn logistic_s8_matches_tflm() {
-    check_unary(
+    check_activation(
         "LOGISTIC",
-        |_, (si, zi, so, zo)| LogisticS8Params::from_scales(si, zi, so, zo).unwrap(),
-        &[
-            ("dispatcher", &|p, x, o| logistic_s8(p, x, o).unwrap()),
-            ("portable", &|p, x, o| act_portable::logistic(p, x, o)),
-        ],
-        &[
-            ("in place", &|p, d| logistic_s8_inplace(p, d).unwrap()),
-            ("portable in place", &|p, d| {
-                act_portable::logistic_inplace(p, d)
-            }),
-        ],
+        |(si, zi, so, zo)| LogisticS8Params::from_scales(si, zi, so, zo).unwrap(),
+        (
+            logistic_s8,
+            act_portable::logistic,
+            logistic_s8_inplace,
+            act_portable::logistic_inplace,
+        ),
     );
 }
 
