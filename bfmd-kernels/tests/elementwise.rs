@@ -15,6 +15,7 @@
 //! `tflite-micro` Python interpreter 0.dev20261023; inputs are seeded random int8 tensors.
 
 mod common;
+mod kernel_golden;
 
 use bfmd_kernels::half::f16;
 use bfmd_kernels::quant::{
@@ -30,6 +31,7 @@ use bfmd_kernels::s8::elementwise::{
 };
 use bfmd_kernels::{f16 as kf16, Error, Shape};
 use common::{assert_bit_exact, dequantize, from_f16, to_f16, Rng};
+use kernel_golden::golden_cases;
 use proptest::prelude::*;
 
 type AddFn = fn(&AddS8Params, Shape, &[i8], Shape, &[i8], &mut [i8]) -> bfmd_kernels::Result<()>;
@@ -191,6 +193,45 @@ fn mul_s8_matches_tflm_scalar() {
         &[90],
         &TFLM_MULS_OUT,
     );
+}
+
+/// The ADD and MUL cases of `tests/data/kernels/` (TFLM goldens, see its README) on every path,
+/// in place and with the operands swapped, and the f32 reference on their dequantized inputs
+/// within the analytic bound of TFLM's outputs.
+#[test]
+fn tflm_golden_cases_on_every_path() {
+    for op in ["ADD", "MUL"] {
+        for c in golden_cases(op) {
+            let (x1, x2, y) = (c.input("input_0"), c.input("input_1"), c.output());
+            let (sa, sb) = (x1.shape(), x2.shape());
+            assert_eq!(broadcast_shape(sa, sb).unwrap(), y.shape(), "{}", c.name);
+            let (a, b, want) = (x1.i8s(), x2.i8s(), y.i8s());
+            let q = (x1.scale(), x1.zero_point(), x2.scale(), x2.zero_point());
+            let (s, z) = (y.scale(), y.zero_point());
+            let (ra, rb) = (dequantize(&a, q.0, q.1), dequantize(&b, q.2, q.3));
+            let fp = BinaryParams::new(c.activation());
+            let mut real = vec![0.0f32; want.len()];
+            let bound = if op == "ADD" {
+                let p = AddS8Params::from_scales(q.0, q.1, q.2, q.3, s, z, c.activation()).unwrap();
+                check_add_paths(&p, sa, &a, sb, &b, &want);
+                add_f32(&fp, sa, &ra, sb, &rb, &mut real).unwrap();
+                int8_bound_add(q.0, q.2, s, 128.0 * (q.0 + q.2))
+            } else {
+                let p = MulS8Params::from_scales(q.0, q.1, q.2, q.3, s, z, c.activation()).unwrap();
+                check_mul_paths(&p, sa, &a, sb, &b, &want);
+                mul_f32(&fp, sa, &ra, sb, &rb, &mut real).unwrap();
+                int8_bound_mul(s, 65536.0 * q.0 * q.2)
+            };
+            for (i, (&t, &r)) in dequantize(&want, s, z).iter().zip(&real).enumerate() {
+                let r = saturate(r, s, z);
+                assert!(
+                    (t - r).abs() <= bound,
+                    "{} [{i}]: TFLM {t} vs f32 {r}",
+                    c.name
+                );
+            }
+        }
+    }
 }
 
 #[test]

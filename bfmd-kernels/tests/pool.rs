@@ -13,6 +13,7 @@
 //! `tflite-micro` Python interpreter 0.dev20261023; inputs are seeded random int8 tensors.
 
 mod common;
+mod kernel_golden;
 
 use bfmd_kernels::half::f16;
 use bfmd_kernels::quant::{dequantize_s8, FusedActivation};
@@ -25,6 +26,7 @@ use bfmd_kernels::s8::pool::{
 };
 use bfmd_kernels::{f16 as kf16, ConvGeometry, Error, Padding, PoolGeometry, Shape};
 use common::{assert_bit_exact, dequantize, from_f16, to_f16, Rng};
+use kernel_golden::golden_cases;
 use proptest::prelude::*;
 
 type PoolS8Fn = fn(&PoolS8Params, &[i8], &mut [i8]) -> bfmd_kernels::Result<()>;
@@ -164,6 +166,90 @@ fn mean_fold_matches_tflm_formula() {
         small.folded(1 << 10),
         (((1_952_257_829i64 << 2) / 1024) as i32, -31)
     );
+}
+
+/// The pooling and MEAN cases of `tests/data/kernels/` (TFLM goldens, see its README) on every
+/// path, and the f32 reference on their dequantized inputs within the analytic bound of TFLM's
+/// outputs.
+#[test]
+fn tflm_golden_cases_on_every_path() {
+    type F32Fn = fn(&PoolParams, &[f32], &mut [f32]) -> bfmd_kernels::Result<()>;
+    type Paths = [(&'static str, PoolS8Fn); 2];
+    let ops: [(&str, Paths, F32Fn); 2] = [
+        ("AVERAGE_POOL_2D", AVG_POOL_PATHS, avg_pool_f32),
+        ("MAX_POOL_2D", MAX_POOL_PATHS, max_pool_f32),
+    ];
+    for (op, paths, f32_fn) in ops {
+        for c in golden_cases(op) {
+            let (x, y) = (c.input("input_0"), c.output());
+            let g = pool_geometry(
+                x.shape(),
+                (
+                    c.option_usize("filter_height"),
+                    c.option_usize("filter_width"),
+                ),
+                (c.option_usize("stride_h"), c.option_usize("stride_w")),
+                c.padding(),
+            )
+            .unwrap();
+            assert_eq!(g.output, y.shape(), "{}", c.name);
+            let (s, z) = (y.scale(), y.zero_point());
+            let p = PoolS8Params::from_scales(g, x.scale(), x.zero_point(), s, z, c.activation())
+                .unwrap();
+            let (input, want) = (x.i8s(), y.i8s());
+            for (name, f) in paths {
+                assert_bit_exact(
+                    &format!("{} {name}", c.name),
+                    &run_pool(f, &p, &input),
+                    &want,
+                );
+            }
+            let pf = PoolParams::new(g, c.activation()).unwrap();
+            let mut real = vec![0.0f32; g.output.len()];
+            f32_fn(
+                &pf,
+                &dequantize(&input, x.scale(), x.zero_point()),
+                &mut real,
+            )
+            .unwrap();
+            for (i, (&t, &r)) in dequantize(&want, s, z).iter().zip(&real).enumerate() {
+                let r = saturate(r, s, z);
+                let bound = int8_bound_avg(s, 128.0 * s);
+                assert!(
+                    (t - r).abs() <= bound,
+                    "{} [{i}]: TFLM {t} vs f32 {r}",
+                    c.name
+                );
+            }
+        }
+    }
+    for c in golden_cases("MEAN") {
+        let (x, y) = (c.input("input"), c.output());
+        let p = MeanS8Params::from_scales(x.scale(), x.zero_point(), y.scale(), y.zero_point())
+            .unwrap();
+        let (input, want) = (x.i8s(), y.i8s());
+        for (name, f) in MEAN_PATHS {
+            let got = run_mean(f, &p, x.shape(), &input);
+            assert_bit_exact(&format!("{} {name}", c.name), &got, &want);
+        }
+        let mut real = vec![0.0f32; want.len()];
+        mean_f32(
+            x.shape(),
+            &dequantize(&input, x.scale(), x.zero_point()),
+            &mut real,
+        )
+        .unwrap();
+        let (s, z) = (y.scale(), y.zero_point());
+        for (i, (&t, &r)) in dequantize(&want, s, z).iter().zip(&real).enumerate() {
+            let r = saturate(r, s, z);
+            let bound = int8_bound_mean(s, 256.0 * x.scale());
+            assert!(
+                (t - r).abs() <= bound,
+                "{} [{i}]: TFLM {t} vs f32 {r}",
+                c.name
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

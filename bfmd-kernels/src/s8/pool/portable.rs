@@ -9,6 +9,10 @@ use crate::quant::multiply_by_quantized_multiplier;
 use crate::reference::pool::pool_window;
 use crate::shape::Shape;
 
+/// Channels handled per pass: the accumulators of one chunk live in registers or on the stack,
+/// so the window is read along contiguous channels without a scratch buffer.
+const CHUNK: usize = 32;
+
 /// Portable [`super::max_pool_s8`].
 pub fn max_pool_s8(p: &PoolS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
     p.check(input.len(), output.len())?;
@@ -18,14 +22,21 @@ pub fn max_pool_s8(p: &PoolS8Params, input: &[i8], output: &mut [i8]) -> Result<
         for oy in 0..os.h {
             for ox in 0..os.w {
                 let win = pool_window(g, oy, ox);
-                for c in 0..os.c {
-                    let mut m = i8::MIN;
+                let out_base = os.index(n, oy, ox, 0);
+                for c0 in (0..os.c).step_by(CHUNK) {
+                    let len = CHUNK.min(os.c - c0);
+                    let mut acc = [i8::MIN; CHUNK];
                     for y in win.y_start..win.y_end {
                         for x in win.x_start..win.x_end {
-                            m = m.max(input[is.index(n, y, x, c)]);
+                            let tap = &input[is.index(n, y, x, c0)..][..len];
+                            for (a, &v) in acc.iter_mut().zip(tap) {
+                                *a = (*a).max(v);
+                            }
                         }
                     }
-                    output[os.index(n, oy, ox, c)] = (m as i32).clamp(p.act_min, p.act_max) as i8;
+                    for (o, &a) in output[out_base + c0..][..len].iter_mut().zip(&acc) {
+                        *o = (a as i32).clamp(p.act_min, p.act_max) as i8;
+                    }
                 }
             }
         }
@@ -61,15 +72,21 @@ pub fn avg_pool_s8(p: &PoolS8Params, input: &[i8], output: &mut [i8]) -> Result<
                 } else {
                     (taps, 0)
                 };
-                for c in 0..os.c {
-                    let mut sum = pad_sum;
+                let out_base = os.index(n, oy, ox, 0);
+                for c0 in (0..os.c).step_by(CHUNK) {
+                    let len = CHUNK.min(os.c - c0);
+                    let mut acc = [pad_sum; CHUNK];
                     for y in win.y_start..win.y_end {
                         for x in win.x_start..win.x_end {
-                            sum += input[is.index(n, y, x, c)] as i32;
+                            let tap = &input[is.index(n, y, x, c0)..][..len];
+                            for (a, &v) in acc.iter_mut().zip(tap) {
+                                *a += v as i32;
+                            }
                         }
                     }
-                    output[os.index(n, oy, ox, c)] =
-                        rounded_average(sum, count).clamp(p.act_min, p.act_max) as i8;
+                    for (o, &a) in output[out_base + c0..][..len].iter_mut().zip(&acc) {
+                        *o = rounded_average(a, count).clamp(p.act_min, p.act_max) as i8;
+                    }
                 }
             }
         }
@@ -83,18 +100,21 @@ pub fn mean_s8(p: &MeanS8Params, input: Shape, input_data: &[i8], output: &mut [
     let (multiplier, shift) = p.folded(count);
     // count <= 2^23, so neither the sum nor the zero-point correction can overflow an i32.
     let zero_sum = p.input_zero_point * count as i32;
-    let pixels = input.h * input.w;
+    let c = input.c;
     for n in 0..input.n {
-        let image = &input_data[n * pixels * input.c..(n + 1) * pixels * input.c];
-        for c in 0..input.c {
-            let sum: i32 = image
-                .iter()
-                .skip(c)
-                .step_by(input.c)
-                .map(|&v| v as i32)
-                .sum();
-            let scaled = multiply_by_quantized_multiplier(sum - zero_sum, multiplier, shift);
-            output[n * input.c + c] = (scaled + p.output_zero_point).clamp(-128, 127) as i8;
+        let image = &input_data[n * count * c..(n + 1) * count * c];
+        for c0 in (0..c).step_by(CHUNK) {
+            let len = CHUNK.min(c - c0);
+            let mut acc = [0i32; CHUNK];
+            for pixel in image.chunks_exact(c) {
+                for (a, &v) in acc.iter_mut().zip(&pixel[c0..c0 + len]) {
+                    *a += v as i32;
+                }
+            }
+            for (o, &sum) in output[n * c + c0..][..len].iter_mut().zip(&acc) {
+                let scaled = multiply_by_quantized_multiplier(sum - zero_sum, multiplier, shift);
+                *o = (scaled + p.output_zero_point).clamp(-128, 127) as i8;
+            }
         }
     }
     Ok(())
