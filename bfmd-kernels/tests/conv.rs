@@ -266,6 +266,26 @@ fn battery() {
             stride: (2, 2),
             ..case("stem_3ch_stride2", shape(1, 16, 16, 3), 8, (3, 3))
         },
+        // Padding wider than the kernel: the corner windows read no input at all.
+        Case {
+            padding: Padding::Explicit {
+                top: 3,
+                bottom: 2,
+                left: 3,
+                right: 3,
+            },
+            ..case("windows_entirely_in_padding", shape(1, 2, 3, 3), 4, (2, 2))
+        },
+        Case {
+            padding: Padding::Explicit {
+                top: 3,
+                bottom: 0,
+                left: 0,
+                right: 3,
+            },
+            groups: 3,
+            ..case("grouped_windows_in_padding", shape(1, 2, 2, 3), 3, (2, 2))
+        },
     ];
     for (i, c) in cases.iter().enumerate() {
         run_case(c, 1000 + i as u64);

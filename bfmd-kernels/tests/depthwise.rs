@@ -249,6 +249,15 @@ fn battery() {
             ..case("per_tensor", shape(1, 5, 5, 4), 2, (3, 3))
         },
         // More channels than one accumulator block (32), with multipliers 1 and 2.
+        Case {
+            padding: Padding::Explicit {
+                top: 3,
+                bottom: 2,
+                left: 3,
+                right: 3,
+            },
+            ..case("windows_entirely_in_padding", shape(1, 2, 3, 3), 2, (2, 2))
+        },
         case("wide_37_channels", shape(1, 4, 4, 37), 1, (3, 3)),
         case("wide_mult2_crosses_block", shape(1, 3, 3, 21), 2, (3, 3)),
         Case {

@@ -124,6 +124,66 @@ pub(crate) fn tap_range(
     (lo as usize, hi as usize)
 }
 
+/// The valid taps of one output pixel's window (padding taps excluded).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window {
+    /// Valid filter rows `ky.0..ky.1`.
+    pub(crate) ky: (usize, usize),
+    /// Valid filter columns `kx.0..kx.1`.
+    pub(crate) kx: (usize, usize),
+    /// Input row and column of tap `(0, 0)` (negative inside the top/left padding).
+    iy0: i64,
+    ix0: i64,
+    /// Index of the image's first row among all `n * in_h` input rows.
+    row0: usize,
+}
+
+impl Window {
+    /// Index (among the `n * in_h * in_w` input pixels) of the pixel tap `(ky, kx)` reads;
+    /// only meaningful for valid taps.
+    #[inline(always)]
+    pub(crate) fn pixel(&self, g: &ConvGeometry, ky: usize, kx: usize) -> usize {
+        let iy = (self.iy0 + (ky * g.dilation_h) as i64) as usize;
+        let ix = (self.ix0 + (kx * g.dilation_w) as i64) as usize;
+        (self.row0 + iy) * g.input.w + ix
+    }
+
+    /// Calls `tap(input pixel, ky * kernel_w + kx)` for every valid tap in `(ky, kx)` order,
+    /// the summation order of TFLite's reference kernels.
+    #[inline(always)]
+    pub(crate) fn for_each_tap(&self, g: &ConvGeometry, mut tap: impl FnMut(usize, usize)) {
+        for ky in self.ky.0..self.ky.1 {
+            for kx in self.kx.0..self.kx.1 {
+                tap(self.pixel(g, ky, kx), ky * g.kernel_w + kx);
+            }
+        }
+    }
+}
+
+/// Calls `f(output pixel index, window)` for every output pixel in NHWC order, computing the
+/// valid tap ranges once per row and column instead of testing every tap.
+#[inline(always)]
+pub(crate) fn for_each_window(g: &ConvGeometry, mut f: impl FnMut(usize, &Window)) {
+    let (in_h, in_w) = (g.input.h, g.input.w);
+    let (out_h, out_w) = (g.output.h, g.output.w);
+    for b in 0..g.input.n {
+        for oy in 0..out_h {
+            let ky = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, in_h);
+            let iy0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
+            for ox in 0..out_w {
+                let window = Window {
+                    ky,
+                    kx: tap_range(ox, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, in_w),
+                    iy0,
+                    ix0: (ox * g.stride_w) as i64 - g.pad_left as i64,
+                    row0: b * in_h,
+                };
+                f((b * out_h + oy) * out_w + ox, &window);
+            }
+        }
+    }
+}
+
 /// `true` when the geometry is a pointwise (1x1) convolution that maps every input pixel to
 /// the output pixel at the same index: 1x1 kernel, stride 1, no padding.
 pub fn is_pointwise(g: &ConvGeometry) -> bool {
@@ -192,44 +252,27 @@ pub(crate) fn conv_float_loop<T: Copy + Into<f32>>(
     narrow: impl Fn(f32) -> T,
 ) {
     let g = &p.geometry;
-    let (in_h, in_w, in_c) = (g.input.h, g.input.w, g.input.c);
-    let (out_h, out_w, out_c) = (g.output.h, g.output.w, g.output.c);
+    let (in_c, out_c) = (g.input.c, g.output.c);
     let taps_c = g.kernel_h * g.kernel_w * cin_g;
-    for b in 0..g.input.n {
-        for oy in 0..out_h {
-            let (ky0, ky1) = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, in_h);
-            let iy0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
-            for ox in 0..out_w {
-                let (kx0, kx1) =
-                    tap_range(ox, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, in_w);
-                let ix0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
-                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
-                let out_px = &mut output[out_base..out_base + out_c];
-                for (o, out_v) in out_px.iter_mut().enumerate() {
-                    let group = o / cout_g;
-                    let f_o = &filter[o * taps_c..(o + 1) * taps_c];
-                    let mut acc = 0.0f32;
-                    for ky in ky0..ky1 {
-                        let iy = (iy0 + (ky * g.dilation_h) as i64) as usize;
-                        for kx in kx0..kx1 {
-                            let ix = (ix0 + (kx * g.dilation_w) as i64) as usize;
-                            let x0 = ((b * in_h + iy) * in_w + ix) * in_c + group * cin_g;
-                            let f0 = (ky * g.kernel_w + kx) * cin_g;
-                            let xs = &input[x0..x0 + cin_g];
-                            let fs = &f_o[f0..f0 + cin_g];
-                            for (&x, &f) in xs.iter().zip(fs) {
-                                acc += x.into() * f.into();
-                            }
-                        }
-                    }
-                    if let Some(bias) = bias {
-                        acc += bias[o];
-                    }
-                    *out_v = narrow(acc.max(p.act_min).min(p.act_max));
+    for_each_window(g, |px, window| {
+        let out_px = &mut output[px * out_c..(px + 1) * out_c];
+        for (o, out_v) in out_px.iter_mut().enumerate() {
+            let x_ch = (o / cout_g) * cin_g;
+            let f_o = &filter[o * taps_c..(o + 1) * taps_c];
+            let mut acc = 0.0f32;
+            window.for_each_tap(g, |ipx, t| {
+                let xs = &input[ipx * in_c + x_ch..][..cin_g];
+                let fs = &f_o[t * cin_g..][..cin_g];
+                for (&x, &f) in xs.iter().zip(fs) {
+                    acc += x.into() * f.into();
                 }
+            });
+            if let Some(bias) = bias {
+                acc += bias[o];
             }
+            *out_v = narrow(acc.max(p.act_min).min(p.act_max));
         }
-    }
+    });
 }
 
 #[cfg(test)]

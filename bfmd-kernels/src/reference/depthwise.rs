@@ -9,8 +9,8 @@
 //! filter and output channels; the per-output sum order is that of the naive loop.
 
 use crate::error::{check_len, check_min_len, Error, Result};
-use crate::reference::conv::{check_float_activation, tap_range, ConvF32Params};
-use crate::shape::ConvGeometry;
+use crate::reference::conv::{check_float_activation, for_each_window, ConvF32Params, Window};
+use crate::shape::{ConvGeometry, Shape};
 use half::f16;
 
 /// Depthwise convolutions use the float convolution parameters; `geometry.groups` is ignored
@@ -112,55 +112,40 @@ pub(crate) fn depthwise_float_loop<T: Copy + Into<f32>>(
     narrow: impl Fn(f32) -> T,
 ) {
     let g = &p.geometry;
-    let (in_h, in_w, in_c) = (g.input.h, g.input.w, g.input.c);
-    let (out_h, out_w, out_c) = (g.output.h, g.output.w, g.output.c);
+    let (in_c, out_c) = (g.input.c, g.output.c);
     let mut acc = [0.0f32; CHANNEL_BLOCK];
-    for b in 0..g.input.n {
-        for oy in 0..out_h {
-            let (ky0, ky1) = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, in_h);
-            let iy0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
-            for ox in 0..out_w {
-                let (kx0, kx1) =
-                    tap_range(ox, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, in_w);
-                let ix0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
-                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
-                let mut c0 = 0;
-                while c0 < out_c {
-                    let n = CHANNEL_BLOCK.min(out_c - c0);
-                    let acc = &mut acc[..n];
-                    acc.fill(0.0);
-                    for ky in ky0..ky1 {
-                        let iy = (iy0 + (ky * g.dilation_h) as i64) as usize;
-                        for kx in kx0..kx1 {
-                            let ix = (ix0 + (kx * g.dilation_w) as i64) as usize;
-                            let x_px = &input[((b * in_h + iy) * in_w + ix) * in_c..][..in_c];
-                            let f0 = (ky * g.kernel_w + kx) * out_c + c0;
-                            let fs = &filter[f0..f0 + n];
-                            if mult == 1 {
-                                let xs = &x_px[c0..c0 + n];
-                                for ((a, &x), &f) in acc.iter_mut().zip(xs).zip(fs) {
-                                    *a += x.into() * f.into();
-                                }
-                            } else {
-                                for (j, (a, &f)) in acc.iter_mut().zip(fs).enumerate() {
-                                    *a += x_px[(c0 + j) / mult].into() * f.into();
-                                }
-                            }
-                        }
+    for_each_window(g, |px, window| {
+        let out_base = px * out_c;
+        let mut c0 = 0;
+        while c0 < out_c {
+            let n = CHANNEL_BLOCK.min(out_c - c0);
+            let acc = &mut acc[..n];
+            acc.fill(0.0);
+            window.for_each_tap(g, |ipx, t| {
+                let x_px = &input[ipx * in_c..][..in_c];
+                let fs = &filter[t * out_c + c0..][..n];
+                if mult == 1 {
+                    let xs = &x_px[c0..c0 + n];
+                    for ((a, &x), &f) in acc.iter_mut().zip(xs).zip(fs) {
+                        *a += x.into() * f.into();
                     }
-                    let out_blk = &mut output[out_base + c0..out_base + c0 + n];
-                    for (j, (o, a)) in out_blk.iter_mut().zip(acc.iter()).enumerate() {
-                        let v = match bias {
-                            Some(bias) => a + bias[c0 + j],
-                            None => *a,
-                        };
-                        *o = narrow(v.max(p.act_min).min(p.act_max));
+                } else {
+                    for (j, (a, &f)) in acc.iter_mut().zip(fs).enumerate() {
+                        *a += x_px[(c0 + j) / mult].into() * f.into();
                     }
-                    c0 += n;
                 }
+            });
+            let out_blk = &mut output[out_base + c0..out_base + c0 + n];
+            for (j, (o, a)) in out_blk.iter_mut().zip(acc.iter()).enumerate() {
+                let v = match bias {
+                    Some(bias) => a + bias[c0 + j],
+                    None => *a,
+                };
+                *o = narrow(v.max(p.act_min).min(p.act_max));
             }
+            c0 += n;
         }
-    }
+    });
 }
 
 /// An element type the in-place depthwise convolutions park in byte scratch.
@@ -242,38 +227,6 @@ pub(crate) fn check_depthwise_inplace(
     check_min_len("scratch", in_px.saturating_mul(elem_bytes), scratch_len)
 }
 
-/// The window of one output pixel of an in-place depthwise convolution: the valid taps
-/// `ky0..ky1` x `kx0..kx1` and the input position of tap `(0, 0)`.
-pub(crate) struct PlaneWindow {
-    ky: (usize, usize),
-    kx: (usize, usize),
-    iy0: i64,
-    ix0: i64,
-}
-
-impl PlaneWindow {
-    /// Calls `tap(index in the input plane, index in the filter)` for every valid tap of
-    /// channel `ch`, in `(filter_y, filter_x)` order (the reference's summation order).
-    #[inline(always)]
-    pub(crate) fn for_each_tap(
-        &self,
-        g: &ConvGeometry,
-        ch: usize,
-        mut tap: impl FnMut(usize, usize),
-    ) {
-        for ky in self.ky.0..self.ky.1 {
-            let iy = (self.iy0 + (ky * g.dilation_h) as i64) as usize;
-            for kx in self.kx.0..self.kx.1 {
-                let ix = (self.ix0 + (kx * g.dilation_w) as i64) as usize;
-                tap(
-                    iy * g.input.w + ix,
-                    (ky * g.kernel_w + kx) * g.output.c + ch,
-                );
-            }
-        }
-    }
-}
-
 /// The in-place schedule shared by every dtype (TinyEngine's trick): for each image and
 /// channel, park the channel's input plane in `scratch`, then write that channel's outputs
 /// with `out_value(channel, plane, window)`.
@@ -287,10 +240,16 @@ pub(crate) fn depthwise_inplace_planes<T: PlaneElem>(
     g: &ConvGeometry,
     buf: &mut [T],
     scratch: &mut [u8],
-    mut out_value: impl FnMut(usize, &[u8], &PlaneWindow) -> T,
+    mut out_value: impl FnMut(usize, &[u8], &Window) -> T,
 ) {
     let (h, w, c) = (g.input.h, g.input.w, g.input.c);
     let (oh, ow) = (g.output.h, g.output.w);
+    // One image at a time: window pixel indices are then indices into the parked plane.
+    let image = ConvGeometry {
+        input: Shape::new(1, h, w, c),
+        output: Shape::new(1, oh, ow, c),
+        ..*g
+    };
     let plane = &mut scratch[..h * w * T::BYTES];
     for b in 0..g.input.n {
         let in_base = b * h * w * c;
@@ -299,19 +258,9 @@ pub(crate) fn depthwise_inplace_planes<T: PlaneElem>(
             for (i, dst) in plane.chunks_exact_mut(T::BYTES).enumerate() {
                 buf[in_base + i * c + ch].store(dst);
             }
-            for oy in 0..oh {
-                let ky = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, h);
-                let iy0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
-                for ox in 0..ow {
-                    let window = PlaneWindow {
-                        ky,
-                        kx: tap_range(ox, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, w),
-                        iy0,
-                        ix0: (ox * g.stride_w) as i64 - g.pad_left as i64,
-                    };
-                    buf[out_base + (oy * ow + ox) * c + ch] = out_value(ch, plane, &window);
-                }
-            }
+            for_each_window(&image, |px, window| {
+                buf[out_base + px * c + ch] = out_value(ch, plane, window);
+            });
         }
     }
 }
@@ -362,8 +311,8 @@ pub(crate) fn depthwise_float_inplace_loop<T: PlaneElem + Into<f32>>(
     let g = &p.geometry;
     depthwise_inplace_planes(g, buf, scratch, |ch, plane, window| {
         let mut acc = 0.0f32;
-        window.for_each_tap(g, ch, |i, f| {
-            acc += T::load(&plane[i * T::BYTES..]).into() * filter[f].into();
+        window.for_each_tap(g, |i, t| {
+            acc += T::load(&plane[i * T::BYTES..]).into() * filter[t * g.output.c + ch].into();
         });
         if let Some(bias) = bias {
             acc += bias[ch];

@@ -7,7 +7,7 @@
 
 use super::{check_conv_s8, conv_s8_scratch_len, ChannelQuantS8, ConvS8Params};
 use crate::error::{check_min_len, Error, Result};
-use crate::reference::conv::{is_pointwise, tap_range};
+use crate::reference::conv::{for_each_window, is_pointwise};
 
 /// One multiply-accumulate `acc + f * (x + off)`.
 ///
@@ -116,59 +116,45 @@ fn general_loop(
 ) {
     let g = &p.geometry;
     let q = &p.quant;
-    let (in_h, in_w, in_c) = (g.input.h, g.input.w, g.input.c);
-    let (out_h, out_w, out_c) = (g.output.h, g.output.w, g.output.c);
+    let (in_c, out_c) = (g.input.c, g.output.c);
     let taps_c = g.kernel_h * g.kernel_w * cin_g;
+    // With dense channels and unit horizontal dilation, the taps of one filter row read one
+    // contiguous run of input: one dot product per row instead of one per tap.
     let rows_contiguous = cin_g == in_c && g.dilation_w == 1;
-    for b in 0..g.input.n {
-        for oy in 0..out_h {
-            let (ky0, ky1) = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, in_h);
-            let iy0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
-            for ox in 0..out_w {
-                let (kx0, kx1) =
-                    tap_range(ox, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, in_w);
-                let ix0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
-                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
-                let out_px = &mut output[out_base..out_base + out_c];
-                for (o, out_v) in out_px.iter_mut().enumerate() {
-                    let x_ch = (o / cout_g) * cin_g;
-                    let f_o = &filter[o * taps_c..(o + 1) * taps_c];
-                    let mut acc = 0i32;
-                    for ky in ky0..ky1 {
-                        let iy = (iy0 + (ky * g.dilation_h) as i64) as usize;
-                        let row = (b * in_h + iy) * in_w;
-                        if rows_contiguous && kx1 > kx0 {
-                            // The taps of this filter row read one contiguous run of input
-                            // (dense channels, unit horizontal dilation): one dot product.
-                            let ix = (ix0 + kx0 as i64) as usize;
-                            let x0 = (row + ix) * in_c;
-                            let f0 = (ky * g.kernel_w + kx0) * cin_g;
-                            let len = (kx1 - kx0) * cin_g;
-                            acc = acc.wrapping_add(dot_offset(
-                                &input[x0..x0 + len],
-                                &f_o[f0..f0 + len],
-                                q.input_offset,
-                                i8_to_i32,
-                            ));
-                            continue;
-                        }
-                        for kx in kx0..kx1 {
-                            let ix = (ix0 + (kx * g.dilation_w) as i64) as usize;
-                            let x0 = (row + ix) * in_c + x_ch;
-                            let f0 = (ky * g.kernel_w + kx) * cin_g;
-                            acc = acc.wrapping_add(dot_offset(
-                                &input[x0..x0 + cin_g],
-                                &f_o[f0..f0 + cin_g],
-                                q.input_offset,
-                                i8_to_i32,
-                            ));
-                        }
-                    }
-                    *out_v = finish(q, acc, bias, o);
+    let off = q.input_offset;
+    for_each_window(g, |px, window| {
+        let out_px = &mut output[px * out_c..(px + 1) * out_c];
+        let (kx0, kx1) = window.kx;
+        for (o, out_v) in out_px.iter_mut().enumerate() {
+            let x_ch = (o / cout_g) * cin_g;
+            let f_o = &filter[o * taps_c..(o + 1) * taps_c];
+            let mut acc = 0i32;
+            if rows_contiguous {
+                // An empty column range (window entirely in the left/right padding) must not
+                // compute a pixel index: tap `kx0` does not exist then.
+                let len = (kx1 - kx0) * cin_g;
+                let ky_range = if len == 0 {
+                    0..0
+                } else {
+                    window.ky.0..window.ky.1
+                };
+                for ky in ky_range {
+                    let x0 = window.pixel(g, ky, kx0) * in_c;
+                    let f0 = (ky * g.kernel_w + kx0) * cin_g;
+                    let xs = &input[x0..x0 + len];
+                    let dot = dot_offset(xs, &f_o[f0..f0 + len], off, i8_to_i32);
+                    acc = acc.wrapping_add(dot);
                 }
+            } else {
+                window.for_each_tap(g, |ipx, t| {
+                    let xs = &input[ipx * in_c + x_ch..][..cin_g];
+                    let dot = dot_offset(xs, &f_o[t * cin_g..][..cin_g], off, i8_to_i32);
+                    acc = acc.wrapping_add(dot);
+                });
             }
+            *out_v = finish(q, acc, bias, o);
         }
-    }
+    });
 }
 
 /// One output pixel of a pointwise convolution from one input pixel `x` (`in_c` values).

@@ -6,7 +6,7 @@
 
 use super::{check_depthwise_s8, depthwise_conv_s8_scratch_len, DepthwiseS8Params};
 use crate::error::{check_min_len, Result};
-use crate::reference::conv::tap_range;
+use crate::reference::conv::for_each_window;
 use crate::reference::depthwise::{depthwise_inplace_planes, CHANNEL_BLOCK};
 use crate::s8::conv::portable::{finish, mac};
 
@@ -31,52 +31,36 @@ pub fn depthwise_conv_s8(
     let g = &p.geometry;
     let q = &p.quant;
     let off = q.input_offset;
-    let (in_h, in_w, in_c) = (g.input.h, g.input.w, g.input.c);
-    let (out_h, out_w, out_c) = (g.output.h, g.output.w, g.output.c);
+    let (in_c, out_c) = (g.input.c, g.output.c);
     let mut acc = [0i32; CHANNEL_BLOCK];
-    for b in 0..g.input.n {
-        for oy in 0..out_h {
-            let (ky0, ky1) = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, in_h);
-            let iy0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
-            for ox in 0..out_w {
-                let (kx0, kx1) =
-                    tap_range(ox, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, in_w);
-                let ix0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
-                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
-                let mut c0 = 0;
-                while c0 < out_c {
-                    let n = CHANNEL_BLOCK.min(out_c - c0);
-                    let acc = &mut acc[..n];
-                    acc.fill(0);
-                    for ky in ky0..ky1 {
-                        let iy = (iy0 + (ky * g.dilation_h) as i64) as usize;
-                        for kx in kx0..kx1 {
-                            let ix = (ix0 + (kx * g.dilation_w) as i64) as usize;
-                            let x_px = &input[((b * in_h + iy) * in_w + ix) * in_c..][..in_c];
-                            let f0 = (ky * g.kernel_w + kx) * out_c + c0;
-                            let fs = &filter[f0..f0 + n];
-                            if mult == 1 {
-                                let xs = &x_px[c0..c0 + n];
-                                for ((a, &x), &f) in acc.iter_mut().zip(xs).zip(fs) {
-                                    *a = mac(*a, x as i32, off, f as i32);
-                                }
-                            } else {
-                                for (j, (a, &f)) in acc.iter_mut().zip(fs).enumerate() {
-                                    let x = x_px[(c0 + j) / mult] as i32;
-                                    *a = mac(*a, x, off, f as i32);
-                                }
-                            }
-                        }
+    for_each_window(g, |px, window| {
+        let out_base = px * out_c;
+        let mut c0 = 0;
+        while c0 < out_c {
+            let n = CHANNEL_BLOCK.min(out_c - c0);
+            let acc = &mut acc[..n];
+            acc.fill(0);
+            window.for_each_tap(g, |ipx, t| {
+                let x_px = &input[ipx * in_c..][..in_c];
+                let fs = &filter[t * out_c + c0..][..n];
+                if mult == 1 {
+                    let xs = &x_px[c0..c0 + n];
+                    for ((a, &x), &f) in acc.iter_mut().zip(xs).zip(fs) {
+                        *a = mac(*a, x as i32, off, f as i32);
                     }
-                    let out_blk = &mut output[out_base + c0..out_base + c0 + n];
-                    for (j, (o, &a)) in out_blk.iter_mut().zip(acc.iter()).enumerate() {
-                        *o = finish(q, a, bias, c0 + j);
+                } else {
+                    for (j, (a, &f)) in acc.iter_mut().zip(fs).enumerate() {
+                        *a = mac(*a, x_px[(c0 + j) / mult] as i32, off, f as i32);
                     }
-                    c0 += n;
                 }
+            });
+            let out_blk = &mut output[out_base + c0..out_base + c0 + n];
+            for (j, (o, &a)) in out_blk.iter_mut().zip(acc.iter()).enumerate() {
+                *o = finish(q, a, bias, c0 + j);
             }
+            c0 += n;
         }
-    }
+    });
     Ok(())
 }
 
@@ -92,10 +76,10 @@ pub(crate) fn depthwise_inplace_loop(
     let q = &p.quant;
     depthwise_inplace_planes(g, buf, scratch, |ch, plane, window| {
         let mut acc = 0i32;
-        window.for_each_tap(g, ch, |i, f| {
+        window.for_each_tap(g, |i, t| {
             // One byte per element: read it directly rather than through `PlaneElem::load`.
             let x = plane[i] as i8 as i32;
-            acc = mac(acc, x, q.input_offset, filter[f] as i32);
+            acc = mac(acc, x, q.input_offset, filter[t * g.output.c + ch] as i32);
         });
         finish(q, acc, bias, ch)
     });
