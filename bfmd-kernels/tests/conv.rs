@@ -659,10 +659,7 @@ fn errors() {
     let input = vec![0i8; 96];
     let filter = vec![0i8; 4 * 9 * 3];
     let mut out = vec![0i8; 64];
-    let bl = |r: Result<(), Error>, what: &str| match r {
-        Err(Error::BufferLength { what: w, .. }) if w == what => {}
-        other => panic!("expected a BufferLength error for {what}, got {other:?}"),
-    };
+    let bl = expect_buffer_length;
     bl(
         conv_s8(&p, &input[1..], &filter, None, &mut out, &mut []),
         "input",
@@ -848,21 +845,8 @@ fn arb_case() -> impl Strategy<Value = (Case, u64)> {
     )
         .prop_map(
             |((n, h, w), (groups, cin_g, cout_g), (kh, kw, sh, sw, dh, dw), pad, flags)| {
-                let padding = match pad.0 {
-                    0 => Padding::Same,
-                    1 => Padding::Valid,
-                    _ => Padding::Explicit {
-                        top: pad.1,
-                        bottom: pad.2,
-                        left: pad.3,
-                        right: pad.4,
-                    },
-                };
-                let act = [
-                    FusedActivation::None,
-                    FusedActivation::Relu,
-                    FusedActivation::Relu6,
-                ][flags.1];
+                let padding = sweep_padding(pad.0, pad.1, pad.2, pad.3, pad.4);
+                let act = sweep_activation(flags.1);
                 (
                     Case {
                         name: "proptest",

@@ -367,10 +367,7 @@ fn errors() {
     let input = vec![0i8; 48];
     let filter = vec![0i8; 54];
     let mut out = vec![0i8; 96];
-    let bl = |r: Result<(), Error>, what: &str| match r {
-        Err(Error::BufferLength { what: w, .. }) if w == what => {}
-        other => panic!("expected a BufferLength error for {what}, got {other:?}"),
-    };
+    let bl = expect_buffer_length;
     bl(
         depthwise_conv_s8(&p, &input[1..], &filter, None, &mut out, &mut []),
         "input",
@@ -556,21 +553,8 @@ fn arb_case() -> impl Strategy<Value = (Case, u64)> {
     )
         .prop_map(
             |((n, h, w, c, mult), (kh, kw, sh, sw, dh, dw), pad, flags)| {
-                let padding = match pad.0 {
-                    0 => Padding::Same,
-                    1 => Padding::Valid,
-                    _ => Padding::Explicit {
-                        top: pad.1,
-                        bottom: pad.2,
-                        left: pad.3,
-                        right: pad.4,
-                    },
-                };
-                let act = [
-                    FusedActivation::None,
-                    FusedActivation::Relu,
-                    FusedActivation::Relu6,
-                ][flags.1];
+                let padding = sweep_padding(pad.0, pad.1, pad.2, pad.3, pad.4);
+                let act = sweep_activation(flags.1);
                 let c = Case {
                     name: "proptest",
                     input: shape(n, h, w, c),

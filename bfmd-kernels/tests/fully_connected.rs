@@ -24,7 +24,7 @@ use bfmd_kernels::Error;
 use common::{assert_bit_exact, dequantize, from_f16, to_f16, Rng};
 use conv_oracle::{
     assert_f16_within, assert_f32_within, assert_within_quant_bound,
-    assert_within_quant_bound_of_f32, real_clamp,
+    assert_within_quant_bound_of_f32, expect_buffer_length, real_clamp, sweep_activation,
 };
 use proptest::prelude::*;
 
@@ -366,10 +366,7 @@ fn errors() {
     let p = FullyConnectedS8Params { geometry: g, quant };
     let (x, w) = (vec![0i8; 16], vec![0i8; 24]);
     let mut out = vec![0i8; 6];
-    let bl = |r: Result<(), Error>, what: &str| match r {
-        Err(Error::BufferLength { what: w, .. }) if w == what => {}
-        other => panic!("expected a BufferLength error for {what}, got {other:?}"),
-    };
+    let bl = expect_buffer_length;
     bl(
         fully_connected_s8(&p, &x[1..], &w, None, &mut out, &mut []),
         "input",
@@ -484,7 +481,7 @@ proptest! {
     #[test]
     fn sweep(batch in 1usize..=3, k in 1usize..=80, n in 1usize..=20, per_channel: bool,
              bias: bool, act in 0usize..3, seed: u64) {
-        let act = [FusedActivation::None, FusedActivation::Relu, FusedActivation::Relu6][act];
+        let act = sweep_activation(act);
         run_case("proptest", FullyConnectedGeometry::new(batch, k, n), per_channel, bias, act, seed);
     }
 }

@@ -9,7 +9,7 @@ use crate::common::{dequantize, Rng};
 use bfmd_kernels::quant::multiply_by_quantized_multiplier;
 use bfmd_kernels::quant::FusedActivation;
 use bfmd_kernels::s8::conv::ConvS8Params;
-use bfmd_kernels::ConvGeometry;
+use bfmd_kernels::{ConvGeometry, Error, Padding};
 
 /// int8 quantization of one convolution-like op, as plain numbers.
 #[derive(Clone, Debug)]
@@ -397,4 +397,36 @@ pub fn assert_f32_within(
             "{what}: element {i}: f32 gives {g}, exact {y} (tolerance {tol})"
         );
     }
+}
+
+/// Panics unless `r` is a [`Error::BufferLength`] naming `what`.
+pub fn expect_buffer_length(r: Result<(), Error>, what: &str) {
+    match r {
+        Err(Error::BufferLength { what: w, .. }) if w == what => {}
+        other => panic!("expected a BufferLength error for {what}, got {other:?}"),
+    }
+}
+
+/// The padding a property sweep draws: `kind` 0 = SAME, 1 = VALID, otherwise explicit
+/// `(top, bottom, left, right)`.
+pub fn sweep_padding(kind: usize, top: usize, bottom: usize, left: usize, right: usize) -> Padding {
+    match kind {
+        0 => Padding::Same,
+        1 => Padding::Valid,
+        _ => Padding::Explicit {
+            top,
+            bottom,
+            left,
+            right,
+        },
+    }
+}
+
+/// The fused activation a property sweep draws from `0..3`.
+pub fn sweep_activation(i: usize) -> FusedActivation {
+    [
+        FusedActivation::None,
+        FusedActivation::Relu,
+        FusedActivation::Relu6,
+    ][i]
 }
