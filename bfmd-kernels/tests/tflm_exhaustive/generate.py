@@ -10,7 +10,8 @@ shuffled copy too). `tables.rs` records the quantization the converter chose and
 byte for byte. The Rust battery (`tests/activation.rs`, `tests/softmax.rs`) rebuilds the bfmd
 params with `from_scales` from those scales and must reproduce every byte.
 
-Run once by hand (CI never regenerates); the output is deterministic for pinned versions:
+Run once by hand (CI never regenerates); the output is deterministic for pinned versions (it
+was regenerated twice and compared byte for byte):
 
     /work/venv-golden/bin/python bfmd-kernels/tests/tflm_exhaustive/generate.py
 
@@ -20,6 +21,7 @@ Run once by hand (CI never regenerates); the output is deterministic for pinned 
 
 import importlib.metadata
 import os
+import subprocess
 import sys
 import zlib
 
@@ -140,8 +142,11 @@ def main():
         out.append("    },\n")
         print(name, op, in_s, in_zp, out_s, out_zp, file=sys.stderr)
     out.append("];\n")
-    with open(os.path.join(HERE, "tables.rs"), "w") as f:
+    path = os.path.join(HERE, "tables.rs")
+    with open(path, "w") as f:
         f.write("".join(out))
+    # The committed file is rustfmt's layout (the test crates are formatted with it).
+    subprocess.run(["rustfmt", "--edition", "2021", path], check=True)
 
 
 if __name__ == "__main__":
