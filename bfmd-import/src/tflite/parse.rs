@@ -137,8 +137,8 @@ fn check_identifier(bytes: &[u8]) -> Result<(), ImportError> {
         }),
         Some(id) if id != FILE_IDENTIFIER => Err(ImportError::NotTflite {
             detail: format!(
-                "file identifier is {:?}, expected \"TFL3\"",
-                id.escape_ascii().to_string()
+                "file identifier is \"{}\", expected \"TFL3\"",
+                id.escape_ascii()
             ),
         }),
         Some(_) => Ok(()),
