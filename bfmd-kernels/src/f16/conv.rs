@@ -1,6 +1,6 @@
 //! Half-precision convolution: dense, grouped and pointwise (1x1), NHWC.
 //!
-//! Tensors are [`f16`]; products are accumulated in `f32` in the order of the `f32` reference
+//! Tensors are [`half::f16`]; products are accumulated in `f32` in the order of the `f32` reference
 //! ([`crate::reference::conv::conv_f32`]: `(filter_y, filter_x, in_channel)`, bias last), the
 //! sum is clamped in `f32` and rounded once to f16 (round to nearest even). Biases are `f32`.
 //! Given the same (f16-representable) operands, the result is therefore the reference result

@@ -27,7 +27,11 @@ pub const fn depthwise_conv_f16_scratch_len(_geometry: &ConvGeometry) -> usize {
 /// Number of scratch bytes [`depthwise_conv_f16_inplace`] needs: one input channel plane,
 /// `in_h * in_w * 2` bytes.
 pub const fn depthwise_conv_f16_inplace_scratch_len(geometry: &ConvGeometry) -> usize {
-    geometry.input.h * geometry.input.w * 2
+    geometry
+        .input
+        .h
+        .saturating_mul(geometry.input.w)
+        .saturating_mul(2)
 }
 
 /// f16 depthwise convolution, NHWC.

@@ -6,7 +6,7 @@
 //! `(filter_y, filter_x, in_channel)` order, the bias is added last and the sum is clamped to
 //! the fused activation range.
 //!
-//! The window bounds are computed once per output pixel ([`tap_range`]) so the innermost loop
+//! The window bounds are computed once per output row and column so the innermost loop
 //! is a plain dot product over contiguous channels; the sum order is the same as the naive loop.
 
 use crate::error::{check_len, Error, Result};

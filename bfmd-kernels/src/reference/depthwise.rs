@@ -62,7 +62,11 @@ pub const fn depthwise_conv_f32_scratch_len(_geometry: &ConvGeometry) -> usize {
 /// Number of scratch bytes [`depthwise_conv_f32_inplace`] needs: one input channel plane
 /// (`in_h * in_w` values of 4 bytes).
 pub const fn depthwise_conv_f32_inplace_scratch_len(geometry: &ConvGeometry) -> usize {
-    geometry.input.h * geometry.input.w * 4
+    geometry
+        .input
+        .h
+        .saturating_mul(geometry.input.w)
+        .saturating_mul(4)
 }
 
 /// Float depthwise convolution, NHWC (TFLite `DEPTHWISE_CONV_2D`).

@@ -10,7 +10,7 @@
 //! Entry points: [`depthwise_conv_s8`] and the in-place [`depthwise_conv_s8_inplace`] (for the
 //! graph's memory planner); [`portable`] holds the loops.
 
-use crate::error::{check_min_len, Result};
+use crate::error::Result;
 use crate::reference::depthwise::{check_depthwise_inplace, check_depthwise_shapes};
 pub use crate::s8::conv::ChannelQuantS8;
 use crate::s8::conv::ConvS8Params;
@@ -35,7 +35,7 @@ pub const fn depthwise_conv_s8_scratch_len(_geometry: &ConvGeometry) -> usize {
 /// Number of scratch bytes [`depthwise_conv_s8_inplace`] needs: one input channel plane,
 /// `in_h * in_w` bytes.
 pub const fn depthwise_conv_s8_inplace_scratch_len(geometry: &ConvGeometry) -> usize {
-    geometry.input.h * geometry.input.w
+    geometry.input.h.saturating_mul(geometry.input.w)
 }
 
 /// Checks every argument of an int8 depthwise convolution; returns the channel multiplier.
@@ -116,11 +116,6 @@ pub fn depthwise_conv_s8_inplace(
         1,
     )?;
     p.quant.validate(g.output.c)?;
-    check_min_len(
-        "scratch",
-        depthwise_conv_s8_inplace_scratch_len(g),
-        scratch.len(),
-    )?;
     portable::depthwise_inplace_loop(p, buf, filter, bias, scratch);
     Ok(())
 }
