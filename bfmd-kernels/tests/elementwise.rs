@@ -15,12 +15,12 @@
 //! `tflite-micro` Python interpreter 0.dev20261023; inputs are seeded random int8 tensors.
 
 mod common;
-mod kernel_golden;
+mod int8_support;
 
 use bfmd_kernels::half::f16;
 use bfmd_kernels::quant::{
-    dequantize_s8, multiply_by_quantized_multiplier,
-    multiply_by_quantized_multiplier_smaller_than_one_exp, FusedActivation,
+    multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_smaller_than_one_exp,
+    FusedActivation,
 };
 use bfmd_kernels::reference::elementwise::{
     add_f32, add_f32_inplace, broadcast_shape, mul_f32, mul_f32_inplace, BinaryParams, Broadcast,
@@ -31,39 +31,66 @@ use bfmd_kernels::s8::elementwise::{
 };
 use bfmd_kernels::{f16 as kf16, Error, Shape};
 use common::{assert_bit_exact, dequantize, from_f16, to_f16, Rng};
-use kernel_golden::golden_cases;
+use int8_support::{act_strategy, golden_cases, saturate};
 use proptest::prelude::*;
 
-type AddFn = fn(&AddS8Params, Shape, &[i8], Shape, &[i8], &mut [i8]) -> bfmd_kernels::Result<()>;
-type AddInplaceFn = fn(&AddS8Params, Shape, &mut [i8], Shape, &[i8]) -> bfmd_kernels::Result<()>;
-type MulFn = fn(&MulS8Params, Shape, &[i8], Shape, &[i8], &mut [i8]) -> bfmd_kernels::Result<()>;
-type MulInplaceFn = fn(&MulS8Params, Shape, &mut [i8], Shape, &[i8]) -> bfmd_kernels::Result<()>;
+type BinaryFn<P> = fn(&P, Shape, &[i8], Shape, &[i8], &mut [i8]) -> bfmd_kernels::Result<()>;
+type InplaceFn<P> = fn(&P, Shape, &mut [i8], Shape, &[i8]) -> bfmd_kernels::Result<()>;
 
-/// Every int8 ADD path: the dispatcher and the portable loop.
-const ADD_PATHS: [(&str, AddFn); 2] = [("dispatch", add_s8), ("portable", portable::add_s8)];
-const ADD_INPLACE_PATHS: [(&str, AddInplaceFn); 2] = [
+/// Every int8 ADD path: the dispatcher and the portable loop, out of place and in place.
+const ADD_PATHS: [(&str, BinaryFn<AddS8Params>); 2] =
+    [("dispatch", add_s8), ("portable", portable::add_s8)];
+const ADD_INPLACE_PATHS: [(&str, InplaceFn<AddS8Params>); 2] = [
     ("dispatch inplace", add_s8_inplace),
     ("portable inplace", portable::add_s8_inplace),
 ];
 /// Every int8 MUL path.
-const MUL_PATHS: [(&str, MulFn); 2] = [("dispatch", mul_s8), ("portable", portable::mul_s8)];
-const MUL_INPLACE_PATHS: [(&str, MulInplaceFn); 2] = [
+const MUL_PATHS: [(&str, BinaryFn<MulS8Params>); 2] =
+    [("dispatch", mul_s8), ("portable", portable::mul_s8)];
+const MUL_INPLACE_PATHS: [(&str, InplaceFn<MulS8Params>); 2] = [
     ("dispatch inplace", mul_s8_inplace),
     ("portable inplace", portable::mul_s8_inplace),
 ];
 
-/// Runs every ADD path (out of place, in place when `a` has the output shape, and with the
-/// operands swapped) and asserts they all give `want`.
-fn check_add_paths(p: &AddS8Params, sa: Shape, a: &[i8], sb: Shape, b: &[i8], want: &[i8]) {
+/// int8 parameters of a symmetric op: the same op with the operands the other way round.
+trait Swapped {
+    fn swap(&self) -> Self;
+}
+
+impl Swapped for AddS8Params {
+    fn swap(&self) -> Self {
+        self.swapped()
+    }
+}
+
+impl Swapped for MulS8Params {
+    fn swap(&self) -> Self {
+        self.swapped()
+    }
+}
+
+/// Runs every path of an op (out of place, in place when an operand has the output shape, and
+/// with the operands swapped) and asserts they all give `want`.
+#[allow(clippy::too_many_arguments)]
+fn check_paths<P: Swapped>(
+    paths: &[(&str, BinaryFn<P>)],
+    inplace_paths: &[(&str, InplaceFn<P>)],
+    p: &P,
+    sa: Shape,
+    a: &[i8],
+    sb: Shape,
+    b: &[i8],
+    want: &[i8],
+) {
     let out_shape = broadcast_shape(sa, sb).unwrap();
-    for (name, f) in ADD_PATHS {
+    for (name, f) in paths {
         let mut out = vec![0i8; out_shape.len()];
         f(p, sa, a, sb, b, &mut out).unwrap();
         assert_bit_exact(name, &out, want);
-        f(&p.swapped(), sb, b, sa, a, &mut out).unwrap();
+        f(&p.swap(), sb, b, sa, a, &mut out).unwrap();
         assert_bit_exact(&format!("{name} swapped"), &out, want);
     }
-    for (name, f) in ADD_INPLACE_PATHS {
+    for (name, f) in inplace_paths {
         if sa == out_shape {
             let mut buf = a.to_vec();
             f(p, sa, &mut buf, sb, b).unwrap();
@@ -71,34 +98,18 @@ fn check_add_paths(p: &AddS8Params, sa: Shape, a: &[i8], sb: Shape, b: &[i8], wa
         }
         if sb == out_shape {
             let mut buf = b.to_vec();
-            f(&p.swapped(), sb, &mut buf, sa, a).unwrap();
+            f(&p.swap(), sb, &mut buf, sa, a).unwrap();
             assert_bit_exact(&format!("{name} swapped"), &buf, want);
         }
     }
 }
 
-/// The MUL counterpart of [`check_add_paths`].
+fn check_add_paths(p: &AddS8Params, sa: Shape, a: &[i8], sb: Shape, b: &[i8], want: &[i8]) {
+    check_paths(&ADD_PATHS, &ADD_INPLACE_PATHS, p, sa, a, sb, b, want);
+}
+
 fn check_mul_paths(p: &MulS8Params, sa: Shape, a: &[i8], sb: Shape, b: &[i8], want: &[i8]) {
-    let out_shape = broadcast_shape(sa, sb).unwrap();
-    for (name, f) in MUL_PATHS {
-        let mut out = vec![0i8; out_shape.len()];
-        f(p, sa, a, sb, b, &mut out).unwrap();
-        assert_bit_exact(name, &out, want);
-        f(&p.swapped(), sb, b, sa, a, &mut out).unwrap();
-        assert_bit_exact(&format!("{name} swapped"), &out, want);
-    }
-    for (name, f) in MUL_INPLACE_PATHS {
-        if sa == out_shape {
-            let mut buf = a.to_vec();
-            f(p, sa, &mut buf, sb, b).unwrap();
-            assert_bit_exact(name, &buf, want);
-        }
-        if sb == out_shape {
-            let mut buf = b.to_vec();
-            f(&p.swapped(), sb, &mut buf, sa, a).unwrap();
-            assert_bit_exact(&format!("{name} swapped"), &buf, want);
-        }
-    }
+    check_paths(&MUL_PATHS, &MUL_INPLACE_PATHS, p, sa, a, sb, b, want);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,23 +441,6 @@ fn int8_bound_add(s1: f32, s2: f32, s_out: f32, magnitude: f32) -> f32 {
 /// output step; the Q31 multiplier is exact to 2^-31 relative.
 fn int8_bound_mul(s_out: f32, magnitude: f32) -> f32 {
     s_out + 1e-5 * magnitude + 1e-6
-}
-
-/// Clamps a reference value to what an int8 tensor with this quantization can hold.
-fn saturate(v: f32, scale: f32, zp: i32) -> f32 {
-    v.clamp(
-        dequantize_s8(-128, scale, zp),
-        dequantize_s8(127, scale, zp),
-    )
-}
-
-fn act_strategy() -> impl Strategy<Value = FusedActivation> {
-    prop_oneof![
-        Just(FusedActivation::None),
-        Just(FusedActivation::Relu),
-        Just(FusedActivation::Relu6),
-        Just(FusedActivation::ReluN1To1),
-    ]
 }
 
 /// Two shapes that broadcast: a random base shape, and for each operand a random set of

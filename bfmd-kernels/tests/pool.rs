@@ -13,10 +13,10 @@
 //! `tflite-micro` Python interpreter 0.dev20261023; inputs are seeded random int8 tensors.
 
 mod common;
-mod kernel_golden;
+mod int8_support;
 
 use bfmd_kernels::half::f16;
-use bfmd_kernels::quant::{dequantize_s8, FusedActivation};
+use bfmd_kernels::quant::FusedActivation;
 use bfmd_kernels::reference::pool::{
     avg_pool_f32, check_pool_geometry, max_pool_f32, mean_f32, pool_geometry, pool_window,
     PoolParams,
@@ -26,7 +26,7 @@ use bfmd_kernels::s8::pool::{
 };
 use bfmd_kernels::{f16 as kf16, ConvGeometry, Error, Padding, PoolGeometry, Shape};
 use common::{assert_bit_exact, dequantize, from_f16, to_f16, Rng};
-use kernel_golden::golden_cases;
+use int8_support::{act_strategy, golden_cases, saturate};
 use proptest::prelude::*;
 
 type PoolS8Fn = fn(&PoolS8Params, &[i8], &mut [i8]) -> bfmd_kernels::Result<()>;
@@ -505,23 +505,6 @@ fn int8_bound_avg(scale: f32, magnitude: f32) -> f32 {
 /// `1 / count` fold are exact to about 2^-29 relative, far below a step over the int8 range.
 fn int8_bound_mean(out_scale: f32, magnitude: f32) -> f32 {
     out_scale + 1e-5 * magnitude + 1e-6
-}
-
-/// Clamps a reference value to what an int8 tensor with this quantization can hold.
-fn saturate(v: f32, scale: f32, zp: i32) -> f32 {
-    v.clamp(
-        dequantize_s8(-128, scale, zp),
-        dequantize_s8(127, scale, zp),
-    )
-}
-
-fn act_strategy() -> impl Strategy<Value = FusedActivation> {
-    prop_oneof![
-        Just(FusedActivation::None),
-        Just(FusedActivation::Relu),
-        Just(FusedActivation::Relu6),
-        Just(FusedActivation::ReluN1To1),
-    ]
 }
 
 /// A random pooling geometry: VALID (falling back to SAME when the window does not fit),

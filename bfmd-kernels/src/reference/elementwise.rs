@@ -273,31 +273,43 @@ impl Broadcast {
     }
 }
 
-/// Plans and checks an out-of-place binary call.
-pub fn plan_binary(
-    a: Shape,
-    a_len: usize,
-    b: Shape,
-    b_len: usize,
-    out_len: usize,
-) -> Result<Broadcast> {
-    let plan = Broadcast::new(a, b)?;
-    plan.check_lens(a_len, b_len, out_len)?;
-    Ok(plan)
+/// Plans the broadcast of `a_shape` against `b_shape`, checks the buffer lengths and calls
+/// `row(a, b, out)` for every contiguous output row: the whole out-of-place binary op but for
+/// its row kernel.
+pub fn binary_rows<T: Copy>(
+    a_shape: Shape,
+    a: &[T],
+    b_shape: Shape,
+    b: &[T],
+    output: &mut [T],
+    row: impl FnMut(Operand<'_, T>, Operand<'_, T>, &mut [T]),
+) -> Result<()> {
+    let plan = Broadcast::new(a_shape, b_shape)?;
+    plan.check_lens(a.len(), b.len(), output.len())?;
+    plan.run(a, b, output, row);
+    Ok(())
 }
 
-/// Plans and checks an in-place binary call (the first operand is overwritten).
-pub fn plan_binary_inplace(a: Shape, a_len: usize, b: Shape, b_len: usize) -> Result<Broadcast> {
-    let plan = Broadcast::new(a, b)?;
+/// The in-place counterpart of [`binary_rows`]: `row(a_and_out, b)` for every row of the first
+/// operand, which must have the output shape.
+pub fn binary_rows_inplace<T: Copy>(
+    a_shape: Shape,
+    a_and_out: &mut [T],
+    b_shape: Shape,
+    b: &[T],
+    row: impl FnMut(&mut [T], Operand<'_, T>),
+) -> Result<()> {
+    let plan = Broadcast::new(a_shape, b_shape)?;
     if !plan.a_is_full() {
         return Err(Error::DimMismatch {
             what: "in-place operand elements (it must have the output shape)",
             expected: plan.output().len(),
-            got: a.len(),
+            got: a_shape.len(),
         });
     }
-    plan.check_lens(a_len, b_len, a_len)?;
-    Ok(plan)
+    plan.check_lens(a_and_out.len(), b.len(), a_and_out.len())?;
+    plan.run_inplace(a_and_out, b, row);
+    Ok(())
 }
 
 /// Applies `f` elementwise to one output row (`a` and `b` each a full row or a repeated
@@ -396,9 +408,9 @@ pub(crate) fn binary_with<T: Copy>(
     f: impl Fn(T, T) -> T + Copy,
 ) -> Result<()> {
     p.check()?;
-    let plan = plan_binary(a_shape, a.len(), b_shape, b.len(), output.len())?;
-    plan.run(a, b, output, |x, y, o| apply_row(x, y, o, f));
-    Ok(())
+    binary_rows(a_shape, a, b_shape, b, output, |x, y, o| {
+        apply_row(x, y, o, f)
+    })
 }
 
 /// Checks and runs an in-place binary op whose per-element function is `f`.
@@ -411,9 +423,9 @@ pub(crate) fn binary_inplace_with<T: Copy>(
     f: impl Fn(T, T) -> T + Copy,
 ) -> Result<()> {
     p.check()?;
-    let plan = plan_binary_inplace(a_shape, a_and_out.len(), b_shape, b.len())?;
-    plan.run_inplace(a_and_out, b, |x, y| apply_row_inplace(x, y, f));
-    Ok(())
+    binary_rows_inplace(a_shape, a_and_out, b_shape, b, |x, y| {
+        apply_row_inplace(x, y, f)
+    })
 }
 
 /// `output = clamp(a + b)` with broadcasting, `f32`, NHWC (TFLite ADD, float path).

@@ -111,6 +111,32 @@ pub fn pool_window(g: &PoolGeometry, out_y: usize, out_x: usize) -> PoolWindow {
     }
 }
 
+impl PoolWindow {
+    /// Offsets in an NHWC tensor of shape `shape` of channel 0 of every in-bounds tap of batch
+    /// `n`, row by row (the order TFLite's reference loops sum in).
+    #[inline]
+    pub fn taps(self, shape: Shape, n: usize) -> impl Iterator<Item = usize> {
+        (self.y_start..self.y_end)
+            .flat_map(move |y| (self.x_start..self.x_end).map(move |x| shape.index(n, y, x, 0)))
+    }
+}
+
+/// Calls `f(n, out_offset, window)` for every output pixel of `g` in memory order, where
+/// `out_offset` is the output index of the pixel's channel 0 and `n` its batch.
+///
+/// `g` must have passed [`check_pool_geometry`].
+#[inline]
+pub fn for_each_window(g: &PoolGeometry, mut f: impl FnMut(usize, usize, PoolWindow)) {
+    let os = g.output;
+    for n in 0..os.n {
+        for oy in 0..os.h {
+            for ox in 0..os.w {
+                f(n, os.index(n, oy, ox, 0), pool_window(g, oy, ox));
+            }
+        }
+    }
+}
+
 /// Parameters of a floating-point pooling op (`f32` here, also used by the `f16` kernels).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PoolParams {
@@ -219,26 +245,16 @@ pub(crate) fn max_pool_with<T: Copy>(
     load: impl Fn(T) -> f32,
     store: impl Fn(f32) -> T,
 ) -> Result<()> {
-    check_pool_call(p, input.len(), output.len())?;
-    let g = &p.geometry;
-    let (is, os) = (g.input, g.output);
-    for n in 0..os.n {
-        for oy in 0..os.h {
-            for ox in 0..os.w {
-                let win = pool_window(g, oy, ox);
-                for c in 0..os.c {
-                    let mut m = f32::NEG_INFINITY;
-                    for y in win.y_start..win.y_end {
-                        for x in win.x_start..win.x_end {
-                            m = m.max(load(input[is.index(n, y, x, c)]));
-                        }
-                    }
-                    output[os.index(n, oy, ox, c)] = store(m.max(p.act_min).min(p.act_max));
-                }
-            }
-        }
-    }
-    Ok(())
+    pool_with(
+        p,
+        input,
+        output,
+        load,
+        store,
+        f32::NEG_INFINITY,
+        f32::max,
+        |m, _| m,
+    )
 }
 
 /// [`avg_pool_f32`] over any element type convertible to and from `f32`.
@@ -249,32 +265,41 @@ pub(crate) fn avg_pool_with<T: Copy>(
     load: impl Fn(T) -> f32,
     store: impl Fn(f32) -> T,
 ) -> Result<()> {
+    let full = p.geometry.kernel_h.saturating_mul(p.geometry.kernel_w) as f32;
+    let average = |sum: f32, win: &PoolWindow| {
+        let divisor = if p.count_include_pad {
+            full
+        } else {
+            win.in_bounds() as f32
+        };
+        sum / divisor
+    };
+    pool_with(p, input, output, load, store, 0.0, |s, v| s + v, average)
+}
+
+/// The float pooling loop: for each output element, the taps are folded with `step` from
+/// `init`, `finish`ed, clamped to the activation range and narrowed.
+#[allow(clippy::too_many_arguments)]
+fn pool_with<T: Copy>(
+    p: &PoolParams,
+    input: &[T],
+    output: &mut [T],
+    load: impl Fn(T) -> f32,
+    store: impl Fn(f32) -> T,
+    init: f32,
+    step: impl Fn(f32, f32) -> f32,
+    finish: impl Fn(f32, &PoolWindow) -> f32,
+) -> Result<()> {
     check_pool_call(p, input.len(), output.len())?;
-    let g = &p.geometry;
-    let (is, os) = (g.input, g.output);
-    let full = (g.kernel_h * g.kernel_w) as f32;
-    for n in 0..os.n {
-        for oy in 0..os.h {
-            for ox in 0..os.w {
-                let win = pool_window(g, oy, ox);
-                let divisor = if p.count_include_pad {
-                    full
-                } else {
-                    win.in_bounds() as f32
-                };
-                for c in 0..os.c {
-                    let mut sum = 0.0f32;
-                    for y in win.y_start..win.y_end {
-                        for x in win.x_start..win.x_end {
-                            sum += load(input[is.index(n, y, x, c)]);
-                        }
-                    }
-                    let avg = (sum / divisor).max(p.act_min).min(p.act_max);
-                    output[os.index(n, oy, ox, c)] = store(avg);
-                }
-            }
+    let (is, channels) = (p.geometry.input, p.geometry.output.c);
+    for_each_window(&p.geometry, |n, out, win| {
+        for c in 0..channels {
+            let acc = win
+                .taps(is, n)
+                .fold(init, |a, t| step(a, load(input[t + c])));
+            output[out + c] = store(finish(acc, &win).max(p.act_min).min(p.act_max));
         }
-    }
+    });
     Ok(())
 }
 

@@ -1,14 +1,35 @@
-//! A small reader of the single-op TFLM golden vectors in `tests/data/kernels/` (their README
-//! names the generator and versions), for test batteries that want to run a case through more
-//! paths than `tflm_golden.rs` does. Included with `mod kernel_golden;`.
+//! Helpers of the int8 test batteries, included with `mod int8_support;`: a small reader of the
+//! single-op TFLM golden vectors in `tests/data/kernels/` (their README names the generator and
+//! versions), for batteries that run a case through more paths than `tflm_golden.rs` does; the
+//! saturation of a reference value to an int8 tensor's range; a strategy over fused activations.
 #![allow(dead_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use bfmd_kernels::quant::FusedActivation;
+use bfmd_kernels::quant::{dequantize_s8, FusedActivation};
 use bfmd_kernels::{Padding, Shape};
+use proptest::prelude::*;
 use serde_json::Value;
+
+/// Clamps a reference value to what an int8 tensor with this quantization can hold, so that it
+/// can be compared with a kernel's saturated output.
+pub fn saturate(v: f32, scale: f32, zero_point: i32) -> f32 {
+    v.clamp(
+        dequantize_s8(-128, scale, zero_point),
+        dequantize_s8(127, scale, zero_point),
+    )
+}
+
+/// Every fused activation TFLite attaches to int8 ops.
+pub fn act_strategy() -> impl Strategy<Value = FusedActivation> {
+    prop_oneof![
+        Just(FusedActivation::None),
+        Just(FusedActivation::Relu),
+        Just(FusedActivation::Relu6),
+        Just(FusedActivation::ReluN1To1),
+    ]
+}
 
 /// One case folder and its parsed `case.json`.
 pub struct Golden {

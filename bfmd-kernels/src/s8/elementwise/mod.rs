@@ -38,7 +38,7 @@
 
 pub mod portable;
 
-use super::pool::{check_act_range, check_scale, check_zero_point};
+use super::pool::{check_act_range, check_range, check_scale, check_zero_point};
 use crate::error::{Error, Result};
 use crate::quant::{activation_range_s8, quantize_multiplier, FusedActivation};
 use crate::shape::Shape;
@@ -72,31 +72,11 @@ pub fn quantize_multiplier_smaller_than_one_exp(
     Ok((multiplier, shift))
 }
 
-fn check_offset(what: &'static str, offset: i32, min: i32, max: i32) -> Result<()> {
-    if (min..=max).contains(&offset) {
-        Ok(())
-    } else {
-        Err(Error::BadParam {
-            what,
-            value: offset as i64,
-        })
-    }
-}
-
+/// Checks a (multiplier, shift) pair: a non-negative Q31 significand and an exponent in
+/// `-31..=max_shift`, the ranges TFLite's fixed-point helpers assume.
 fn check_requant(what: &'static str, multiplier: i32, shift: i32, max_shift: i32) -> Result<()> {
-    if multiplier < 0 {
-        return Err(Error::BadParam {
-            what,
-            value: multiplier as i64,
-        });
-    }
-    if !(-31..=max_shift).contains(&shift) {
-        return Err(Error::BadParam {
-            what,
-            value: shift as i64,
-        });
-    }
-    Ok(())
+    check_range(what, multiplier, 0, i32::MAX)?;
+    check_range(what, shift, -31, max_shift)
 }
 
 /// Parameters of int8 ADD (TFLite `ArithmeticParams` for the 8-bit path).
@@ -201,11 +181,11 @@ impl AddS8Params {
     /// Checks the ranges the kernel relies on (TFLM `CheckArithmeticParams` and the
     /// pre-conditions of its fixed-point helpers), so hand-made parameters cannot overflow.
     pub fn check(&self) -> Result<()> {
-        check_offset("first input offset", self.input1_offset, -127, 128)?;
-        check_offset("second input offset", self.input2_offset, -127, 128)?;
-        check_offset("output offset", self.output_offset, -128, 127)?;
+        check_range("first input offset", self.input1_offset, -127, 128)?;
+        check_range("second input offset", self.input2_offset, -127, 128)?;
+        check_range("output offset", self.output_offset, -128, 127)?;
         // (255 << left_shift) must fit an i32.
-        check_offset("ADD left shift", self.left_shift, 0, 23)?;
+        check_range("ADD left shift", self.left_shift, 0, 23)?;
         check_requant(
             "first input ADD multiplier",
             self.input1_multiplier,
@@ -299,9 +279,9 @@ impl MulS8Params {
     /// `2^16` in magnitude, so shifts up to 14 cannot overflow the left shift of
     /// `MultiplyByQuantizedMultiplier`.
     pub fn check(&self) -> Result<()> {
-        check_offset("first input offset", self.input1_offset, -127, 128)?;
-        check_offset("second input offset", self.input2_offset, -127, 128)?;
-        check_offset("output offset", self.output_offset, -128, 127)?;
+        check_range("first input offset", self.input1_offset, -127, 128)?;
+        check_range("second input offset", self.input2_offset, -127, 128)?;
+        check_range("output offset", self.output_offset, -128, 127)?;
         check_requant(
             "MUL output multiplier",
             self.output_multiplier,

@@ -10,7 +10,7 @@ use crate::quant::{
     multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_smaller_than_one_exp,
 };
 use crate::reference::elementwise::{
-    apply_row, apply_row_inplace, plan_binary, plan_binary_inplace, Operand,
+    apply_row, apply_row_inplace, binary_rows, binary_rows_inplace, Operand,
 };
 use crate::shape::Shape;
 
@@ -76,9 +76,9 @@ pub fn add_s8(
     output: &mut [i8],
 ) -> Result<()> {
     p.check()?;
-    let plan = plan_binary(a_shape, a.len(), b_shape, b.len(), output.len())?;
-    plan.run(a, b, output, |x, y, o| add_row(p, x, y, o));
-    Ok(())
+    binary_rows(a_shape, a, b_shape, b, output, |x, y, o| {
+        add_row(p, x, y, o)
+    })
 }
 
 /// Portable [`super::add_s8_inplace`].
@@ -90,9 +90,9 @@ pub fn add_s8_inplace(
     b: &[i8],
 ) -> Result<()> {
     p.check()?;
-    let plan = plan_binary_inplace(a_shape, a_and_out.len(), b_shape, b.len())?;
-    plan.run_inplace(a_and_out, b, |x, y| add_row_inplace(p, x, y));
-    Ok(())
+    binary_rows_inplace(a_shape, a_and_out, b_shape, b, |x, y| {
+        add_row_inplace(p, x, y)
+    })
 }
 
 /// Portable [`super::mul_s8`].
@@ -105,9 +105,9 @@ pub fn mul_s8(
     output: &mut [i8],
 ) -> Result<()> {
     p.check()?;
-    let plan = plan_binary(a_shape, a.len(), b_shape, b.len(), output.len())?;
-    plan.run(a, b, output, |x, y, o| mul_row(p, x, y, o));
-    Ok(())
+    binary_rows(a_shape, a, b_shape, b, output, |x, y, o| {
+        mul_row(p, x, y, o)
+    })
 }
 
 /// Portable [`super::mul_s8_inplace`].
@@ -119,7 +119,7 @@ pub fn mul_s8_inplace(
     b: &[i8],
 ) -> Result<()> {
     p.check()?;
-    let plan = plan_binary_inplace(a_shape, a_and_out.len(), b_shape, b.len())?;
-    plan.run_inplace(a_and_out, b, |x, y| mul_row_inplace(p, x, y));
-    Ok(())
+    binary_rows_inplace(a_shape, a_and_out, b_shape, b, |x, y| {
+        mul_row_inplace(p, x, y)
+    })
 }

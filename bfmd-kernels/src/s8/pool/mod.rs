@@ -62,33 +62,27 @@ pub(crate) fn check_scale(what: &'static str, scale: f32) -> Result<()> {
     }
 }
 
-/// Checks that a zero point lies in the int8 range.
-pub(crate) fn check_zero_point(what: &'static str, zero_point: i32) -> Result<()> {
-    if (-128..=127).contains(&zero_point) {
+/// Returns [`Error::BadParam`] naming `what` unless `min <= value <= max`.
+pub(crate) fn check_range(what: &'static str, value: i32, min: i32, max: i32) -> Result<()> {
+    if (min..=max).contains(&value) {
         Ok(())
     } else {
         Err(Error::BadParam {
             what,
-            value: zero_point as i64,
+            value: value as i64,
         })
     }
 }
 
+/// Checks that a zero point lies in the int8 range.
+pub(crate) fn check_zero_point(what: &'static str, zero_point: i32) -> Result<()> {
+    check_range(what, zero_point, -128, 127)
+}
+
 /// Checks an int8 activation clamp range.
 pub(crate) fn check_act_range(act_min: i32, act_max: i32) -> Result<()> {
-    if !(-128..=127).contains(&act_min) {
-        return Err(Error::BadParam {
-            what: "act_min",
-            value: act_min as i64,
-        });
-    }
-    if !(act_min..=127).contains(&act_max) {
-        return Err(Error::BadParam {
-            what: "act_max",
-            value: act_max as i64,
-        });
-    }
-    Ok(())
+    check_range("act_min", act_min, -128, 127)?;
+    check_range("act_max", act_max, act_min, 127)
 }
 
 /// Parameters of int8 max and average pooling.
@@ -224,19 +218,8 @@ impl MeanS8Params {
     pub fn check(&self) -> Result<()> {
         check_zero_point("input zero point", self.input_zero_point)?;
         check_zero_point("output zero point", self.output_zero_point)?;
-        if self.multiplier < 0 {
-            return Err(Error::BadParam {
-                what: "MEAN multiplier",
-                value: self.multiplier as i64,
-            });
-        }
-        if !(-31..=30).contains(&self.shift) {
-            return Err(Error::BadParam {
-                what: "MEAN shift",
-                value: self.shift as i64,
-            });
-        }
-        Ok(())
+        check_range("MEAN multiplier", self.multiplier, 0, i32::MAX)?;
+        check_range("MEAN shift", self.shift, -31, 30)
     }
 
     /// The multiplier and shift with `1 / count` folded in, TFLM `QuantizedMeanOrSum`

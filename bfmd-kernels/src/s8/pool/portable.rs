@@ -6,42 +6,45 @@
 use super::{check_mean_s8, MeanS8Params, PoolS8Params};
 use crate::error::Result;
 use crate::quant::multiply_by_quantized_multiplier;
-use crate::reference::pool::pool_window;
+use crate::reference::pool::{for_each_window, PoolWindow};
 use crate::shape::Shape;
 
 /// Channels handled per pass: the accumulators of one chunk live in registers or on the stack,
 /// so the window is read along contiguous channels without a scratch buffer.
 const CHUNK: usize = 32;
 
-/// Portable [`super::max_pool_s8`].
-pub fn max_pool_s8(p: &PoolS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
+/// The int8 pooling loop: for each output element, the window's taps are folded with `step`
+/// from `init(window)` in an `i32`, then `finish`ed, 32 contiguous channels at a time.
+fn pool_chunks(
+    p: &PoolS8Params,
+    input: &[i8],
+    output: &mut [i8],
+    init: impl Fn(&PoolWindow) -> i32,
+    step: impl Fn(i32, i8) -> i32,
+    finish: impl Fn(i32, &PoolWindow) -> i32,
+) -> Result<()> {
     p.check(input.len(), output.len())?;
-    let g = &p.geometry;
-    let (is, os) = (g.input, g.output);
-    for n in 0..os.n {
-        for oy in 0..os.h {
-            for ox in 0..os.w {
-                let win = pool_window(g, oy, ox);
-                let out_base = os.index(n, oy, ox, 0);
-                for c0 in (0..os.c).step_by(CHUNK) {
-                    let len = CHUNK.min(os.c - c0);
-                    let mut acc = [i8::MIN; CHUNK];
-                    for y in win.y_start..win.y_end {
-                        for x in win.x_start..win.x_end {
-                            let tap = &input[is.index(n, y, x, c0)..][..len];
-                            for (a, &v) in acc.iter_mut().zip(tap) {
-                                *a = (*a).max(v);
-                            }
-                        }
-                    }
-                    for (o, &a) in output[out_base + c0..][..len].iter_mut().zip(&acc) {
-                        *o = (a as i32).clamp(p.act_min, p.act_max) as i8;
-                    }
+    let (is, channels) = (p.geometry.input, p.geometry.output.c);
+    for_each_window(&p.geometry, |n, out, win| {
+        for c0 in (0..channels).step_by(CHUNK) {
+            let len = CHUNK.min(channels - c0);
+            let mut acc = [init(&win); CHUNK];
+            for tap in win.taps(is, n) {
+                for (a, &v) in acc.iter_mut().zip(&input[tap + c0..tap + c0 + len]) {
+                    *a = step(*a, v);
                 }
             }
+            for (o, &a) in output[out + c0..out + c0 + len].iter_mut().zip(&acc) {
+                *o = finish(a, &win).clamp(p.act_min, p.act_max) as i8;
+            }
         }
-    }
+    });
     Ok(())
+}
+
+/// Portable [`super::max_pool_s8`].
+pub fn max_pool_s8(p: &PoolS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
+    pool_chunks(p, input, output, |_| -128, |m, v| m.max(v as i32), |m, _| m)
 }
 
 /// TFLM's rounded division of a pooled sum (`reference/integer_ops/pooling.h`): half away
@@ -57,41 +60,25 @@ pub fn rounded_average(sum: i32, count: i32) -> i32 {
 
 /// Portable [`super::avg_pool_s8`].
 pub fn avg_pool_s8(p: &PoolS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
-    p.check(input.len(), output.len())?;
-    let g = &p.geometry;
-    let (is, os) = (g.input, g.output);
-    // The window area is at most MAX_POOL_AREA (2^23), checked above, so it fits an i32.
-    let full = (g.kernel_h * g.kernel_w) as i32;
-    for n in 0..os.n {
-        for oy in 0..os.h {
-            for ox in 0..os.w {
-                let win = pool_window(g, oy, ox);
-                let taps = win.in_bounds() as i32;
-                let (count, pad_sum) = if p.count_include_pad {
-                    (full, (full - taps) * p.zero_point)
-                } else {
-                    (taps, 0)
-                };
-                let out_base = os.index(n, oy, ox, 0);
-                for c0 in (0..os.c).step_by(CHUNK) {
-                    let len = CHUNK.min(os.c - c0);
-                    let mut acc = [pad_sum; CHUNK];
-                    for y in win.y_start..win.y_end {
-                        for x in win.x_start..win.x_end {
-                            let tap = &input[is.index(n, y, x, c0)..][..len];
-                            for (a, &v) in acc.iter_mut().zip(tap) {
-                                *a += v as i32;
-                            }
-                        }
-                    }
-                    for (o, &a) in output[out_base + c0..][..len].iter_mut().zip(&acc) {
-                        *o = rounded_average(a, count).clamp(p.act_min, p.act_max) as i8;
-                    }
-                }
-            }
-        }
+    // The window area is at most MAX_POOL_AREA (2^23), checked by `pool_chunks` before any
+    // window is visited, so it and the sums fit an i32.
+    let full = p.geometry.kernel_h.saturating_mul(p.geometry.kernel_w) as i32;
+    let taps = |win: &PoolWindow| win.in_bounds() as i32;
+    if p.count_include_pad {
+        // Padded taps hold the zero point and the divisor is the whole window (bfmd-defined).
+        let init = |win: &PoolWindow| (full - taps(win)) * p.zero_point;
+        pool_chunks(
+            p,
+            input,
+            output,
+            init,
+            |s, v| s + v as i32,
+            |s, _| rounded_average(s, full),
+        )
+    } else {
+        let finish = |s: i32, win: &PoolWindow| rounded_average(s, taps(win));
+        pool_chunks(p, input, output, |_| 0, |s, v| s + v as i32, finish)
     }
-    Ok(())
 }
 
 /// Portable [`super::mean_s8`].
