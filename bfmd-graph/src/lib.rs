@@ -3,5 +3,84 @@
 //! The static graph layer: a model format borrowed zero-copy from flash, a liveness-based,
 //! in-place-aware memory planner that puts every activation in one arena of known size, and an
 //! executor that runs the plan op by op.
+//!
+//! * [`format`]: the blob layout and [`Model::parse`], which validates everything once;
+//! * [`ops`]: the op kinds and the parameter words each one carries;
+//! * [`plan`]: the memory planner (no allocation; also usable on a device);
+//! * [`exec`]: [`exec::run`], the executor, and the [`exec::Profiler`] hook;
+//! * `builder` (feature `std`): [`builder::GraphBuilder`], which declares tensors and ops,
+//!   computes quantization constants with the kernels' `from_scales`, plans and serializes.
+//!
+//! A firmware image embeds a model and its arena like this:
+//!
+//! ```text
+//! static MODEL: bfmd_graph::AlignedBytes<{ model::BLOB_LEN }> =
+//!     bfmd_graph::AlignedBytes(*include_bytes!("model.bfmd"));
+//! static mut ARENA: bfmd_graph::Arena<{ model::ARENA_BYTES }> = bfmd_graph::Arena::new();
+//! ```
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
+
+#[cfg(feature = "std")]
+pub mod builder;
+mod crc;
+mod dispatch;
+mod dispatch_act;
+pub mod elem;
+pub mod error;
+pub mod exec;
+pub mod format;
+mod kernels;
+pub mod ops;
+pub mod plan;
+mod validate;
+
+pub use crc::crc32;
+pub use elem::Element;
+pub use error::{GraphError, Result};
+pub use format::{Model, OpRecord, Region, TensorInfo};
+pub use ops::{DType, OpKind, TensorKind, Variant};
+pub use validate::overlap_output_offset;
+
+/// A 16-byte aligned byte array: the arena of a model, usually a `static`.
+///
+/// The planner aligns every buffer offset to 16 bytes and [`Model::parse`] checks that every
+/// tensor's offset is a multiple of its element size, so typed views of an `Arena` are always
+/// aligned.
+#[repr(C, align(16))]
+pub struct Arena<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> Arena<N> {
+    /// A zeroed arena (usable in a `static`).
+    pub const fn new() -> Self {
+        Arena([0; N])
+    }
+
+    /// The arena's bytes.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+
+    /// The arena's bytes, read only.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<const N: usize> Default for Arena<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A 16-byte aligned byte array holding a model blob, for `include_bytes!` (whose bytes are
+/// otherwise only 1-byte aligned, which [`Model::parse`] rejects).
+#[repr(C, align(16))]
+pub struct AlignedBytes<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> AlignedBytes<N> {
+    /// The blob's bytes.
+    pub const fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}

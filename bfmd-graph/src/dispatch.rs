@@ -1,0 +1,629 @@
+//! The mapping from (op kind, dtype, variant) to kernel calls. Parameter words were computed by
+//! the builder; here they are only copied into the kernels' parameter structs.
+
+use crate::elem::Element;
+use crate::error::Result;
+use crate::exec::OpIo;
+use crate::ops::{self, DType, OpKind, Variant};
+use crate::validate::{conv_geometry, dims, pool_geometry};
+use bfmd_kernels::half::f16;
+use bfmd_kernels::movement::{self as mv, Axis};
+use bfmd_kernels::reference::elementwise::BinaryParams;
+use bfmd_kernels::reference::fully_connected::FullyConnectedGeometry;
+use bfmd_kernels::reference::pool::PoolParams;
+use bfmd_kernels::s8::conv::{ChannelQuantS8, ConvS8Params};
+use bfmd_kernels::{f16 as h, reference as r, s8, ConvGeometry, Shape};
+
+/// An element type whose fill value (for `Pad`) is stored in one parameter word.
+pub(crate) trait FromWord: Element {
+    /// Decodes the word.
+    fn from_word(w: u32) -> Self;
+}
+
+impl FromWord for i8 {
+    fn from_word(w: u32) -> Self {
+        w as i32 as i8
+    }
+}
+
+impl FromWord for f32 {
+    fn from_word(w: u32) -> Self {
+        f32::from_bits(w)
+    }
+}
+
+impl FromWord for f16 {
+    fn from_word(w: u32) -> Self {
+        f16::from_bits(w as u16)
+    }
+}
+
+pub(crate) fn dispatch(io: &mut OpIo<'_, '_>) -> Result<()> {
+    let dtype = match io.op.kind {
+        OpKind::Dequantize => io.in_info(0)?.dtype,
+        _ => io.out_info(0)?.dtype,
+    };
+    match io.op.kind {
+        OpKind::Conv2d | OpKind::DepthwiseConv2d => match dtype {
+            DType::S8 => conv_s8(io),
+            DType::F16 => conv_float::<f16>(io),
+            _ => conv_float::<f32>(io),
+        },
+        OpKind::FullyConnected => fully_connected(io, dtype),
+        OpKind::MaxPool2d | OpKind::AvgPool2d => pool(io, dtype),
+        OpKind::Mean => mean(io, dtype),
+        OpKind::Add | OpKind::Mul => binary(io, dtype),
+        OpKind::Concat
+        | OpKind::Split
+        | OpKind::ChannelShuffle
+        | OpKind::Pad
+        | OpKind::Transpose => match dtype {
+            DType::S8 => movement::<i8>(io),
+            DType::F16 => movement::<f16>(io),
+            _ => movement::<f32>(io),
+        },
+        // A view: nothing moves (`exec::run_op` returns before carving).
+        OpKind::Reshape => Ok(()),
+        _ => crate::dispatch_act::dispatch(io, dtype),
+    }
+}
+
+fn clamp_f32(io: &OpIo<'_, '_>, lo: usize, hi: usize) -> (f32, f32) {
+    (io.op.param_f32(lo), io.op.param_f32(hi))
+}
+
+fn geometry(io: &OpIo<'_, '_>) -> Result<ConvGeometry> {
+    Ok(conv_geometry(&io.op, io.in_shape(0)?, io.out_shape(0)?))
+}
+
+fn channel_quant<'m: 'a, 'a>(io: &OpIo<'m, 'a>, offsets: [usize; 4]) -> Result<ChannelQuantS8<'a>> {
+    Ok(ChannelQuantS8 {
+        input_offset: io.op.param_i32(offsets[0]),
+        output_offset: io.op.param_i32(offsets[1]),
+        multipliers: io.input::<i32>(3)?,
+        shifts: io.input::<i32>(4)?,
+        act_min: io.op.param_i32(offsets[2]),
+        act_max: io.op.param_i32(offsets[3]),
+    })
+}
+
+fn conv_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
+    use ops::conv::*;
+    let p = ConvS8Params {
+        geometry: geometry(io)?,
+        quant: channel_quant(io, [INPUT_OFFSET, OUTPUT_OFFSET, ACT_MIN, ACT_MAX])?,
+    };
+    let filter = io.input::<i8>(1)?;
+    let bias = io.opt_input::<i32>(2)?;
+    let scratch = io.scratch()?;
+    let depthwise = io.op.kind == OpKind::DepthwiseConv2d;
+    let r = match (io.op.variant, depthwise) {
+        (Variant::Normal, false) => {
+            let x = io.input::<i8>(0)?;
+            let y = io.output::<i8>(0)?;
+            s8::conv::conv_s8(&p, x, filter, bias, y, scratch)
+        }
+        (Variant::Normal, true) => {
+            let x = io.input::<i8>(0)?;
+            let y = io.output::<i8>(0)?;
+            s8::depthwise::depthwise_conv_s8(&p, x, filter, bias, y, scratch)
+        }
+        (Variant::Overlapping, false) => {
+            let (buf, i, o) = io.shared::<i8>()?;
+            s8::conv::pointwise_conv_s8_overlapping(&p, buf, i, o, filter, bias, scratch)
+        }
+        (Variant::InPlace { .. }, true) => {
+            let (buf, _, _) = io.shared::<i8>()?;
+            s8::depthwise::depthwise_conv_s8_inplace(&p, buf, filter, bias, scratch)
+        }
+        _ => return Err(io.err("variant not supported by this op")),
+    };
+    io.kernel(r)
+}
+
+/// The float convolutions of one element type.
+trait FloatConv: Element {
+    fn conv(
+        p: &r::conv::ConvF32Params,
+        x: &[Self],
+        f: &[Self],
+        b: Option<&[f32]>,
+        y: &mut [Self],
+        s: &mut [u8],
+    ) -> bfmd_kernels::Result<()>;
+    fn depthwise(
+        p: &r::conv::ConvF32Params,
+        x: &[Self],
+        f: &[Self],
+        b: Option<&[f32]>,
+        y: &mut [Self],
+        s: &mut [u8],
+    ) -> bfmd_kernels::Result<()>;
+    fn depthwise_inplace(
+        p: &r::conv::ConvF32Params,
+        buf: &mut [Self],
+        f: &[Self],
+        b: Option<&[f32]>,
+        s: &mut [u8],
+    ) -> bfmd_kernels::Result<()>;
+}
+
+impl FloatConv for f32 {
+    fn conv(
+        p: &r::conv::ConvF32Params,
+        x: &[f32],
+        f: &[f32],
+        b: Option<&[f32]>,
+        y: &mut [f32],
+        _: &mut [u8],
+    ) -> bfmd_kernels::Result<()> {
+        r::conv::conv_f32(p, x, f, b, y)
+    }
+    fn depthwise(
+        p: &r::conv::ConvF32Params,
+        x: &[f32],
+        f: &[f32],
+        b: Option<&[f32]>,
+        y: &mut [f32],
+        _: &mut [u8],
+    ) -> bfmd_kernels::Result<()> {
+        r::depthwise::depthwise_conv_f32(p, x, f, b, y)
+    }
+    fn depthwise_inplace(
+        p: &r::conv::ConvF32Params,
+        buf: &mut [f32],
+        f: &[f32],
+        b: Option<&[f32]>,
+        s: &mut [u8],
+    ) -> bfmd_kernels::Result<()> {
+        r::depthwise::depthwise_conv_f32_inplace(p, buf, f, b, s)
+    }
+}
+
+impl FloatConv for f16 {
+    fn conv(
+        p: &r::conv::ConvF32Params,
+        x: &[f16],
+        f: &[f16],
+        b: Option<&[f32]>,
+        y: &mut [f16],
+        s: &mut [u8],
+    ) -> bfmd_kernels::Result<()> {
+        h::conv::conv_f16(p, x, f, b, y, s)
+    }
+    fn depthwise(
+        p: &r::conv::ConvF32Params,
+        x: &[f16],
+        f: &[f16],
+        b: Option<&[f32]>,
+        y: &mut [f16],
+        s: &mut [u8],
+    ) -> bfmd_kernels::Result<()> {
+        h::depthwise::depthwise_conv_f16(p, x, f, b, y, s)
+    }
+    fn depthwise_inplace(
+        p: &r::conv::ConvF32Params,
+        buf: &mut [f16],
+        f: &[f16],
+        b: Option<&[f32]>,
+        s: &mut [u8],
+    ) -> bfmd_kernels::Result<()> {
+        h::depthwise::depthwise_conv_f16_inplace(p, buf, f, b, s)
+    }
+}
+
+fn conv_float<T: FloatConv>(io: &mut OpIo<'_, '_>) -> Result<()> {
+    use ops::conv::*;
+    let (act_min, act_max) = clamp_f32(io, ACT_MIN, ACT_MAX);
+    let p = r::conv::ConvF32Params {
+        geometry: geometry(io)?,
+        act_min,
+        act_max,
+    };
+    let filter = io.input::<T>(1)?;
+    let bias = io.opt_input::<f32>(2)?;
+    let scratch = io.scratch()?;
+    let depthwise = io.op.kind == OpKind::DepthwiseConv2d;
+    let r = match (io.op.variant, depthwise) {
+        (Variant::Normal, _) => {
+            let x = io.input::<T>(0)?;
+            let y = io.output::<T>(0)?;
+            if depthwise {
+                T::depthwise(&p, x, filter, bias, y, scratch)
+            } else {
+                T::conv(&p, x, filter, bias, y, scratch)
+            }
+        }
+        (Variant::InPlace { .. }, true) => {
+            let (buf, _, _) = io.shared::<T>()?;
+            T::depthwise_inplace(&p, buf, filter, bias, scratch)
+        }
+        _ => return Err(io.err("variant not supported by this op")),
+    };
+    io.kernel(r)
+}
+
+fn fully_connected(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
+    use ops::fc::*;
+    let w = io.in_shape(1)?;
+    let (out_f, in_f) = (w.n, w.c);
+    let geometry = FullyConnectedGeometry::new(io.in_shape(0)?.len() / in_f.max(1), in_f, out_f);
+    let scratch = io.scratch()?;
+    let r = match dtype {
+        DType::S8 => {
+            let p = s8::fully_connected::FullyConnectedS8Params {
+                geometry,
+                quant: channel_quant(io, [INPUT_OFFSET, OUTPUT_OFFSET, ACT_MIN, ACT_MAX])?,
+            };
+            let (x, wt, b) = (
+                io.input::<i8>(0)?,
+                io.input::<i8>(1)?,
+                io.opt_input::<i32>(2)?,
+            );
+            let y = io.output::<i8>(0)?;
+            s8::fully_connected::fully_connected_s8(&p, x, wt, b, y, scratch)
+        }
+        DType::F16 => {
+            let (act_min, act_max) = clamp_f32(io, ACT_MIN, ACT_MAX);
+            let p = r::fully_connected::FullyConnectedF32Params {
+                geometry,
+                act_min,
+                act_max,
+            };
+            let (x, wt, b) = (
+                io.input::<f16>(0)?,
+                io.input::<f16>(1)?,
+                io.opt_input::<f32>(2)?,
+            );
+            let y = io.output::<f16>(0)?;
+            h::fully_connected::fully_connected_f16(&p, x, wt, b, y, scratch)
+        }
+        _ => {
+            let (act_min, act_max) = clamp_f32(io, ACT_MIN, ACT_MAX);
+            let p = r::fully_connected::FullyConnectedF32Params {
+                geometry,
+                act_min,
+                act_max,
+            };
+            let (x, wt, b) = (
+                io.input::<f32>(0)?,
+                io.input::<f32>(1)?,
+                io.opt_input::<f32>(2)?,
+            );
+            let y = io.output::<f32>(0)?;
+            r::fully_connected::fully_connected_f32(&p, x, wt, b, y)
+        }
+    };
+    io.kernel(r)
+}
+
+fn pool(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
+    use ops::pool::*;
+    let geometry = pool_geometry(&io.op, io.in_shape(0)?, io.out_shape(0)?);
+    let count_include_pad = io.op.param(COUNT_INCLUDE_PAD) != 0;
+    let max = io.op.kind == OpKind::MaxPool2d;
+    let r = match dtype {
+        DType::S8 => {
+            let p = s8::pool::PoolS8Params {
+                geometry,
+                zero_point: io.in_info(0)?.zero_point,
+                act_min: io.op.param_i32(ACT_MIN),
+                act_max: io.op.param_i32(ACT_MAX),
+                count_include_pad,
+            };
+            let x = io.input::<i8>(0)?;
+            let y = io.output::<i8>(0)?;
+            if max {
+                s8::pool::max_pool_s8(&p, x, y)
+            } else {
+                s8::pool::avg_pool_s8(&p, x, y)
+            }
+        }
+        _ => {
+            let (act_min, act_max) = clamp_f32(io, ACT_MIN, ACT_MAX);
+            let p = PoolParams {
+                geometry,
+                act_min,
+                act_max,
+                count_include_pad,
+            };
+            if dtype == DType::F16 {
+                let x = io.input::<f16>(0)?;
+                let y = io.output::<f16>(0)?;
+                if max {
+                    h::pool::max_pool_f16(&p, x, y)
+                } else {
+                    h::pool::avg_pool_f16(&p, x, y)
+                }
+            } else {
+                let x = io.input::<f32>(0)?;
+                let y = io.output::<f32>(0)?;
+                if max {
+                    r::pool::max_pool_f32(&p, x, y)
+                } else {
+                    r::pool::avg_pool_f32(&p, x, y)
+                }
+            }
+        }
+    };
+    io.kernel(r)
+}
+
+fn mean(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
+    let shape = io.in_shape(0)?;
+    let r = match dtype {
+        DType::S8 => {
+            let w = |i| io.op.param_i32(i);
+            let p = s8::pool::MeanS8Params {
+                input_zero_point: w(0),
+                output_zero_point: w(1),
+                multiplier: w(2),
+                shift: w(3),
+            };
+            let x = io.input::<i8>(0)?;
+            s8::pool::mean_s8(&p, shape, x, io.output::<i8>(0)?)
+        }
+        DType::F16 => {
+            let x = io.input::<f16>(0)?;
+            h::pool::mean_f16(shape, x, io.output::<f16>(0)?)
+        }
+        _ => {
+            let x = io.input::<f32>(0)?;
+            r::pool::mean_f32(shape, x, io.output::<f32>(0)?)
+        }
+    };
+    io.kernel(r)
+}
+
+/// One element type's binary kernels, with the parameters already decoded.
+trait Binary: Element {
+    type P: Copy;
+    fn params(io: &OpIo<'_, '_>) -> Self::P;
+    fn swapped(p: &Self::P) -> Self::P;
+    fn run(
+        add: bool,
+        p: &Self::P,
+        a_s: Shape,
+        a: &[Self],
+        b_s: Shape,
+        b: &[Self],
+        y: &mut [Self],
+    ) -> bfmd_kernels::Result<()>;
+    fn run_inplace(
+        add: bool,
+        p: &Self::P,
+        a_s: Shape,
+        a: &mut [Self],
+        b_s: Shape,
+        b: &[Self],
+    ) -> bfmd_kernels::Result<()>;
+}
+
+/// int8 parameters of either binary op.
+#[derive(Clone, Copy)]
+enum BinS8 {
+    Add(s8::elementwise::AddS8Params),
+    Mul(s8::elementwise::MulS8Params),
+}
+
+impl Binary for i8 {
+    type P = BinS8;
+    fn params(io: &OpIo<'_, '_>) -> BinS8 {
+        if io.op.kind == OpKind::Add {
+            BinS8::Add(crate::kernels::add_s8_params(&io.op))
+        } else {
+            BinS8::Mul(crate::kernels::mul_s8_params(&io.op))
+        }
+    }
+    fn swapped(p: &BinS8) -> BinS8 {
+        match p {
+            BinS8::Add(q) => BinS8::Add(q.swapped()),
+            BinS8::Mul(q) => BinS8::Mul(q.swapped()),
+        }
+    }
+    fn run(
+        _: bool,
+        p: &BinS8,
+        a_s: Shape,
+        a: &[i8],
+        b_s: Shape,
+        b: &[i8],
+        y: &mut [i8],
+    ) -> bfmd_kernels::Result<()> {
+        match p {
+            BinS8::Add(q) => s8::elementwise::add_s8(q, a_s, a, b_s, b, y),
+            BinS8::Mul(q) => s8::elementwise::mul_s8(q, a_s, a, b_s, b, y),
+        }
+    }
+    fn run_inplace(
+        _: bool,
+        p: &BinS8,
+        a_s: Shape,
+        a: &mut [i8],
+        b_s: Shape,
+        b: &[i8],
+    ) -> bfmd_kernels::Result<()> {
+        match p {
+            BinS8::Add(q) => s8::elementwise::add_s8_inplace(q, a_s, a, b_s, b),
+            BinS8::Mul(q) => s8::elementwise::mul_s8_inplace(q, a_s, a, b_s, b),
+        }
+    }
+}
+
+fn binary_params(io: &OpIo<'_, '_>) -> BinaryParams {
+    BinaryParams {
+        act_min: io.op.param_f32(0),
+        act_max: io.op.param_f32(1),
+    }
+}
+
+impl Binary for f32 {
+    type P = BinaryParams;
+    fn params(io: &OpIo<'_, '_>) -> BinaryParams {
+        binary_params(io)
+    }
+    fn swapped(p: &BinaryParams) -> BinaryParams {
+        *p
+    }
+    fn run(
+        add: bool,
+        p: &BinaryParams,
+        a_s: Shape,
+        a: &[f32],
+        b_s: Shape,
+        b: &[f32],
+        y: &mut [f32],
+    ) -> bfmd_kernels::Result<()> {
+        if add {
+            r::elementwise::add_f32(p, a_s, a, b_s, b, y)
+        } else {
+            r::elementwise::mul_f32(p, a_s, a, b_s, b, y)
+        }
+    }
+    fn run_inplace(
+        add: bool,
+        p: &BinaryParams,
+        a_s: Shape,
+        a: &mut [f32],
+        b_s: Shape,
+        b: &[f32],
+    ) -> bfmd_kernels::Result<()> {
+        if add {
+            r::elementwise::add_f32_inplace(p, a_s, a, b_s, b)
+        } else {
+            r::elementwise::mul_f32_inplace(p, a_s, a, b_s, b)
+        }
+    }
+}
+
+impl Binary for f16 {
+    type P = BinaryParams;
+    fn params(io: &OpIo<'_, '_>) -> BinaryParams {
+        binary_params(io)
+    }
+    fn swapped(p: &BinaryParams) -> BinaryParams {
+        *p
+    }
+    fn run(
+        add: bool,
+        p: &BinaryParams,
+        a_s: Shape,
+        a: &[f16],
+        b_s: Shape,
+        b: &[f16],
+        y: &mut [f16],
+    ) -> bfmd_kernels::Result<()> {
+        if add {
+            h::elementwise::add_f16(p, a_s, a, b_s, b, y)
+        } else {
+            h::elementwise::mul_f16(p, a_s, a, b_s, b, y)
+        }
+    }
+    fn run_inplace(
+        add: bool,
+        p: &BinaryParams,
+        a_s: Shape,
+        a: &mut [f16],
+        b_s: Shape,
+        b: &[f16],
+    ) -> bfmd_kernels::Result<()> {
+        if add {
+            h::elementwise::add_f16_inplace(p, a_s, a, b_s, b)
+        } else {
+            h::elementwise::mul_f16_inplace(p, a_s, a, b_s, b)
+        }
+    }
+}
+
+fn binary(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
+    match dtype {
+        DType::S8 => binary_t::<i8>(io),
+        DType::F16 => binary_t::<f16>(io),
+        _ => binary_t::<f32>(io),
+    }
+}
+
+fn binary_t<T: Binary>(io: &mut OpIo<'_, '_>) -> Result<()> {
+    let add = io.op.kind == OpKind::Add;
+    let p = T::params(io);
+    let (a_s, b_s) = (io.in_shape(0)?, io.in_shape(1)?);
+    let r = match io.op.variant {
+        Variant::Normal => {
+            let (a, b) = (io.input::<T>(0)?, io.input::<T>(1)?);
+            let y = io.output::<T>(0)?;
+            T::run(add, &p, a_s, a, b_s, b, y)
+        }
+        Variant::InPlace { input: 0 } => {
+            let b = io.input::<T>(1)?;
+            let (buf, _, _) = io.shared::<T>()?;
+            T::run_inplace(add, &p, a_s, buf, b_s, b)
+        }
+        Variant::InPlace { .. } => {
+            // The second operand is overwritten: the ops are symmetric, so swap the operands
+            // and their quantization.
+            let a = io.input::<T>(0)?;
+            let (buf, _, _) = io.shared::<T>()?;
+            T::run_inplace(add, &T::swapped(&p), b_s, buf, a_s, a)
+        }
+        Variant::Overlapping => return Err(io.err("variant not supported by this op")),
+    };
+    io.kernel(r)
+}
+
+fn movement<T: FromWord>(io: &mut OpIo<'_, '_>) -> Result<()> {
+    let op = io.op;
+    let r = match op.kind {
+        OpKind::Concat => {
+            let axis = io.kernel(Axis::from_index(op.param_usize(ops::axis::AXIS)))?;
+            let mut parts: heapless::Vec<(&[T], Shape), { crate::format::MAX_OP_INPUTS }> =
+                heapless::Vec::new();
+            for i in 0..op.num_inputs() {
+                let part = (io.input::<T>(i)?, io.in_shape(i)?);
+                parts.push(part).map_err(|_| io.err("too many inputs"))?;
+            }
+            mv::concat::concat(axis, &parts, io.output::<T>(0)?).map(|_| ())
+        }
+        OpKind::Split => {
+            let axis = io.kernel(Axis::from_index(op.param_usize(ops::axis::AXIS)))?;
+            let mut outs: heapless::Vec<&mut [T], { crate::format::MAX_OP_OUTPUTS }> =
+                heapless::Vec::new();
+            let mut sizes: heapless::Vec<usize, { crate::format::MAX_OP_OUTPUTS }> =
+                heapless::Vec::new();
+            for k in 0..op.num_outputs() {
+                let d = dims(io.out_shape(k)?)[axis.index()];
+                sizes.push(d).map_err(|_| io.err("too many outputs"))?;
+                let o = io.output::<T>(k)?;
+                outs.push(o).map_err(|_| io.err("too many outputs"))?;
+            }
+            let x = io.input::<T>(0)?;
+            mv::split::split_sizes(axis, x, io.in_shape(0)?, &sizes, &mut outs)
+        }
+        OpKind::ChannelShuffle => {
+            let x = io.input::<T>(0)?;
+            let g = op.param_usize(ops::shuffle::GROUPS);
+            mv::shuffle::channel_shuffle(g, x, io.in_shape(0)?, io.output::<T>(0)?)
+        }
+        OpKind::Pad => {
+            let w = |i| op.param_usize(i);
+            let pads = mv::pad::PadAmounts {
+                before: [w(0), w(1), w(2), w(3)],
+                after: [w(4), w(5), w(6), w(7)],
+            };
+            let x = io.input::<T>(0)?;
+            let value = T::from_word(op.param(ops::pad::VALUE));
+            mv::pad::pad(x, io.in_shape(0)?, &pads, value, io.output::<T>(0)?).map(|_| ())
+        }
+        _ => {
+            let w = |i| op.param_usize(ops::transpose::PERM + i);
+            let x = io.input::<T>(0)?;
+            mv::transpose::transpose(
+                x,
+                io.in_shape(0)?,
+                [w(0), w(1), w(2), w(3)],
+                io.output::<T>(0)?,
+            )
+            .map(|_| ())
+        }
+    };
+    io.kernel(r)
+}

@@ -1,0 +1,474 @@
+//! The memory planner: liveness-based greedy placement (TFLM's `GreedyMemoryPlanner`) plus
+//! in-place and overlapping placements where a kernel variant allows them.
+//!
+//! It runs without allocation, in caller-provided slices, so the same code plans on the host
+//! (called by the builder) and could re-plan on a device.
+//!
+//! * **Liveness**: a tensor lives from the op that defines it (graph inputs: from the start) to
+//!   the last op that reads it (graph outputs: to the end); an op's scratch lives during its op.
+//! * **Storage groups**: a `Reshape` output always shares its input's storage (a view). When an
+//!   op has an in-place or overlapping variant and its input dies at the op (every tensor sharing
+//!   that storage is last read there and none is a graph output), its output may join the
+//!   input's storage, at the same start or, for the overlapping 1x1 convolution, `shift` bytes
+//!   below it.
+//! * **Placement**: storage groups and scratch buffers are placed largest first at the lowest
+//!   16-byte aligned offset that does not collide with an already placed buffer whose lifetime
+//!   overlaps (TFLM `greedy_memory_planner.cc`, with its `kBufferAlignment` of 16).
+//! * **Choosing**: [`plan`] with `in_place` first plans without in-place decisions (the
+//!   TFLM-style size), then tries each candidate op in execution order and keeps a decision only
+//!   if the arena does not grow, so the result is never larger than the plain greedy plan.
+
+use crate::error::{GraphError, Result};
+use crate::format::{Region, ALIGN};
+use crate::ops::{Variant, NO_TENSOR};
+
+/// What the planner needs to know about one tensor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanTensor {
+    /// Size in bytes.
+    pub bytes: usize,
+    /// `true` for arena tensors; constants are ignored.
+    pub activation: bool,
+    /// Written by the caller before the run: live from the start.
+    pub graph_input: bool,
+    /// Read by the caller after the run: live to the end, never overwritten in place.
+    pub graph_output: bool,
+}
+
+/// Which placements of output 0 relative to an input an op's kernels support.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Alias {
+    /// Output disjoint from the inputs.
+    #[default]
+    None,
+    /// The output is a view of input 0 (a reshape): always shared, never a choice.
+    View,
+    /// The output may start where one of the inputs in the bit mask `slots` starts (bit `i`
+    /// for input slot `i`), overwriting it; the kernel then needs `scratch` bytes instead of
+    /// the op's normal scratch.
+    InPlace {
+        /// Bit mask of input slots that may be overwritten.
+        slots: u8,
+        /// Scratch bytes of the in-place kernel.
+        scratch: usize,
+    },
+    /// The output may start `shift` bytes below input 0 (which lies inside the output's
+    /// storage; the 1x1 convolution's overlapping kernel); the kernel then needs `scratch`
+    /// bytes.
+    Overlap {
+        /// Bytes by which the output starts below the input.
+        shift: usize,
+        /// Scratch bytes of the overlapping kernel.
+        scratch: usize,
+    },
+}
+
+/// What the planner needs to know about one op.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlanOp<'a> {
+    /// Input tensor indices ([`NO_TENSOR`] for an absent optional input).
+    pub inputs: &'a [u16],
+    /// Output tensor indices.
+    pub outputs: &'a [u16],
+    /// Scratch bytes of the normal (out-of-place) kernel.
+    pub scratch: usize,
+    /// The placements the op's kernels support.
+    pub alias: Alias,
+}
+
+/// The planner's working state and result for one tensor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TensorSlot {
+    /// Planned arena offset (activations only).
+    pub offset: usize,
+    /// First op index at which the tensor is live.
+    pub first: usize,
+    /// Last op index at which the tensor is live (`ops.len()` for graph outputs).
+    pub last: usize,
+    /// Representative tensor of the storage group.
+    pub group: u16,
+    /// Offset relative to the group's reference point (may be negative).
+    rel: i64,
+    // Group summary, valid on the representative.
+    g_lo: i64,
+    g_hi: i64,
+    g_first: usize,
+    g_last: usize,
+    g_offset: usize,
+}
+
+/// The planner's result for one op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpSlot {
+    /// The variant the op runs with.
+    pub variant: Variant,
+    /// Scratch region in the arena.
+    pub scratch: Region,
+}
+
+impl Default for OpSlot {
+    fn default() -> Self {
+        OpSlot {
+            variant: Variant::Normal,
+            scratch: Region { start: 0, len: 0 },
+        }
+    }
+}
+
+/// Caller-provided working memory: one slot per tensor, one per op, and `order` of at least
+/// `2 * (tensors + ops)` entries.
+pub struct Work<'w> {
+    /// Per-tensor state and result.
+    pub tensors: &'w mut [TensorSlot],
+    /// Per-op result.
+    pub ops: &'w mut [OpSlot],
+    /// Sorting scratch.
+    pub order: &'w mut [u32],
+}
+
+/// Sizes of one planning run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanSizes {
+    /// Arena bytes of the chosen plan.
+    pub arena_bytes: usize,
+    /// Arena bytes of the plain greedy plan (views only, no in-place decision): what TFLM's
+    /// greedy planner would need for the same tensors.
+    pub greedy_bytes: usize,
+    /// Number of ops running in place or overlapping.
+    pub in_place_ops: usize,
+}
+
+fn align_up(v: usize) -> usize {
+    v.div_ceil(ALIGN) * ALIGN
+}
+
+fn plan_err(tensor: Option<usize>, what: &'static str) -> GraphError {
+    GraphError::Plan { tensor, what }
+}
+
+/// Computes liveness and checks the graph's indices.
+fn liveness(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -> Result<()> {
+    if work.tensors.len() < tensors.len() || work.ops.len() < ops.len() {
+        return Err(plan_err(None, "working memory too small"));
+    }
+    if work.order.len() < 2 * (tensors.len() + ops.len()) {
+        return Err(plan_err(None, "order scratch too small"));
+    }
+    let n = tensors.len();
+    let end = ops.len();
+    for (i, t) in tensors.iter().enumerate() {
+        let s = &mut work.tensors[i];
+        *s = TensorSlot::default();
+        s.first = if t.graph_input { 0 } else { usize::MAX };
+        s.last = if t.graph_output { end } else { 0 };
+    }
+    for (j, op) in ops.iter().enumerate() {
+        for &o in op.outputs {
+            let o = o as usize;
+            if o >= n || !tensors[o].activation {
+                return Err(plan_err(Some(o), "op output is not an activation tensor"));
+            }
+            let s = &mut work.tensors[o];
+            if s.first != usize::MAX {
+                return Err(plan_err(Some(o), "tensor defined twice (or a graph input)"));
+            }
+            s.first = j;
+            s.last = s.last.max(j);
+        }
+        for &i in op.inputs {
+            if i == NO_TENSOR {
+                continue;
+            }
+            let i = i as usize;
+            if i >= n {
+                return Err(plan_err(Some(i), "op input out of range"));
+            }
+            if tensors[i].activation {
+                let s = &mut work.tensors[i];
+                if s.first == usize::MAX || s.first > j {
+                    return Err(plan_err(Some(i), "tensor read before it is written"));
+                }
+                s.last = s.last.max(j);
+            }
+        }
+    }
+    for (i, t) in tensors.iter().enumerate() {
+        let s = &mut work.tensors[i];
+        if t.activation && s.first == usize::MAX {
+            // Never written and not a graph input: the builder rejects such tensors; give it
+            // an empty lifetime at the start so the plan stays well defined.
+            s.first = 0;
+        }
+        s.last = s.last.max(s.first);
+    }
+    Ok(())
+}
+
+/// Whether `t`'s whole storage group is dead after op `j` (and may be overwritten there).
+fn group_dies_at(tensors: &[PlanTensor], slots: &[TensorSlot], t: usize, j: usize) -> bool {
+    let g = slots[t].group;
+    slots
+        .iter()
+        .zip(tensors)
+        .all(|(s, pt)| s.group != g || !pt.activation || (s.last <= j && !pt.graph_output))
+}
+
+/// Builds storage groups from views and the decisions in `work.ops[..].variant`; returns
+/// `false` if a decision is not legal (its input does not die at the op).
+fn build_groups(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -> bool {
+    for (i, s) in work.tensors.iter_mut().enumerate().take(tensors.len()) {
+        s.group = i as u16;
+        s.rel = 0;
+    }
+    for (j, op) in ops.iter().enumerate() {
+        let Some(&out) = op.outputs.first() else {
+            continue;
+        };
+        let out = out as usize;
+        let (slot, shift) = match (op.alias, work.ops[j].variant) {
+            (Alias::View, _) => (0usize, 0i64),
+            (_, Variant::Normal) => continue,
+            (_, Variant::InPlace { input }) => (input as usize, 0),
+            (Alias::Overlap { shift, .. }, Variant::Overlapping) => (0, shift as i64),
+            _ => return false,
+        };
+        let Some(&inp) = op.inputs.get(slot) else {
+            return false;
+        };
+        if inp == NO_TENSOR || !tensors[inp as usize].activation {
+            if op.alias == Alias::View {
+                // A view of a constant cannot share arena storage; the builder rejects it.
+                continue;
+            }
+            return false;
+        }
+        let inp = inp as usize;
+        if op.alias != Alias::View {
+            if !group_dies_at(tensors, work.tensors, inp, j) {
+                return false;
+            }
+            // Another input slot reading the same storage would be clobbered while read.
+            let g = work.tensors[inp].group;
+            for (k, &other) in op.inputs.iter().enumerate() {
+                if k != slot
+                    && other != NO_TENSOR
+                    && tensors[other as usize].activation
+                    && work.tensors[other as usize].group == g
+                {
+                    return false;
+                }
+            }
+        }
+        let (g, rel) = (work.tensors[inp].group, work.tensors[inp].rel);
+        work.tensors[out].group = g;
+        work.tensors[out].rel = rel - shift;
+    }
+    true
+}
+
+/// Places storage groups and scratch buffers greedily; returns the arena size.
+fn place(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -> usize {
+    let n = tensors.len();
+    // Group summaries on the representatives.
+    for i in 0..n {
+        let s = &mut work.tensors[i];
+        s.g_lo = i64::MAX;
+        s.g_hi = i64::MIN;
+        s.g_first = usize::MAX;
+        s.g_last = 0;
+    }
+    for (i, t) in tensors.iter().enumerate() {
+        if !t.activation {
+            continue;
+        }
+        let (g, rel, first, last) = {
+            let s = &work.tensors[i];
+            (s.group as usize, s.rel, s.first, s.last)
+        };
+        let r = &mut work.tensors[g];
+        r.g_lo = r.g_lo.min(rel);
+        r.g_hi = r.g_hi.max(rel + t.bytes as i64);
+        r.g_first = r.g_first.min(first);
+        r.g_last = r.g_last.max(last);
+    }
+    for (op, slot) in ops.iter().zip(work.ops.iter_mut()) {
+        let len = match (op.alias, slot.variant) {
+            (Alias::InPlace { scratch, .. }, Variant::InPlace { .. }) => scratch,
+            (Alias::Overlap { scratch, .. }, Variant::Overlapping) => scratch,
+            _ => op.scratch,
+        };
+        slot.scratch = Region { start: 0, len };
+    }
+    // Buffers: representatives (id < n) and op scratch (id = n + j); largest first.
+    let Work {
+        tensors: ts,
+        ops: os,
+        order,
+    } = work;
+    let (order, rest) = order.split_at_mut(n + ops.len());
+    let mut count = 0;
+    for id in 0..n + ops.len() {
+        let is_buffer = if id < n {
+            tensors[id].activation && ts[id].group as usize == id
+        } else {
+            os[id - n].scratch.len > 0
+        };
+        if is_buffer {
+            order[count] = id as u32;
+            count += 1;
+        }
+    }
+    let order = &mut order[..count];
+    // Insertion sort by size, largest first; ties keep index order so plans are deterministic.
+    for a in 1..order.len() {
+        let mut b = a;
+        while b > 0
+            && buf_size(ts, os, n, order[b - 1] as usize) < buf_size(ts, os, n, order[b] as usize)
+        {
+            order.swap(b - 1, b);
+            b -= 1;
+        }
+    }
+    let mut arena = 0usize;
+    for p in 0..order.len() {
+        let id = order[p] as usize;
+        let size = buf_size(ts, os, n, id);
+        let (f, l) = buf_life(ts, n, id);
+        // Placed buffers whose lifetime overlaps, sorted by offset.
+        let mut k = 0;
+        for &q in order[..p].iter() {
+            let q = q as usize;
+            let (qf, ql) = buf_life(ts, n, q);
+            if qf <= l && f <= ql && buf_size(ts, os, n, q) > 0 {
+                let mut m = k;
+                rest[m] = q as u32;
+                while m > 0
+                    && buf_offset(ts, os, n, rest[m - 1] as usize) > buf_offset(ts, os, n, q)
+                {
+                    rest.swap(m - 1, m);
+                    m -= 1;
+                }
+                k += 1;
+            }
+        }
+        // The lowest gap that fits (TFLM's `GreedyMemoryPlanner` first-fit over the sorted list).
+        let mut at = 0usize;
+        for &q in rest[..k].iter() {
+            let q = q as usize;
+            let qo = buf_offset(ts, os, n, q);
+            if at + size <= qo {
+                break;
+            }
+            at = at.max(align_up(qo + buf_size(ts, os, n, q)));
+        }
+        if id < n {
+            ts[id].g_offset = at;
+        } else {
+            os[id - n].scratch.start = at;
+        }
+        arena = arena.max(at + size);
+    }
+    for i in 0..n {
+        if !tensors[i].activation {
+            continue;
+        }
+        let g = ts[i].group as usize;
+        let (go, glo) = (ts[g].g_offset, ts[g].g_lo);
+        ts[i].offset = go + (ts[i].rel - glo) as usize;
+    }
+    align_up(arena)
+}
+
+fn buf_size(ts: &[TensorSlot], os: &[OpSlot], n: usize, id: usize) -> usize {
+    if id < n {
+        (ts[id].g_hi - ts[id].g_lo).max(0) as usize
+    } else {
+        os[id - n].scratch.len
+    }
+}
+
+fn buf_life(ts: &[TensorSlot], n: usize, id: usize) -> (usize, usize) {
+    if id < n {
+        (ts[id].g_first, ts[id].g_last)
+    } else {
+        (id - n, id - n)
+    }
+}
+
+fn buf_offset(ts: &[TensorSlot], os: &[OpSlot], n: usize, id: usize) -> usize {
+    if id < n {
+        ts[id].g_offset
+    } else {
+        os[id - n].scratch.start
+    }
+}
+
+/// One plan with the variants currently in `work.ops` (views always applied); `None` when a
+/// recorded decision is illegal.
+fn plan_fixed(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -> Option<usize> {
+    if !build_groups(tensors, ops, work) {
+        return None;
+    }
+    Some(place(tensors, ops, work))
+}
+
+/// Plans the arena. With `in_place`, tries every in-place or overlapping candidate in execution
+/// order and keeps each one that does not grow the arena; without, returns the plain greedy
+/// plan. The result is in `work` (tensor offsets, op variants and scratch regions).
+pub fn plan(
+    tensors: &[PlanTensor],
+    ops: &[PlanOp<'_>],
+    in_place: bool,
+    work: &mut Work<'_>,
+) -> Result<PlanSizes> {
+    liveness(tensors, ops, work)?;
+    for (j, op) in ops.iter().enumerate() {
+        work.ops[j].variant = match op.alias {
+            Alias::View => Variant::InPlace { input: 0 },
+            _ => Variant::Normal,
+        };
+    }
+    let greedy = plan_fixed(tensors, ops, work).ok_or(plan_err(None, "a view is illegal"))?;
+    let mut best = greedy;
+    let mut in_place_ops = 0;
+    if in_place {
+        for j in 0..ops.len() {
+            let mut tried = [Variant::Normal; 2];
+            let mut n_tries = 0;
+            match ops[j].alias {
+                Alias::InPlace { slots, .. } => {
+                    // The op record can name input 0 or 1 as the overwritten one.
+                    for s in 0..2u8 {
+                        if slots & (1 << s) != 0 {
+                            tried[n_tries] = Variant::InPlace { input: s };
+                            n_tries += 1;
+                        }
+                    }
+                }
+                Alias::Overlap { .. } => {
+                    tried[0] = Variant::Overlapping;
+                    n_tries = 1;
+                }
+                _ => {}
+            }
+            for &v in &tried[..n_tries] {
+                work.ops[j].variant = v;
+                match plan_fixed(tensors, ops, work) {
+                    Some(size) if size <= best => {
+                        best = size;
+                        in_place_ops += 1;
+                        break;
+                    }
+                    _ => work.ops[j].variant = Variant::Normal,
+                }
+            }
+        }
+    }
+    // Re-run the kept decisions so that `work` holds exactly the chosen plan.
+    let arena_bytes = plan_fixed(tensors, ops, work).ok_or(plan_err(None, "inconsistent plan"))?;
+    Ok(PlanSizes {
+        arena_bytes,
+        greedy_bytes: greedy,
+        in_place_ops,
+    })
+}

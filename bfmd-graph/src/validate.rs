@@ -1,0 +1,573 @@
+//! Per-op checks run once by [`Model::parse`]: tensor indices, dtypes, shapes and parameters
+//! consistent with the op kind, and a memory plan that cannot make an op read or write outside
+//! its own buffers (outputs never overlap inputs unless the recorded variant allows exactly that
+//! overlap).
+
+use crate::error::{GraphError, Result};
+use crate::format::{Model, OpRecord, Region, TensorInfo, MAX_OP_INPUTS, MAX_OP_OUTPUTS};
+use crate::ops::{self, param_words, DType, OpKind, TensorKind, Variant};
+use bfmd_kernels::{ConvGeometry, Shape};
+
+/// Arena offset (in elements) at which `Overlapping` 1x1 convolution places its output, given
+/// its input at `in_off`: the output is written pixel by pixel with the current input pixel
+/// copied to scratch first, so output pixel `p` may only cover input pixels `<= p`. With
+/// `out_c <= in_c` the output can start where the input starts; with `out_c > in_c` it must start
+/// `(pixels - 1) * (out_c - in_c)` elements lower. `None` when that would be below 0.
+pub const fn overlap_output_offset(
+    in_off: usize,
+    pixels: usize,
+    in_c: usize,
+    out_c: usize,
+) -> Option<usize> {
+    if out_c <= in_c {
+        return Some(in_off);
+    }
+    let shift = pixels.saturating_sub(1).saturating_mul(out_c - in_c);
+    in_off.checked_sub(shift)
+}
+
+struct Ctx<'m, 'a> {
+    m: &'m Model<'a>,
+    op: &'m OpRecord<'a>,
+}
+
+impl Ctx<'_, '_> {
+    fn err(&self, what: &'static str) -> GraphError {
+        GraphError::op(self.op.index, self.op.kind, what)
+    }
+
+    fn err_t(&self, t: usize, what: &'static str) -> GraphError {
+        GraphError::op_tensor(self.op.index, self.op.kind, t, what)
+    }
+
+    fn ensure(&self, cond: bool, what: &'static str) -> Result<()> {
+        if cond {
+            Ok(())
+        } else {
+            Err(self.err(what))
+        }
+    }
+
+    fn info(&self, t: usize) -> Result<TensorInfo> {
+        self.m
+            .tensor(t)
+            .ok_or(self.err_t(t, "tensor index out of range"))
+    }
+
+    /// Required input `i`.
+    fn input(&self, i: usize) -> Result<(usize, TensorInfo)> {
+        let t = self
+            .op
+            .input(i)
+            .ok_or(self.err("a required input is absent"))?;
+        Ok((t, self.info(t)?))
+    }
+
+    /// Optional input `i`.
+    fn opt_input(&self, i: usize) -> Result<Option<(usize, TensorInfo)>> {
+        match self.op.input(i) {
+            None => Ok(None),
+            Some(t) => Ok(Some((t, self.info(t)?))),
+        }
+    }
+
+    fn output(&self, i: usize) -> Result<(usize, TensorInfo)> {
+        let t = self.op.output(i);
+        Ok((t, self.info(t)?))
+    }
+
+    fn counts(&self, n_in: usize, n_out: usize) -> Result<()> {
+        self.ensure(self.op.num_inputs() == n_in, "wrong number of inputs")?;
+        self.ensure(self.op.num_outputs() == n_out, "wrong number of outputs")
+    }
+
+    fn constant(&self, (t, info): (usize, TensorInfo), dtype: DType, len: usize) -> Result<()> {
+        if info.kind != TensorKind::Constant {
+            return Err(self.err_t(t, "must be a constant"));
+        }
+        if info.dtype != dtype {
+            return Err(self.err_t(t, "constant has the wrong dtype"));
+        }
+        if info.len() != len {
+            return Err(self.err_t(t, "constant has the wrong number of elements"));
+        }
+        Ok(())
+    }
+
+    fn same_dtype(&self, (t, info): (usize, TensorInfo), dtype: DType) -> Result<()> {
+        if info.dtype != dtype {
+            return Err(self.err_t(t, "dtype differs from the op's dtype"));
+        }
+        Ok(())
+    }
+
+    fn same_shape(&self, (t, info): (usize, TensorInfo), shape: Shape) -> Result<()> {
+        if info.shape != shape {
+            return Err(self.err_t(t, "shape differs from the one the op implies"));
+        }
+        Ok(())
+    }
+
+    fn kernel(&self, r: bfmd_kernels::Result<()>) -> Result<()> {
+        r.map_err(|error| GraphError::Kernel {
+            op: self.op.index,
+            kind: self.op.kind,
+            error,
+        })
+    }
+}
+
+/// Window geometry recorded in a convolution op.
+pub(crate) fn conv_geometry(op: &OpRecord<'_>, input: Shape, output: Shape) -> ConvGeometry {
+    use ops::conv::*;
+    ConvGeometry {
+        input,
+        output,
+        kernel_h: op.param_usize(KERNEL_H),
+        kernel_w: op.param_usize(KERNEL_W),
+        stride_h: op.param_usize(STRIDE_H),
+        stride_w: op.param_usize(STRIDE_W),
+        dilation_h: op.param_usize(DILATION_H),
+        dilation_w: op.param_usize(DILATION_W),
+        pad_top: op.param_usize(PAD_TOP),
+        pad_bottom: op.param_usize(PAD_BOTTOM),
+        pad_left: op.param_usize(PAD_LEFT),
+        pad_right: op.param_usize(PAD_RIGHT),
+        groups: match op.kind {
+            OpKind::Conv2d => op.param_usize(GROUPS),
+            _ => 1,
+        },
+    }
+}
+
+/// Window geometry recorded in a pooling op.
+pub(crate) fn pool_geometry(op: &OpRecord<'_>, input: Shape, output: Shape) -> ConvGeometry {
+    use ops::pool::*;
+    ConvGeometry {
+        input,
+        output,
+        kernel_h: op.param_usize(KERNEL_H),
+        kernel_w: op.param_usize(KERNEL_W),
+        stride_h: op.param_usize(STRIDE_H),
+        stride_w: op.param_usize(STRIDE_W),
+        dilation_h: 1,
+        dilation_w: 1,
+        pad_top: op.param_usize(PAD_TOP),
+        pad_bottom: op.param_usize(PAD_BOTTOM),
+        pad_left: op.param_usize(PAD_LEFT),
+        pad_right: op.param_usize(PAD_RIGHT),
+        groups: 1,
+    }
+}
+
+/// NHWC dimensions as an array.
+pub(crate) fn dims(s: Shape) -> [usize; 4] {
+    [s.n, s.h, s.w, s.c]
+}
+
+/// The dtype an op is quantized in (its input's, or for `Quantize` its output's), used to pick
+/// its parameter layout.
+fn op_dtype(c: &Ctx<'_, '_>) -> Result<DType> {
+    let (_, out) = c.output(0)?;
+    Ok(match c.op.kind {
+        OpKind::Quantize => out.dtype,
+        OpKind::Dequantize => c.input(0)?.1.dtype,
+        _ => out.dtype,
+    })
+}
+
+pub(crate) fn check_op(m: &Model<'_>, op: &OpRecord<'_>) -> Result<()> {
+    let c = Ctx { m, op };
+    c.ensure(op.num_inputs() <= MAX_OP_INPUTS, "too many inputs")?;
+    c.ensure(
+        (1..=MAX_OP_OUTPUTS).contains(&op.num_outputs()),
+        "needs 1..=16 outputs",
+    )?;
+    for i in 0..op.num_outputs() {
+        let (t, info) = c.output(i)?;
+        if info.kind != TensorKind::Activation {
+            return Err(c.err_t(t, "an output must be an activation tensor"));
+        }
+    }
+    for i in 0..op.num_inputs() {
+        if let Some(t) = op.input(i) {
+            c.info(t)?;
+        }
+    }
+    let dtype = op_dtype(&c)?;
+    c.ensure(
+        op.num_params() == param_words(op.kind, dtype),
+        "wrong number of parameter words for this kind and dtype",
+    )?;
+    check_kind(&c, dtype)?;
+    check_memory(&c)
+}
+
+fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
+    let op = c.op;
+    let s8 = dtype == DType::S8;
+    match op.kind {
+        OpKind::Conv2d | OpKind::DepthwiseConv2d => {
+            c.counts(if s8 { 5 } else { 3 }, 1)?;
+            let x = c.input(0)?;
+            let y = c.output(0)?;
+            c.same_dtype(x, dtype)?;
+            let (xi, yi) = (x.1.shape, y.1.shape);
+            let g = conv_geometry(op, xi, yi);
+            let groups = op.param_usize(ops::conv::GROUPS);
+            let filter = if op.kind == OpKind::Conv2d {
+                c.ensure(groups >= 1, "groups must be >= 1")?;
+                c.ensure(
+                    xi.c % groups == 0 && yi.c % groups == 0,
+                    "channels not divisible by groups",
+                )?;
+                Shape::new(yi.c, g.kernel_h, g.kernel_w, xi.c / groups)
+            } else {
+                c.ensure(
+                    groups >= 1 && xi.c.checked_mul(groups) == Some(yi.c),
+                    "output channels must be input channels times the multiplier",
+                )?;
+                Shape::new(1, g.kernel_h, g.kernel_w, yi.c)
+            };
+            c.kernel(g.validate())?;
+            let f = c.input(1)?;
+            c.constant(f, dtype, filter.len())?;
+            c.same_shape(f, filter)?;
+            if let Some(b) = c.opt_input(2)? {
+                c.constant(b, ops::bias_dtype(dtype), yi.c)?;
+            }
+            if s8 {
+                c.constant(c.input(3)?, DType::I32, yi.c)?;
+                c.constant(c.input(4)?, DType::I32, yi.c)?;
+            }
+        }
+        OpKind::FullyConnected => {
+            c.counts(if s8 { 5 } else { 3 }, 1)?;
+            let x = c.input(0)?;
+            let (wt, w) = c.input(1)?;
+            let y = c.output(0)?;
+            c.same_dtype(x, dtype)?;
+            let (out_f, in_f) = (w.shape.n, w.shape.c);
+            c.ensure(
+                w.shape.h == 1 && w.shape.w == 1,
+                "weights must be [out, in]",
+            )?;
+            c.constant((wt, w), dtype, out_f * in_f)?;
+            c.ensure(
+                x.1.len() % in_f == 0,
+                "input length not a multiple of in features",
+            )?;
+            c.ensure(
+                y.1.len() == x.1.len() / in_f * out_f,
+                "output length must be batches x out features",
+            )?;
+            if let Some(b) = c.opt_input(2)? {
+                c.constant(b, ops::bias_dtype(dtype), out_f)?;
+            }
+            if s8 {
+                let (mt, mi) = c.input(3)?;
+                let n = if mi.len() == 1 { 1 } else { out_f };
+                c.constant((mt, mi), DType::I32, n)?;
+                c.constant(c.input(4)?, DType::I32, n)?;
+            }
+        }
+        OpKind::MaxPool2d | OpKind::AvgPool2d => {
+            c.counts(1, 1)?;
+            let x = c.input(0)?;
+            let y = c.output(0)?;
+            c.same_dtype(x, dtype)?;
+            c.ensure(
+                x.1.shape.c == y.1.shape.c,
+                "pooling keeps the channel count",
+            )?;
+            c.kernel(pool_geometry(op, x.1.shape, y.1.shape).validate())?;
+        }
+        OpKind::Mean => {
+            c.counts(1, 1)?;
+            let x = c.input(0)?;
+            c.same_dtype(x, dtype)?;
+            let s = x.1.shape;
+            c.same_shape(c.output(0)?, Shape::new(s.n, 1, 1, s.c))?;
+        }
+        OpKind::Add | OpKind::Mul => {
+            c.counts(2, 1)?;
+            let (a, b, y) = (c.input(0)?, c.input(1)?, c.output(0)?);
+            c.same_dtype(a, dtype)?;
+            c.same_dtype(b, dtype)?;
+            let ys = y.1.shape;
+            let fits = |s: Shape| s == ys || s == Shape::new(1, 1, 1, ys.c) || s.len() == 1;
+            c.ensure(
+                (a.1.shape == ys && fits(b.1.shape)) || (b.1.shape == ys && fits(a.1.shape)),
+                "operands must match the output or broadcast as [1,1,1,C] or a scalar",
+            )?;
+        }
+        OpKind::Concat | OpKind::Split => {
+            let axis = op.param_usize(ops::axis::AXIS);
+            c.ensure(axis < 4, "axis must be 0..=3")?;
+            let (many, one, n) = if op.kind == OpKind::Concat {
+                c.ensure(op.num_outputs() == 1, "concat has one output")?;
+                c.ensure(op.num_inputs() >= 1, "concat needs inputs")?;
+                (true, c.output(0)?, op.num_inputs())
+            } else {
+                c.ensure(op.num_inputs() == 1, "split has one input")?;
+                (false, c.input(0)?, op.num_outputs())
+            };
+            c.same_dtype(one, dtype)?;
+            let total = dims(one.1.shape);
+            let mut sum = 0usize;
+            for i in 0..n {
+                let part = if many { c.input(i)? } else { c.output(i)? };
+                c.same_dtype(part, dtype)?;
+                let d = dims(part.1.shape);
+                for k in 0..4 {
+                    if k != axis && d[k] != total[k] {
+                        return Err(c.err_t(part.0, "dimension off the axis differs"));
+                    }
+                }
+                sum += d[axis];
+            }
+            c.ensure(sum == total[axis], "parts do not add up along the axis")?;
+        }
+        OpKind::ChannelShuffle => {
+            c.counts(1, 1)?;
+            let x = c.input(0)?;
+            c.same_dtype(x, dtype)?;
+            c.same_shape(c.output(0)?, x.1.shape)?;
+            let g = op.param_usize(ops::shuffle::GROUPS);
+            c.ensure(
+                g >= 1 && x.1.shape.c % g == 0,
+                "channels not divisible by groups",
+            )?;
+        }
+        OpKind::Pad => {
+            c.counts(1, 1)?;
+            let x = c.input(0)?;
+            c.same_dtype(x, dtype)?;
+            let (xd, yd) = (dims(x.1.shape), dims(c.output(0)?.1.shape));
+            for k in 0..4 {
+                let want = xd[k]
+                    .checked_add(op.param_usize(ops::pad::BEFORE + k))
+                    .and_then(|v| v.checked_add(op.param_usize(ops::pad::AFTER + k)));
+                c.ensure(
+                    want == Some(yd[k]),
+                    "output dims must be input plus padding",
+                )?;
+            }
+        }
+        OpKind::Transpose => {
+            c.counts(1, 1)?;
+            let x = c.input(0)?;
+            c.same_dtype(x, dtype)?;
+            let (xd, yd) = (dims(x.1.shape), dims(c.output(0)?.1.shape));
+            let mut seen = [false; 4];
+            for (k, &y) in yd.iter().enumerate() {
+                let p = op.param_usize(ops::transpose::PERM + k);
+                c.ensure(p < 4 && !seen[p], "perm is not a permutation of 0..4")?;
+                seen[p] = true;
+                c.ensure(xd[p] == y, "output dims must be the permuted input dims")?;
+            }
+        }
+        OpKind::Reshape => {
+            c.counts(1, 1)?;
+            let x = c.input(0)?;
+            c.same_dtype(x, dtype)?;
+            c.ensure(
+                x.1.len() == c.output(0)?.1.len(),
+                "reshape changes the element count",
+            )?;
+            c.ensure(
+                op.variant == Variant::InPlace { input: 0 },
+                "reshape must be recorded as a view (variant in place over input 0)",
+            )?;
+            c.ensure(
+                x.1.kind == TensorKind::Activation && x.1.region == c.output(0)?.1.region,
+                "a reshape view must share its input's arena region",
+            )?;
+        }
+        OpKind::Relu
+        | OpKind::Relu6
+        | OpKind::ReluN1To1
+        | OpKind::HardSwish
+        | OpKind::Logistic
+        | OpKind::Softmax
+        | OpKind::Requantize => {
+            c.counts(1, 1)?;
+            let x = c.input(0)?;
+            c.same_dtype(x, dtype)?;
+            c.ensure(
+                op.kind != OpKind::Requantize || dtype == DType::S8,
+                "requantize is int8 to int8",
+            )?;
+            c.same_shape(c.output(0)?, x.1.shape)?;
+        }
+        OpKind::HardSigmoid | OpKind::Swish | OpKind::Lut => {
+            c.ensure(op.kind != OpKind::Lut || s8, "a lookup table is int8 only")?;
+            c.counts(if s8 { 2 } else { 1 }, 1)?;
+            let x = c.input(0)?;
+            c.same_dtype(x, dtype)?;
+            c.same_shape(c.output(0)?, x.1.shape)?;
+            if s8 {
+                c.constant(c.input(1)?, DType::S8, 256)?;
+            }
+        }
+        OpKind::Quantize | OpKind::Dequantize => {
+            c.counts(1, 1)?;
+            let (x, y) = (c.input(0)?, c.output(0)?);
+            let (f, q) = if op.kind == OpKind::Quantize {
+                (x, y)
+            } else {
+                (y, x)
+            };
+            // The kernels quantize from and dequantize to f32 only.
+            c.ensure(f.1.dtype == DType::F32, "the float side must be f32")?;
+            c.ensure(q.1.dtype == DType::S8, "the quantized side must be int8")?;
+            c.same_shape(y, x.1.shape)?;
+            let scale = op.param_f32(ops::affine::SCALE);
+            c.ensure(
+                scale.is_finite() && scale > 0.0,
+                "scale must be finite and positive",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn region_of(c: &Ctx<'_, '_>, t: usize) -> Result<Option<Region>> {
+    let info = c.info(t)?;
+    Ok(match info.kind {
+        TensorKind::Activation => Some(info.region),
+        TensorKind::Constant => None,
+    })
+}
+
+fn check_memory(c: &Ctx<'_, '_>) -> Result<()> {
+    let op = c.op;
+    let s = op.scratch;
+    c.ensure(
+        s.start
+            .checked_add(s.len)
+            .is_some_and(|e| e <= c.m.arena_bytes()),
+        "scratch out of the arena",
+    )?;
+    let mut ins: heapless::Vec<(usize, usize, Region), MAX_OP_INPUTS> = heapless::Vec::new();
+    for i in 0..op.num_inputs() {
+        if let Some(t) = op.input(i) {
+            if let Some(r) = region_of(c, t)? {
+                // Capacity: num_inputs <= MAX_OP_INPUTS was checked first.
+                let _ = ins.push((i, t, r));
+            }
+        }
+    }
+    for k in 0..op.num_outputs() {
+        let (ot, oinfo) = c.output(k)?;
+        let o = oinfo.region;
+        if s.overlaps(&o) {
+            return Err(c.err_t(ot, "scratch overlaps an output"));
+        }
+        for k2 in 0..k {
+            if c.output(k2)?.1.region.overlaps(&o) {
+                return Err(c.err_t(ot, "two outputs overlap"));
+            }
+        }
+        for &(i, it, r) in ins.iter() {
+            if !o.overlaps(&r) {
+                continue;
+            }
+            let allowed = k == 0 && allowed_overlap(c, i, r, o)?;
+            if !allowed {
+                return Err(c.err_t(
+                    it,
+                    "output overlaps an input in a way the recorded variant does not allow",
+                ));
+            }
+        }
+    }
+    for &(_, it, r) in ins.iter() {
+        if s.overlaps(&r) {
+            return Err(c.err_t(it, "scratch overlaps an input"));
+        }
+    }
+    // The executor hands the overwritten input to the kernel as one `&mut` buffer (for
+    // `Overlapping`, the union of input 0 and output 0): no other input may share it.
+    let shared = match op.variant {
+        Variant::Normal => None,
+        Variant::InPlace { input } => ins
+            .iter()
+            .find(|e| e.0 == input as usize)
+            .map(|e| (e.0, e.2)),
+        Variant::Overlapping => {
+            let o = c.output(0)?.1.region;
+            ins.iter().find(|e| e.0 == 0).map(|e| {
+                let start = e.2.start.min(o.start);
+                (
+                    0,
+                    Region {
+                        start,
+                        len: e.2.end().max(o.end()) - start,
+                    },
+                )
+            })
+        }
+    };
+    match (op.variant, shared) {
+        (Variant::Normal, _) => {}
+        (_, None) => return Err(c.err("the variant overwrites an input that is not in the arena")),
+        (_, Some((slot, region))) => {
+            if op.kind != OpKind::Reshape {
+                for &(i, it, r) in ins.iter() {
+                    if i != slot && r.overlaps(&region) {
+                        return Err(c.err_t(it, "another input shares the overwritten buffer"));
+                    }
+                }
+                if s.overlaps(&region) {
+                    return Err(c.err("scratch overlaps the overwritten buffer"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether output 0 at `o` may overlap input slot `i` at `r` under the op's variant.
+fn allowed_overlap(c: &Ctx<'_, '_>, i: usize, r: Region, o: Region) -> Result<bool> {
+    let op = c.op;
+    Ok(match op.variant {
+        Variant::Normal => false,
+        Variant::InPlace { input } => {
+            if input as usize != i || o.start != r.start {
+                return Ok(false);
+            }
+            match op.kind {
+                OpKind::Reshape => o.len == r.len,
+                OpKind::Add | OpKind::Mul => {
+                    // Only the full-size operand can be overwritten.
+                    o.len == r.len && c.input(i)?.1.shape == c.output(0)?.1.shape
+                }
+                OpKind::DepthwiseConv2d => {
+                    let x = c.input(0)?.1.shape;
+                    op.param_usize(ops::conv::GROUPS) == 1
+                        && o.len <= r.len
+                        && op.scratch.len >= x.h * x.w * c.input(0)?.1.dtype.size()
+                }
+                k => k.is_unary_in_place() && o.len == r.len,
+            }
+        }
+        Variant::Overlapping => {
+            if op.kind != OpKind::Conv2d || i != 0 {
+                return Ok(false);
+            }
+            let (x, y) = (c.input(0)?.1, c.output(0)?.1);
+            let g = conv_geometry(op, x.shape, y.shape);
+            let pointwise = g.kernel_h == 1
+                && g.kernel_w == 1
+                && g.stride_h == 1
+                && g.stride_w == 1
+                && g.pad_top + g.pad_bottom + g.pad_left + g.pad_right == 0;
+            let size = x.dtype.size();
+            pointwise
+                && overlap_output_offset(r.start / size, x.shape.pixels(), x.shape.c, y.shape.c)
+                    == Some(o.start / size)
+                && op.scratch.len >= x.shape.c * size
+        }
+    })
+}
