@@ -66,27 +66,29 @@ pub fn concat_shuffle_split<T: Copy>(
     }
     let k = channels / groups;
     for px in 0..shape.pixels() {
-        // Walk the concatenated channels in source order `s = i * k + j`, keeping the shuffled
-        // position `m = j * g + i` as (part `p`, offset `o`) without dividing per element.
-        let (mut i, mut j) = (0, 0);
-        let (mut p, mut o) = (0, 0);
-        for &(data, s) in inputs {
-            let row = &data[px * s.c..(px + 1) * s.c];
-            for &v in row {
-                outputs[p][px * part + o] = v;
-                j += 1;
-                if j == k {
-                    j = 0;
-                    i += 1;
-                    p = i / part;
-                    o = i % part;
-                } else {
-                    o += groups;
-                    while o >= part {
-                        o -= part;
-                        p += 1;
-                    }
+        // Walk the concatenated channels in source order `s = i * k + j`. Consecutive sources
+        // of one group `i` land `groups` apart (`m = j * g + i`), so copy them as runs that stay
+        // within one group, one input row and one output part: a strided copy each, with the
+        // divisions done once per run instead of per element.
+        let mut s = 0;
+        for &(data, shape_t) in inputs {
+            let row = &data[px * shape_t.c..(px + 1) * shape_t.c];
+            let mut r = 0;
+            while r < row.len() {
+                let (i, j) = (s / k, s % k);
+                let m = j * groups + i;
+                let (p, o) = (m / part, m % part);
+                let n = (k - j).min(row.len() - r).min((part - o).div_ceil(groups));
+                let dst = &mut outputs[p][px * part + o..(px + 1) * part];
+                // A plain strided index: fewer instructions than `step_by` or `chunks_mut`
+                // (callgrind, x86-64), and `n` keeps `at` inside `dst`.
+                let mut at = 0;
+                for &v in &row[r..r + n] {
+                    dst[at] = v;
+                    at += groups;
                 }
+                r += n;
+                s += n;
             }
         }
     }
