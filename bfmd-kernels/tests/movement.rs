@@ -12,6 +12,7 @@ use bfmd_kernels::half::f16;
 use bfmd_kernels::movement::*;
 use bfmd_kernels::{Error, Shape};
 use common::Rng;
+use proptest::prelude::*;
 
 /// The four dimensions of a shape.
 fn dims(s: Shape) -> [usize; 4] {
@@ -951,4 +952,81 @@ fn pad_errors() {
         pad_s8(&x, s, &huge, 0, &mut y),
         Err(Error::BadParam { .. })
     ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property sweep over random shapes
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Transpose agrees with the coordinate oracle for any shape and permutation.
+    #[test]
+    fn transpose_any_shape(
+        d in prop::array::uniform4(1usize..6),
+        perm_index in 0usize..24,
+    ) {
+        let perm = all_perms()[perm_index];
+        let shape = Shape::new(d[0], d[1], d[2], d[3]);
+        let x = iota(shape.len(), 3);
+        let mut y = vec![0u32; x.len()];
+        let out = transpose(&x, shape, perm, &mut y).unwrap();
+        let od = dims(out);
+        for c in coords(d) {
+            let oc = [c[perm[0]], c[perm[1]], c[perm[2]], c[perm[3]]];
+            prop_assert_eq!(y[lin(od, oc)], x[lin(d, c)]);
+        }
+    }
+
+    /// Shuffle equals the literal reshape -> transpose -> reshape, and shuffling by `k` undoes
+    /// a shuffle by `g` (the inverse permutation of channels).
+    #[test]
+    fn shuffle_any_shape(
+        n in 1usize..3, h in 1usize..5, w in 1usize..5,
+        groups in 1usize..9, k in 1usize..6,
+    ) {
+        let s = Shape::new(n, h, w, groups * k);
+        let x = iota(s.len(), 9);
+        let mut y = vec![0u32; x.len()];
+        channel_shuffle(groups, &x, s, &mut y).unwrap();
+        prop_assert_eq!(&y, &shuffle_by_transpose(groups, &x, s));
+        let mut back = vec![0u32; x.len()];
+        channel_shuffle(k, &y, s, &mut back).unwrap();
+        prop_assert_eq!(back, x);
+    }
+
+    /// Split with random sizes along a random axis, then concatenation, is the identity.
+    #[test]
+    fn split_concat_round_trip(
+        d in prop::array::uniform4(1usize..5),
+        axis_index in 0usize..4,
+        cut_seed in any::<u64>(),
+    ) {
+        let axis = AXES[axis_index];
+        let mut d = d;
+        d[axis_index] += 3;
+        let s = Shape::new(d[0], d[1], d[2], d[3]);
+        let mut rng = Rng::new(cut_seed);
+        let mut sizes = Vec::new();
+        let mut left = d[axis_index];
+        while left > 0 {
+            let take = rng.range_usize(0, left);
+            sizes.push(take);
+            left -= take;
+        }
+        let x = iota(s.len(), 1);
+        let part_shape = |size: usize| {
+            let mut pd = d;
+            pd[axis_index] = size;
+            Shape::new(pd[0], pd[1], pd[2], pd[3])
+        };
+        let mut parts: Vec<Vec<u32>> = sizes.iter().map(|&z| vec![0; part_shape(z).len()]).collect();
+        let mut refs: Vec<&mut [u32]> = parts.iter_mut().map(|v| v.as_mut_slice()).collect();
+        split_sizes(axis, &x, s, &sizes, &mut refs).unwrap();
+        let inputs: Vec<(&[u32], Shape)> =
+            parts.iter().zip(&sizes).map(|(v, &z)| (v.as_slice(), part_shape(z))).collect();
+        let mut back = vec![0u32; x.len()];
+        prop_assert_eq!(concat(axis, &inputs, &mut back).unwrap(), s);
+        prop_assert_eq!(back, x);
+    }
 }
