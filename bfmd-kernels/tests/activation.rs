@@ -163,6 +163,61 @@ fn int8_matches_tflm_on_every_input() {
     assert_eq!(checked, 12, "every activation case of the table ran");
 }
 
+/// Long tensors go through the table the dispatcher builds (`LUT_MIN_LEN`); the result must
+/// still be TFLM's, element for element, and `to_lut()` must be TFLM's table.
+#[test]
+fn long_tensors_take_the_table_path_and_stay_bit_exact() {
+    let mut rng = Rng::new(13);
+    // Every int8 value three times, in a seeded random order: 768 >= LUT_MIN_LEN elements.
+    let mut input: Vec<i8> = (0..3).flat_map(|_| all_int8()).collect();
+    for i in (1..input.len()).rev() {
+        input.swap(i, rng.range_usize(0, i));
+    }
+    assert!(input.len() >= s8::LUT_MIN_LEN);
+    let mut checked = 0;
+    for case in tflm::CASES {
+        let (is, iz, os, oz) = (
+            case.input_scale,
+            case.input_zero_point,
+            case.output_scale,
+            case.output_zero_point,
+        );
+        let (got, table) = match case.op {
+            "HARD_SWISH" => {
+                let p = s8::HardSwishS8Params::from_scales(is, iz, os, oz).unwrap();
+                (hard_swish_run(&p, &input), p.to_lut().unwrap())
+            }
+            "LOGISTIC" => {
+                let p = s8::LogisticS8Params::from_scales(is, iz, os, oz).unwrap();
+                (logistic_run(&p, &input), p.to_lut().unwrap())
+            }
+            "RELU" => {
+                let p = s8::ReluS8Params::from_scales(is, iz, os, oz).unwrap();
+                (relu_run(&p, &input), p.to_lut().unwrap())
+            }
+            _ => continue,
+        };
+        // TFLM's output for the value q is case.output[q + 128].
+        let want: Vec<i8> = input
+            .iter()
+            .map(|&q| case.output[(q as i32 + 128) as usize])
+            .collect();
+        assert_bit_exact(case.name, &got, &want);
+        for q in -128i32..=127 {
+            assert_eq!(
+                table[q as i8 as u8 as usize],
+                case.output[(q + 128) as usize]
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 11);
+    // Invalid params cannot be tabulated.
+    let mut bad = s8::ReluS8Params::from_scales(0.1, 0, 0.1, 0).unwrap();
+    bad.shift = 31;
+    assert!(bad.to_lut().is_err());
+}
+
 // ------------------------------------------------------------------------------------------------
 // int8 against the f32 definitions
 

@@ -180,6 +180,21 @@ fn requantize_is_within_one_step_of_exact() {
     }
 }
 
+/// Long tensors go through a table of the same element function; the result is identical.
+#[test]
+fn requantize_long_tensors_match_the_element_loop() {
+    let mut rng = Rng::new(33);
+    let q = rng.vec_i8(3001);
+    assert!(q.len() >= bfmd_kernels::s8::activation::LUT_MIN_LEN);
+    let p = RequantizeS8Params::from_scales(0.031, -7, 0.047, 12).unwrap();
+    let out = requantize_all(&p, &q);
+    let table = p.to_lut().unwrap();
+    for (&qi, &o) in q.iter().zip(&out) {
+        assert_eq!(o, portable::requantize_element(&p, qi));
+        assert_eq!(o, table[qi as u8 as usize]);
+    }
+}
+
 #[test]
 fn errors_are_reported() {
     assert!(QuantizeS8Params::from_scales(0.0, 0).is_err());

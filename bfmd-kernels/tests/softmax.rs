@@ -115,6 +115,22 @@ fn int8_is_rounded_exact_softmax() {
     }
 }
 
+/// Long tensors use the tabulated exponentials; rows of the TFLM cases repeated past
+/// `LUT_MIN_LEN` must still give TFLM's bytes, and the table path equals the direct loop.
+#[test]
+fn long_tensors_use_the_exp_table_and_stay_bit_exact() {
+    for case in tflm::CASES.iter().filter(|c| c.op == "SOFTMAX") {
+        let p = SoftmaxS8Params::from_scales(case.input_scale, 1.0, OUT_SCALE, -128).unwrap();
+        let input: Vec<i8> = (0..3).flat_map(|_| case.shuffled_input).collect();
+        let want: Vec<i8> = (0..3).flat_map(|_| case.shuffled_output).collect();
+        assert!(input.len() >= bfmd_kernels::s8::activation::LUT_MIN_LEN);
+        assert_bit_exact(case.name, &run_s8(&p, case.cols, &input), &want);
+        let mut tabled = input.clone();
+        portable::softmax_inplace_with_table(&p, case.cols, &mut tabled, &portable::exp_table(&p));
+        assert_bit_exact(case.name, &tabled, &want);
+    }
+}
+
 #[test]
 fn params_match_tflm_prepare() {
     // Scale 1/16, beta 1: 2^-4 * 2^26 = 2^22 -> (2^30, 23); radius floor(31 * 2^26 / 2^23) =

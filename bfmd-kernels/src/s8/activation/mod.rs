@@ -17,7 +17,10 @@
 //! | [`logistic_s8`] | Q4.27 input, gemmlowp `logistic`, output scale 1/256 zero point -128 | TFLM `reference_integer_ops::Logistic` (`reference/integer_ops/logistic.h`, `micro/kernels/logistic_common.cc`) |
 //! | [`hard_sigmoid_s8`], [`swish_s8`], [`lut_s8`] | table lookup, table from the `f32` definition | **bfmd-defined** (no TFLite builtin) |
 //!
-//! The inner loops are in [`portable`]; this module checks arguments and dispatches.
+//! The inner loops are in [`portable`]; this module checks arguments and dispatches. For
+//! tensors of [`LUT_MIN_LEN`] elements or more, the arithmetic ops run as a lookup in a table
+//! the dispatcher computes with the same element function (bit-identical, about 256 element
+//! evaluations per call instead of one per element).
 
 pub mod portable;
 
@@ -29,6 +32,45 @@ use crate::reference::quantize::{check_quantization, check_range};
 
 /// The inner-loop implementation the dispatchers of this module run.
 pub const PATH: &str = "portable";
+
+/// From this many elements on, the dispatchers of the arithmetic ops (ReLU, ReLU_N1_TO_1,
+/// hard-swish, logistic, requantize) first tabulate the op's element function for the 256 int8
+/// inputs (256 bytes of stack) and then look every element up. The table holds exactly what the
+/// element loop computes, so the results are identical; only the cost changes (256 evaluations
+/// instead of one per element). Each params struct also offers `to_lut()` so a graph can store
+/// the table once instead.
+pub const LUT_MIN_LEN: usize = 512;
+
+/// Runs an element-wise int8 op: the element loop for short tensors, a table built from
+/// `element` for long ones (see [`LUT_MIN_LEN`]).
+pub(crate) fn apply_s8(
+    input: &[i8],
+    output: &mut [i8],
+    element: impl Fn(i8) -> i8,
+    direct: impl FnOnce(&[i8], &mut [i8]),
+) -> Result<()> {
+    check_len("output", input.len(), output.len())?;
+    if input.len() >= LUT_MIN_LEN {
+        portable::lut(&portable::table_of(element), input, output);
+    } else {
+        direct(input, output);
+    }
+    Ok(())
+}
+
+/// In-place form of [`apply_s8`].
+pub(crate) fn apply_s8_inplace(
+    data: &mut [i8],
+    element: impl Fn(i8) -> i8,
+    direct: impl FnOnce(&mut [i8]),
+) -> Result<()> {
+    if data.len() >= LUT_MIN_LEN {
+        portable::lut_inplace(&portable::table_of(element), data);
+    } else {
+        direct(data);
+    }
+    Ok(())
+}
 
 /// Checks the scales and zero points of a unary op's input and output tensors.
 fn check_in_out(in_scale: f32, in_zp: i32, out_scale: f32, out_zp: i32) -> Result<()> {
@@ -123,6 +165,13 @@ impl ReluS8Params {
         Ok(p)
     }
 
+    /// The op as a 256-entry table (see [`LutS8`]), identical to the element loop on every
+    /// input; `Err` when the params are invalid.
+    pub fn to_lut(&self) -> Result<LutS8> {
+        self.validate()?;
+        Ok(portable::table_of(|x| portable::relu_element(self, x)))
+    }
+
     /// Checks the ranges the kernel relies on (the fields are public so a model blob can carry
     /// them).
     pub fn validate(&self) -> Result<()> {
@@ -143,16 +192,22 @@ impl ReluS8Params {
 /// int8 RELU. Errors: invalid params, `output.len() != input.len()`.
 pub fn relu_s8(p: &ReluS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
     p.validate()?;
-    check_len("output", input.len(), output.len())?;
-    portable::relu(p, input, output);
-    Ok(())
+    apply_s8(
+        input,
+        output,
+        |x| portable::relu_element(p, x),
+        |i, o| portable::relu(p, i, o),
+    )
 }
 
 /// int8 RELU in place.
 pub fn relu_s8_inplace(p: &ReluS8Params, data: &mut [i8]) -> Result<()> {
     p.validate()?;
-    portable::relu_inplace(p, data);
-    Ok(())
+    apply_s8_inplace(
+        data,
+        |x| portable::relu_element(p, x),
+        |d| portable::relu_inplace(p, d),
+    )
 }
 
 /// int8 RELU_N1_TO_1: the [`relu_s8`] loop with the params of
@@ -276,6 +331,15 @@ impl HardSwishS8Params {
         Ok(p)
     }
 
+    /// The op as a 256-entry table (see [`LutS8`]), identical to the element loop on every
+    /// input; `Err` when the params are invalid.
+    pub fn to_lut(&self) -> Result<LutS8> {
+        self.validate()?;
+        Ok(portable::table_of(|x| {
+            portable::hard_swish_element(self, x)
+        }))
+    }
+
     /// Checks the ranges the kernel relies on.
     pub fn validate(&self) -> Result<()> {
         check_range(
@@ -309,16 +373,22 @@ impl HardSwishS8Params {
 /// input.len()`.
 pub fn hard_swish_s8(p: &HardSwishS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
     p.validate()?;
-    check_len("output", input.len(), output.len())?;
-    portable::hard_swish(p, input, output);
-    Ok(())
+    apply_s8(
+        input,
+        output,
+        |x| portable::hard_swish_element(p, x),
+        |i, o| portable::hard_swish(p, i, o),
+    )
 }
 
 /// int8 HARD_SWISH in place.
 pub fn hard_swish_s8_inplace(p: &HardSwishS8Params, data: &mut [i8]) -> Result<()> {
     p.validate()?;
-    portable::hard_swish_inplace(p, data);
-    Ok(())
+    apply_s8_inplace(
+        data,
+        |x| portable::hard_swish_element(p, x),
+        |d| portable::hard_swish_inplace(p, d),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -396,6 +466,13 @@ impl LogisticS8Params {
         Ok(p)
     }
 
+    /// The op as a 256-entry table (see [`LutS8`]), identical to the element loop on every
+    /// input; `Err` when the params are invalid.
+    pub fn to_lut(&self) -> Result<LutS8> {
+        self.validate()?;
+        Ok(portable::table_of(|x| portable::logistic_element(self, x)))
+    }
+
     /// Checks the ranges the kernel relies on. A left shift above 30 is only allowed with a
     /// zero radius, where every input saturates and the multiplier is never applied.
     pub fn validate(&self) -> Result<()> {
@@ -428,16 +505,22 @@ impl LogisticS8Params {
 /// params, `output.len() != input.len()`.
 pub fn logistic_s8(p: &LogisticS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
     p.validate()?;
-    check_len("output", input.len(), output.len())?;
-    portable::logistic(p, input, output);
-    Ok(())
+    apply_s8(
+        input,
+        output,
+        |x| portable::logistic_element(p, x),
+        |i, o| portable::logistic(p, i, o),
+    )
 }
 
 /// int8 LOGISTIC in place.
 pub fn logistic_s8_inplace(p: &LogisticS8Params, data: &mut [i8]) -> Result<()> {
     p.validate()?;
-    portable::logistic_inplace(p, data);
-    Ok(())
+    apply_s8_inplace(
+        data,
+        |x| portable::logistic_element(p, x),
+        |d| portable::logistic_inplace(p, d),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

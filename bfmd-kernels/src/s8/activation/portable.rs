@@ -154,6 +154,15 @@ pub fn logistic_inplace(p: &LogisticS8Params, data: &mut [i8]) {
     map_inplace(data, |x| logistic_element(p, x));
 }
 
+/// Tabulates an element function over the 256 int8 inputs (layout of [`LutS8`]).
+pub fn table_of(element: impl Fn(i8) -> i8) -> LutS8 {
+    let mut table = [0i8; 256];
+    for (i, t) in table.iter_mut().enumerate() {
+        *t = element(i as u8 as i8);
+    }
+    table
+}
+
 /// Table lookup loop.
 pub fn lut(table: &LutS8, input: &[i8], output: &mut [i8]) {
     map(input, output, |x| table[x as u8 as usize]);

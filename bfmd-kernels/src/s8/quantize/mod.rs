@@ -8,7 +8,9 @@
 //! * [`requantize_s8`]: TFLM's QUANTIZE with an int8 input (`micro/kernels/quantize_common.cc`,
 //!   `reference/requantize.h`): `clamp(MultiplyByQuantizedMultiplier(q - in_zp, in_scale /
 //!   out_scale) + out_zp)`. TFLite's `same_scale` shortcut only exists for int8 <-> uint8, so
-//!   int8 -> int8 always takes the multiply, which is the identity for equal scales.
+//!   int8 -> int8 always takes the multiply, which is the identity for equal scales. Long
+//!   tensors go through a table of the same function (see
+//!   [`crate::s8::activation::LUT_MIN_LEN`]).
 //!
 //! Tensors may have any shape; `input` and `output` must have the same length.
 
@@ -17,6 +19,8 @@ pub mod portable;
 use crate::error::{check_len, Result};
 use crate::quant::quantize_multiplier;
 use crate::reference::quantize::{check_quantization, check_range};
+use crate::s8::activation::portable as activation_portable;
+use crate::s8::activation::{apply_s8, apply_s8_inplace, LutS8};
 
 /// The inner-loop implementation the dispatchers of this module run.
 pub const PATH: &str = "portable";
@@ -115,6 +119,15 @@ impl RequantizeS8Params {
         Ok(p)
     }
 
+    /// The requantization as a 256-entry table (see [`LutS8`]), identical to the element loop;
+    /// `Err` when the params are invalid.
+    pub fn to_lut(&self) -> Result<LutS8> {
+        self.validate()?;
+        Ok(activation_portable::table_of(|q| {
+            portable::requantize_element(self, q)
+        }))
+    }
+
     /// Checks the ranges the kernel relies on.
     pub fn validate(&self) -> Result<()> {
         check_range("requantize input offset", self.input_offset, -127, 128)?;
@@ -132,14 +145,20 @@ impl RequantizeS8Params {
 /// Requantizes int8 -> int8. Errors: invalid params, `output.len() != input.len()`.
 pub fn requantize_s8(p: &RequantizeS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
     p.validate()?;
-    check_len("output", input.len(), output.len())?;
-    portable::requantize(p, input, output);
-    Ok(())
+    apply_s8(
+        input,
+        output,
+        |q| portable::requantize_element(p, q),
+        |i, o| portable::requantize(p, i, o),
+    )
 }
 
 /// Requantizes int8 -> int8 in place.
 pub fn requantize_s8_inplace(p: &RequantizeS8Params, data: &mut [i8]) -> Result<()> {
     p.validate()?;
-    portable::requantize_inplace(p, data);
-    Ok(())
+    apply_s8_inplace(
+        data,
+        |q| portable::requantize_element(p, q),
+        |d| portable::requantize_inplace(p, d),
+    )
 }

@@ -14,6 +14,11 @@
 //!
 //! The output quantization is fixed by TFLite's int8 spec: scale 1/256, zero point -128. The
 //! input zero point does not matter (only differences are used).
+//!
+//! The exponential depends only on the difference to the row maximum (256 possible values), so
+//! for tensors of [`crate::s8::activation::LUT_MIN_LEN`] elements or more the dispatcher
+//! tabulates it once per call (1 KiB of stack) instead of evaluating it twice per element; the
+//! bits are the same.
 
 pub mod portable;
 
@@ -131,14 +136,24 @@ pub fn softmax_s8(
     check_rows(depth, input.len())?;
     check_len("output", input.len(), output.len())?;
     output.copy_from_slice(input);
-    portable::softmax_inplace(p, depth, output);
+    run(p, depth, output);
     Ok(())
+}
+
+/// The portable loop, with the exponentials tabulated first when the tensor is long enough to
+/// pay for the 256 evaluations (bit-identical either way).
+fn run(p: &SoftmaxS8Params, depth: usize, data: &mut [i8]) {
+    if data.len() >= crate::s8::activation::LUT_MIN_LEN {
+        portable::softmax_inplace_with_table(p, depth, data, &portable::exp_table(p));
+    } else {
+        portable::softmax_inplace(p, depth, data);
+    }
 }
 
 /// [`softmax_s8`] overwriting its input (each row is read entirely before it is written).
 pub fn softmax_s8_inplace(p: &SoftmaxS8Params, depth: usize, data: &mut [i8]) -> Result<()> {
     p.validate()?;
     check_rows(depth, data.len())?;
-    portable::softmax_inplace(p, depth, data);
+    run(p, depth, data);
     Ok(())
 }
