@@ -163,18 +163,7 @@ fn liveness(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -> 
         s.last = if t.graph_output { end } else { 0 };
     }
     for (j, op) in ops.iter().enumerate() {
-        for &o in op.outputs {
-            let o = o as usize;
-            if o >= n || !tensors[o].activation {
-                return Err(plan_err(Some(o), "op output is not an activation tensor"));
-            }
-            let s = &mut work.tensors[o];
-            if s.first != usize::MAX {
-                return Err(plan_err(Some(o), "tensor defined twice (or a graph input)"));
-            }
-            s.first = j;
-            s.last = s.last.max(j);
-        }
+        // Inputs first: an op cannot read the tensor it writes.
         for &i in op.inputs {
             if i == NO_TENSOR {
                 continue;
@@ -190,6 +179,18 @@ fn liveness(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -> 
                 }
                 s.last = s.last.max(j);
             }
+        }
+        for &o in op.outputs {
+            let o = o as usize;
+            if o >= n || !tensors[o].activation {
+                return Err(plan_err(Some(o), "op output is not an activation tensor"));
+            }
+            let s = &mut work.tensors[o];
+            if s.first != usize::MAX {
+                return Err(plan_err(Some(o), "tensor defined twice (or a graph input)"));
+            }
+            s.first = j;
+            s.last = s.last.max(j);
         }
     }
     for (i, t) in tensors.iter().enumerate() {
