@@ -43,31 +43,22 @@ pub const LUT_MIN_LEN: usize = 512;
 
 /// Runs an element-wise int8 op: the element loop for short tensors, a table built from
 /// `element` for long ones (see [`LUT_MIN_LEN`]).
-pub(crate) fn apply_s8(
-    input: &[i8],
-    output: &mut [i8],
-    element: impl Fn(i8) -> i8,
-    direct: impl FnOnce(&[i8], &mut [i8]),
-) -> Result<()> {
+pub(crate) fn apply_s8(input: &[i8], output: &mut [i8], element: impl Fn(i8) -> i8) -> Result<()> {
     check_len("output", input.len(), output.len())?;
     if input.len() >= LUT_MIN_LEN {
         portable::lut(&portable::table_of(element), input, output);
     } else {
-        direct(input, output);
+        portable::map(input, output, element);
     }
     Ok(())
 }
 
 /// In-place form of [`apply_s8`].
-pub(crate) fn apply_s8_inplace(
-    data: &mut [i8],
-    element: impl Fn(i8) -> i8,
-    direct: impl FnOnce(&mut [i8]),
-) -> Result<()> {
+pub(crate) fn apply_s8_inplace(data: &mut [i8], element: impl Fn(i8) -> i8) -> Result<()> {
     if data.len() >= LUT_MIN_LEN {
         portable::lut_inplace(&portable::table_of(element), data);
     } else {
-        direct(data);
+        portable::map_inplace(data, element);
     }
     Ok(())
 }
@@ -192,22 +183,13 @@ impl ReluS8Params {
 /// int8 RELU. Errors: invalid params, `output.len() != input.len()`.
 pub fn relu_s8(p: &ReluS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
     p.validate()?;
-    apply_s8(
-        input,
-        output,
-        |x| portable::relu_element(p, x),
-        |i, o| portable::relu(p, i, o),
-    )
+    apply_s8(input, output, |x| portable::relu_element(p, x))
 }
 
 /// int8 RELU in place.
 pub fn relu_s8_inplace(p: &ReluS8Params, data: &mut [i8]) -> Result<()> {
     p.validate()?;
-    apply_s8_inplace(
-        data,
-        |x| portable::relu_element(p, x),
-        |d| portable::relu_inplace(p, d),
-    )
+    apply_s8_inplace(data, |x| portable::relu_element(p, x))
 }
 
 /// int8 RELU_N1_TO_1: the [`relu_s8`] loop with the params of
@@ -373,22 +355,13 @@ impl HardSwishS8Params {
 /// input.len()`.
 pub fn hard_swish_s8(p: &HardSwishS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
     p.validate()?;
-    apply_s8(
-        input,
-        output,
-        |x| portable::hard_swish_element(p, x),
-        |i, o| portable::hard_swish(p, i, o),
-    )
+    apply_s8(input, output, |x| portable::hard_swish_element(p, x))
 }
 
 /// int8 HARD_SWISH in place.
 pub fn hard_swish_s8_inplace(p: &HardSwishS8Params, data: &mut [i8]) -> Result<()> {
     p.validate()?;
-    apply_s8_inplace(
-        data,
-        |x| portable::hard_swish_element(p, x),
-        |d| portable::hard_swish_inplace(p, d),
-    )
+    apply_s8_inplace(data, |x| portable::hard_swish_element(p, x))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,22 +478,13 @@ impl LogisticS8Params {
 /// params, `output.len() != input.len()`.
 pub fn logistic_s8(p: &LogisticS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
     p.validate()?;
-    apply_s8(
-        input,
-        output,
-        |x| portable::logistic_element(p, x),
-        |i, o| portable::logistic(p, i, o),
-    )
+    apply_s8(input, output, |x| portable::logistic_element(p, x))
 }
 
 /// int8 LOGISTIC in place.
 pub fn logistic_s8_inplace(p: &LogisticS8Params, data: &mut [i8]) -> Result<()> {
     p.validate()?;
-    apply_s8_inplace(
-        data,
-        |x| portable::logistic_element(p, x),
-        |d| portable::logistic_inplace(p, d),
-    )
+    apply_s8_inplace(data, |x| portable::logistic_element(p, x))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,15 +9,17 @@ use crate::fixedpoint::{
 };
 use crate::quant::{multiply_by_quantized_multiplier, rounding_divide_by_pot};
 
+/// Applies `f` to every element (the shorter slice bounds the loop).
 #[inline(always)]
-fn map(input: &[i8], output: &mut [i8], f: impl Fn(i8) -> i8) {
+pub(crate) fn map(input: &[i8], output: &mut [i8], f: impl Fn(i8) -> i8) {
     for (o, &x) in output.iter_mut().zip(input) {
         *o = f(x);
     }
 }
 
+/// Applies `f` to every element in place.
 #[inline(always)]
-fn map_inplace(data: &mut [i8], f: impl Fn(i8) -> i8) {
+pub(crate) fn map_inplace(data: &mut [i8], f: impl Fn(i8) -> i8) {
     for v in data.iter_mut() {
         *v = f(*v);
     }

@@ -145,20 +145,11 @@ impl RequantizeS8Params {
 /// Requantizes int8 -> int8. Errors: invalid params, `output.len() != input.len()`.
 pub fn requantize_s8(p: &RequantizeS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
     p.validate()?;
-    apply_s8(
-        input,
-        output,
-        |q| portable::requantize_element(p, q),
-        |i, o| portable::requantize(p, i, o),
-    )
+    apply_s8(input, output, |q| portable::requantize_element(p, q))
 }
 
 /// Requantizes int8 -> int8 in place.
 pub fn requantize_s8_inplace(p: &RequantizeS8Params, data: &mut [i8]) -> Result<()> {
     p.validate()?;
-    apply_s8_inplace(
-        data,
-        |q| portable::requantize_element(p, q),
-        |d| portable::requantize_inplace(p, d),
-    )
+    apply_s8_inplace(data, |q| portable::requantize_element(p, q))
 }
