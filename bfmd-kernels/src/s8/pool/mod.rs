@@ -120,9 +120,9 @@ impl PoolS8Params {
         check_scale("output scale", output_scale)?;
         check_zero_point("input zero point", input_zero_point)?;
         check_zero_point("output zero point", output_zero_point)?;
-        if (input_scale as f64 - output_scale as f64).abs() > 1.0e-6
-            || input_zero_point != output_zero_point
-        {
+        // |s_in - s_out| <= 1e-6 in f64, as a range test so that no_std needs no float `abs`.
+        let scale_diff = input_scale as f64 - output_scale as f64;
+        if !(-1.0e-6..=1.0e-6).contains(&scale_diff) || input_zero_point != output_zero_point {
             return Err(Error::Unsupported(
                 "int8 pooling with different input and output quantization",
             ));
