@@ -203,11 +203,13 @@ impl<'m, 'a> OpIo<'m, 'a> {
             what: "in-place buffer",
             align: core::mem::align_of::<T>(),
         })?;
-        Ok((
-            buf,
-            (i.region.start - r.start) / size,
-            (o.region.start - r.start) / size,
-        ))
+        let rel = |start: usize| {
+            start
+                .checked_sub(r.start)
+                .map(|d| d / size)
+                .ok_or(self.err("tensor lies outside the shared buffer"))
+        };
+        Ok((buf, rel(i.region.start)?, rel(o.region.start)?))
     }
 
     /// The op's scratch bytes.

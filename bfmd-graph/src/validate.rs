@@ -513,6 +513,16 @@ fn check_memory(c: &Ctx<'_, '_>) -> Result<()> {
         (Variant::Normal, _) => {}
         (_, None) => return Err(c.err("the variant overwrites an input that is not in the arena")),
         (_, Some((slot, region))) => {
+            // The recorded variant must describe the actual placement (an in-place output
+            // elsewhere in the arena would make the kernel write into its input instead).
+            let input_region = ins
+                .iter()
+                .find(|e| e.0 == slot)
+                .map(|e| e.2)
+                .unwrap_or(region);
+            if !allowed_overlap(c, slot, input_region, c.output(0)?.1.region)? {
+                return Err(c.err("output placement does not match the recorded variant"));
+            }
             if op.kind != OpKind::Reshape {
                 for &(i, it, r) in ins.iter() {
                     if i != slot && r.overlaps(&region) {

@@ -1,0 +1,392 @@
+//! Hostile blobs: truncations, bit flips, and field overwrites with the CRC recomputed (so the
+//! deep validation, not just the checksum, is exercised). `Model::parse` must return `Err`
+//! (or `Ok` for a still-consistent blob) and never panic; a blob that parses must run without
+//! panicking or touching memory outside the arena.
+
+mod common;
+
+use bfmd_graph::builder::{
+    BuildOptions, ConvOptions, GraphBuilder, ModelBytes, PoolOptions, Quant,
+};
+use bfmd_graph::exec::run;
+use bfmd_graph::format::{header, HEADER_LEN, TENSOR_LEN};
+use bfmd_graph::{crc32, DType, GraphError, Model, OpKind};
+use bfmd_kernels::quant::FusedActivation;
+use bfmd_kernels::{Padding, Shape};
+use common::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// A small int8 model touching most op kinds, so that corruption reaches every validator.
+fn zoo() -> ModelBytes {
+    let mut rng = Rng::new(200);
+    let q = Quant::new(0.05, -3);
+    let mut b = GraphBuilder::new();
+    let x = b.input("x", Shape::new(1, 6, 6, 4), DType::S8, q).unwrap();
+    let w = b
+        .constant_s8_per_channel("w", Shape::new(8, 1, 1, 4), &rng.i8s(32), &[0.01; 8])
+        .unwrap();
+    let c = b.tensor("c", Shape::new(1, 6, 6, 8), DType::S8, q).unwrap();
+    b.add_conv2d(x, w, None, c, ConvOptions::default()).unwrap();
+    let wd = b
+        .constant_s8_per_channel("wd", Shape::new(1, 3, 3, 8), &rng.i8s(72), &[0.02; 8])
+        .unwrap();
+    let bd = b
+        .constant_i32("bd", Shape::new(1, 1, 1, 8), &rng.i32s(8, -99, 99))
+        .unwrap();
+    let d = b.tensor("d", Shape::new(1, 3, 3, 8), DType::S8, q).unwrap();
+    let o = ConvOptions {
+        stride: (2, 2),
+        activation: FusedActivation::Relu6,
+        ..Default::default()
+    };
+    b.add_depthwise_conv2d(c, wd, Some(bd), d, o).unwrap();
+    let hs = b
+        .tensor("hs", Shape::new(1, 3, 3, 8), DType::S8, q)
+        .unwrap();
+    b.add_unary(OpKind::HardSwish, d, hs).unwrap();
+    let (s1, s2) = (
+        b.tensor("s1", Shape::new(1, 3, 3, 3), DType::S8, q)
+            .unwrap(),
+        b.tensor("s2", Shape::new(1, 3, 3, 5), DType::S8, q)
+            .unwrap(),
+    );
+    b.add_split(hs, &[s1, s2], 3).unwrap();
+    let p = b.tensor("p", Shape::new(1, 4, 3, 3), DType::S8, q).unwrap();
+    b.add_pad(s1, p, [0, 1, 0, 0], [0; 4], 0.0).unwrap();
+    let t = b.tensor("t", Shape::new(1, 3, 4, 3), DType::S8, q).unwrap();
+    b.add_transpose(p, t, [0, 2, 1, 3]).unwrap();
+    let mp = b
+        .tensor("mp", Shape::new(1, 3, 3, 5), DType::S8, q)
+        .unwrap();
+    b.add_max_pool2d(
+        s2,
+        mp,
+        PoolOptions {
+            kernel: (2, 2),
+            stride: (1, 1),
+            padding: Padding::Same,
+            ..PoolOptions::square(2, 1)
+        },
+    )
+    .unwrap();
+    let mean = b
+        .tensor(
+            "mean",
+            Shape::new(1, 1, 1, 5),
+            DType::S8,
+            Quant::new(0.02, 1),
+        )
+        .unwrap();
+    b.add_mean(mp, mean).unwrap();
+    let g = b.tensor("g", Shape::new(1, 3, 3, 5), DType::S8, q).unwrap();
+    b.add_mul(mp, mean, g, FusedActivation::None).unwrap();
+    let cat = b
+        .tensor("cat", Shape::new(1, 3, 3, 8), DType::S8, q)
+        .unwrap();
+    let t2 = b
+        .tensor("t2", Shape::new(1, 3, 3, 3), DType::S8, q)
+        .unwrap();
+    b.add_max_pool2d(
+        t,
+        t2,
+        PoolOptions {
+            kernel: (1, 2),
+            stride: (1, 1),
+            padding: Padding::Valid,
+            ..PoolOptions::square(1, 1)
+        },
+    )
+    .unwrap();
+    b.add_concat(&[t2, g], cat, 3).unwrap();
+    let flat = b
+        .tensor("flat", Shape::new(1, 1, 1, 72), DType::S8, q)
+        .unwrap();
+    b.add_reshape(cat, flat).unwrap();
+    let fw = b
+        .constant_s8(
+            "fw",
+            Shape::new(10, 1, 1, 72),
+            &rng.i8s(720),
+            Quant::new(0.01, 0),
+        )
+        .unwrap();
+    let logits = b
+        .tensor(
+            "logits",
+            Shape::new(1, 1, 1, 10),
+            DType::S8,
+            Quant::new(0.1, 0),
+        )
+        .unwrap();
+    b.add_fully_connected(flat, fw, None, logits, FusedActivation::None)
+        .unwrap();
+    let prob = b
+        .tensor(
+            "prob",
+            Shape::new(1, 1, 1, 10),
+            DType::S8,
+            Quant::new(1.0 / 256.0, -128),
+        )
+        .unwrap();
+    b.add_softmax(logits, prob, 1.0).unwrap();
+    b.output(prob).unwrap();
+    b.finish(BuildOptions::default()).unwrap().blob
+}
+
+/// Parses and, if that succeeds, runs `bytes` (copied to aligned storage) under
+/// `catch_unwind`; returns whether it parsed. A panic fails the test with `what`.
+fn parse_and_run(bytes: &[u8], what: &str) -> bool {
+    let blob = ModelBytes::from_bytes(bytes);
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let Ok(m) = blob.model() else {
+            return false;
+        };
+        // Hostile arena sizes are capped so the test cannot exhaust memory; larger ones are
+        // still parsed above.
+        if m.arena_bytes() <= 1 << 20 {
+            let mut a = arena(m.arena_bytes());
+            let arena = bytes_mut(&mut a);
+            for i in 0..m.input_count() {
+                for (k, v) in m.input_mut(arena, i).unwrap().iter_mut().enumerate() {
+                    *v = (k * 37) as u8;
+                }
+            }
+            let _ = run(&m, arena, None);
+        }
+        true
+    }));
+    match r {
+        Ok(parsed) => parsed,
+        Err(_) => panic!("panic on hostile blob ({what})"),
+    }
+}
+
+fn fix_crc(b: &mut [u8]) {
+    let c = crc32(&b[header::CRC_START..]);
+    b[header::CRC..header::CRC + 4].copy_from_slice(&c.to_le_bytes());
+}
+
+#[test]
+fn the_zoo_model_runs() {
+    let blob = zoo();
+    assert!(parse_and_run(blob.as_bytes(), "pristine"));
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let blob = zoo();
+    let bytes = blob.as_bytes();
+    for n in 0..bytes.len() {
+        assert!(
+            !parse_and_run(&bytes[..n], "truncation"),
+            "truncated to {n} bytes parsed"
+        );
+    }
+}
+
+#[test]
+fn bit_flips_are_caught_by_the_crc() {
+    let blob = zoo();
+    let mut rng = Rng::new(201);
+    for _ in 0..2000 {
+        let mut b = blob.as_bytes().to_vec();
+        let bit = rng.range(0, (b.len() * 8 - 1) as i64) as usize;
+        b[bit / 8] ^= 1 << (bit % 8);
+        assert!(
+            !parse_and_run(&b, "bit flip"),
+            "bit {bit} flipped still parses"
+        );
+    }
+}
+
+#[test]
+fn overwrites_with_a_valid_crc_never_panic() {
+    let blob = zoo();
+    let len = blob.as_bytes().len();
+    // `BFMD_HOSTILE_ITERS` runs a longer campaign locally; CI runs the default.
+    let iters: usize = std::env::var("BFMD_HOSTILE_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6000);
+    let seed: u64 = std::env::var("BFMD_HOSTILE_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(202);
+    let mut rng = Rng::new(seed);
+    let mut parsed = 0;
+    // The tables (tensor, op and io records) end where the constant section starts.
+    let consts = &blob.as_bytes()[header::CONSTS..header::CONSTS + 4];
+    let tables_end = u32::from_le_bytes(consts.try_into().unwrap()) as usize;
+    for i in 0..iters {
+        let mut b = blob.as_bytes().to_vec();
+        // Mostly the tables (where offsets, indices, shapes and parameters live), sometimes
+        // the header; 1-4 bytes, random or extreme values.
+        let n = rng.range(1, 4);
+        for _ in 0..n {
+            let at = match i % 5 {
+                0 => rng.range(16, HEADER_LEN as i64 - 1),
+                1 => rng.range(HEADER_LEN as i64, len as i64 - 1),
+                _ => rng.range(HEADER_LEN as i64, tables_end as i64 - 1),
+            } as usize;
+            b[at] = match rng.range(0, 3) {
+                0 => 0,
+                1 => 0xFF,
+                _ => rng.next_u64() as u8,
+            };
+        }
+        fix_crc(&mut b);
+        parsed += parse_and_run(&b, "overwrite") as usize;
+    }
+    // Most overwrites must be rejected; the ones that parse (weights, harmless fields) ran.
+    println!("{parsed} of {iters} corrupted blobs parsed and ran");
+    assert!(parsed < iters, "{parsed}");
+}
+
+fn tensor_field(b: &mut [u8], t: usize, field: usize, v: u32) {
+    let base =
+        u32::from_le_bytes(b[header::TENSORS..header::TENSORS + 4].try_into().unwrap()) as usize;
+    let at = base + t * TENSOR_LEN + field;
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    fix_crc(b);
+}
+
+fn parse_err(b: &[u8]) -> GraphError {
+    ModelBytes::from_bytes(b).model().unwrap_err()
+}
+
+#[test]
+fn targeted_corruptions_name_the_problem() {
+    let blob = zoo();
+    let m = blob.model().unwrap();
+    let x = m.input_tensor(0).unwrap();
+    // An activation placed past the arena.
+    let mut b = blob.as_bytes().to_vec();
+    tensor_field(&mut b, x, 28, m.arena_bytes() as u32);
+    assert_eq!(
+        parse_err(&b),
+        GraphError::Tensor {
+            tensor: x,
+            what: "arena region out of bounds"
+        }
+    );
+    // A constant whose data lies outside the constant section.
+    let w = (0..m.tensor_count())
+        .find(|&t| m.tensor(t).unwrap().kind == bfmd_graph::TensorKind::Constant)
+        .unwrap();
+    let mut b = blob.as_bytes().to_vec();
+    tensor_field(&mut b, w, 28, 0x7FFF_FFF0);
+    assert_eq!(
+        parse_err(&b),
+        GraphError::Tensor {
+            tensor: w,
+            what: "constant data out of bounds"
+        }
+    );
+    // A byte length that disagrees with the shape.
+    let mut b = blob.as_bytes().to_vec();
+    tensor_field(&mut b, x, 32, 7);
+    assert_eq!(
+        parse_err(&b),
+        GraphError::Tensor {
+            tensor: x,
+            what: "byte length does not match shape and dtype"
+        }
+    );
+    // The first op's output moved onto its input: an overlap the Normal variant forbids, or a
+    // region mismatch; either way op 0 is named.
+    let op0 = m.ops().next().unwrap();
+    let out = op0.output(0);
+    let mut b = blob.as_bytes().to_vec();
+    tensor_field(&mut b, out, 28, m.tensor(x).unwrap().region.start as u32);
+    match parse_err(&b) {
+        GraphError::Op {
+            op: 0,
+            kind: Some(OpKind::Conv2d),
+            ..
+        }
+        | GraphError::Tensor { .. } => {}
+        e => panic!("unexpected {e:?}"),
+    }
+    // An op input index past the tensor table.
+    let ops_off = u32::from_le_bytes(
+        blob.as_bytes()[header::OPS..header::OPS + 4]
+            .try_into()
+            .unwrap(),
+    ) as usize;
+    let mut b = blob.as_bytes().to_vec();
+    b[ops_off + 16..ops_off + 18].copy_from_slice(&999u16.to_le_bytes());
+    fix_crc(&mut b);
+    assert_eq!(
+        parse_err(&b),
+        GraphError::Op {
+            op: 0,
+            kind: Some(OpKind::Conv2d),
+            tensor: Some(999),
+            what: "tensor index out of range"
+        }
+    );
+    // A bad magic, a bad version, a wrong CRC.
+    let mut b = blob.as_bytes().to_vec();
+    b[0] = b'X';
+    assert_eq!(
+        parse_err(&b),
+        GraphError::Header("bad magic (not a bfmd model)")
+    );
+    let mut b = blob.as_bytes().to_vec();
+    b[4] = 9;
+    assert_eq!(
+        parse_err(&b),
+        GraphError::Header("unsupported format version")
+    );
+    let mut b = blob.as_bytes().to_vec();
+    let last = b.len() - 1;
+    b[last] ^= 0x40;
+    assert_eq!(
+        parse_err(&b),
+        GraphError::Header("CRC mismatch (corrupted model)")
+    );
+}
+
+#[test]
+fn misaligned_blobs_and_arenas_are_errors() {
+    let blob = zoo();
+    let bytes = blob.as_bytes();
+    let mut shifted = vec![0u128; bytes.len() / 16 + 2];
+    let raw = bytes_mut(&mut shifted);
+    raw[1..1 + bytes.len()].copy_from_slice(bytes);
+    assert_eq!(
+        Model::parse(&raw[1..1 + bytes.len()]).unwrap_err(),
+        GraphError::Misaligned {
+            what: "model blob",
+            align: 16
+        }
+    );
+    let m = blob.model().unwrap();
+    let mut a = arena(m.arena_bytes() + 16);
+    let arena = bytes_mut(&mut a);
+    let n = m.arena_bytes();
+    assert_eq!(
+        run(&m, &mut arena[1..1 + n], None).unwrap_err(),
+        GraphError::Misaligned {
+            what: "arena",
+            align: 16
+        }
+    );
+    assert_eq!(
+        run(&m, &mut arena[..n - 1], None).unwrap_err(),
+        GraphError::ArenaTooSmall {
+            needed: n,
+            got: n - 1
+        }
+    );
+    // Typed accessors check the element type.
+    assert!(matches!(
+        m.input_mut_as::<f32>(arena, 0),
+        Err(GraphError::Io { .. })
+    ));
+    assert_eq!(m.input_mut_as::<i8>(arena, 0).unwrap().len(), 144);
+    assert!(matches!(
+        m.output_as::<i8>(arena, 1),
+        Err(GraphError::Io { index: 1, .. })
+    ));
+}
