@@ -358,17 +358,28 @@ fn broadcast_forms() -> Vec<(&'static str, Shape, Shape)> {
 #[test]
 fn s8_broadcast_forms_match_tflm_loops() {
     let mut rng = Rng::new(3);
-    let add = AddS8Params::from_scales(0.06, 7, 0.02, -9, 0.05, 3, FusedActivation::Relu6).unwrap();
-    let mul =
-        MulS8Params::from_scales(0.06, 7, 0.02, -9, 0.011, -3, FusedActivation::None).unwrap();
+    // Unequal input scales with RELU6, and equal ones (the residual-add case) with no clamp.
+    let adds = [
+        AddS8Params::from_scales(0.06, 7, 0.02, -9, 0.05, 3, FusedActivation::Relu6).unwrap(),
+        AddS8Params::from_scales(0.04, -2, 0.04, 5, 0.07, -1, FusedActivation::None).unwrap(),
+    ];
+    let muls = [
+        MulS8Params::from_scales(0.06, 7, 0.02, -9, 0.011, -3, FusedActivation::None).unwrap(),
+        MulS8Params::from_scales(0.04, -2, 0.04, 5, 0.2, 0, FusedActivation::Relu).unwrap(),
+    ];
     for (case, sa, sb) in broadcast_forms() {
         let (a, b) = (rng.vec_i8(sa.len()), rng.vec_i8(sb.len()));
         let out = broadcast_shape(sa, sb).unwrap();
-        let want = tflm_broadcast(sa, &a, sb, &b, out, |x, y| tflm_add(&add, x, y));
+        // A failing assertion's message names the path; this names the form.
         println!("{case}");
-        check_add_paths(&add, sa, &a, sb, &b, &want);
-        let want = tflm_broadcast(sa, &a, sb, &b, out, |x, y| tflm_mul(&mul, x, y));
-        check_mul_paths(&mul, sa, &a, sb, &b, &want);
+        for add in &adds {
+            let want = tflm_broadcast(sa, &a, sb, &b, out, |x, y| tflm_add(add, x, y));
+            check_add_paths(add, sa, &a, sb, &b, &want);
+        }
+        for mul in &muls {
+            let want = tflm_broadcast(sa, &a, sb, &b, out, |x, y| tflm_mul(mul, x, y));
+            check_mul_paths(mul, sa, &a, sb, &b, &want);
+        }
     }
 }
 
