@@ -150,12 +150,25 @@ impl Window {
 
     /// Calls `tap(input pixel, ky * kernel_w + kx)` for every valid tap in `(ky, kx)` order,
     /// the summation order of TFLite's reference kernels.
+    ///
+    /// Indices advance by additions from the first valid tap: this runs once per tap of every
+    /// output, so the multiplications of [`Window::pixel`] would dominate small kernels.
     #[inline(always)]
     pub(crate) fn for_each_tap(&self, g: &ConvGeometry, mut tap: impl FnMut(usize, usize)) {
-        for ky in self.ky.0..self.ky.1 {
-            for kx in self.kx.0..self.kx.1 {
-                tap(self.pixel(g, ky, kx), ky * g.kernel_w + kx);
+        let ((ky0, ky1), (kx0, kx1)) = (self.ky, self.kx);
+        if ky0 == ky1 || kx0 == kx1 {
+            return;
+        }
+        let row_step = g.dilation_h * g.input.w;
+        let mut row_px = self.pixel(g, ky0, kx0);
+        for ky in ky0..ky1 {
+            let (mut px, mut t) = (row_px, ky * g.kernel_w + kx0);
+            for _ in kx0..kx1 {
+                tap(px, t);
+                px += g.dilation_w;
+                t += 1;
             }
+            row_px += row_step;
         }
     }
 }

@@ -7,7 +7,8 @@
 
 use super::{check_conv_s8, conv_s8_scratch_len, ChannelQuantS8, ConvS8Params};
 use crate::error::{check_min_len, Error, Result};
-use crate::reference::conv::{for_each_window, is_pointwise};
+use crate::reference::conv::{for_each_window, is_pointwise, Window};
+use crate::shape::ConvGeometry;
 
 /// One multiply-accumulate `acc + f * (x + off)`.
 ///
@@ -29,7 +30,7 @@ pub(crate) fn dot_offset<T: Copy>(x: &[T], f: &[i8], off: i32, to_i32: impl Fn(T
 }
 
 #[inline(always)]
-fn i8_to_i32(x: i8) -> i32 {
+pub(crate) fn i8_to_i32(x: i8) -> i32 {
     x as i32
 }
 
@@ -115,52 +116,168 @@ fn general_loop(
     cout_g: usize,
 ) {
     let g = &p.geometry;
-    let q = &p.quant;
-    let (in_c, out_c) = (g.input.c, g.output.c);
+    let out_c = g.output.c;
     let taps_c = g.kernel_h * g.kernel_w * cin_g;
     // With dense channels and unit horizontal dilation, the taps of one filter row read one
     // contiguous run of input: one dot product per row instead of one per tap.
-    let rows_contiguous = cin_g == in_c && g.dilation_w == 1;
-    let off = q.input_offset;
+    let rows = cin_g == g.input.c && g.dilation_w == 1;
     for_each_window(g, |px, window| {
         let out_px = &mut output[px * out_c..(px + 1) * out_c];
-        let (kx0, kx1) = window.kx;
-        for (o, out_v) in out_px.iter_mut().enumerate() {
-            let x_ch = (o / cout_g) * cin_g;
-            let f_o = &filter[o * taps_c..(o + 1) * taps_c];
-            let mut acc = 0i32;
-            if rows_contiguous {
-                // An empty column range (window entirely in the left/right padding) must not
-                // compute a pixel index: tap `kx0` does not exist then.
-                let len = (kx1 - kx0) * cin_g;
-                let ky_range = if len == 0 {
-                    0..0
-                } else {
-                    window.ky.0..window.ky.1
-                };
-                for ky in ky_range {
-                    let x0 = window.pixel(g, ky, kx0) * in_c;
-                    let f0 = (ky * g.kernel_w + kx0) * cin_g;
-                    let xs = &input[x0..x0 + len];
-                    let dot = dot_offset(xs, &f_o[f0..f0 + len], off, i8_to_i32);
-                    acc = acc.wrapping_add(dot);
-                }
-            } else {
-                window.for_each_tap(g, |ipx, t| {
-                    let xs = &input[ipx * in_c + x_ch..][..cin_g];
-                    let dot = dot_offset(xs, &f_o[t * cin_g..][..cin_g], off, i8_to_i32);
-                    acc = acc.wrapping_add(dot);
-                });
-            }
-            *out_v = finish(q, acc, bias, o);
-        }
+        let runs = Runs::new(g, *window, rows, cin_g);
+        let shape = BlockShape {
+            taps_c,
+            cin_g,
+            cout_g,
+        };
+        pixel_blocks(
+            &p.quant, input, i8_to_i32, filter, bias, out_px, shape, runs,
+        );
     });
+}
+
+/// The input runs of one output pixel's window: `(input element index of the run's first
+/// tap, channel 0 of the group; offset of that tap in a filter; run length)`. A run is one
+/// filter row when `rows` (dense channels, unit horizontal dilation: the row's taps are
+/// contiguous in memory) and one tap otherwise.
+#[derive(Clone)]
+struct Runs<'g> {
+    g: &'g ConvGeometry,
+    window: Window,
+    rows: bool,
+    cin_g: usize,
+    ky: usize,
+    kx: usize,
+}
+
+impl<'g> Runs<'g> {
+    fn new(g: &'g ConvGeometry, window: Window, rows: bool, cin_g: usize) -> Self {
+        // A window with no valid column has no run; starting past the last row says so (and
+        // keeps `next` from computing the index of a tap that does not exist).
+        let ky = if window.kx.0 == window.kx.1 {
+            window.ky.1
+        } else {
+            window.ky.0
+        };
+        Runs {
+            g,
+            window,
+            rows,
+            cin_g,
+            ky,
+            kx: window.kx.0,
+        }
+    }
+}
+
+impl Iterator for Runs<'_> {
+    type Item = (usize, usize, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (g, w) = (self.g, &self.window);
+        if self.ky >= w.ky.1 {
+            return None;
+        }
+        let (ky, kx) = (self.ky, self.kx);
+        let run = if self.rows {
+            self.ky += 1;
+            (w.kx.1 - w.kx.0) * self.cin_g
+        } else {
+            self.kx += 1;
+            if self.kx == w.kx.1 {
+                self.kx = w.kx.0;
+                self.ky += 1;
+            }
+            self.cin_g
+        };
+        let x0 = w.pixel(g, ky, kx) * g.input.c;
+        Some((x0, (ky * g.kernel_w + kx) * self.cin_g, run))
+    }
+}
+
+/// How output channels map to filters and input channels.
+#[derive(Clone, Copy)]
+struct BlockShape {
+    /// Filter elements per output channel (`kernel_h * kernel_w * cin_g`).
+    taps_c: usize,
+    /// Input channels per group.
+    cin_g: usize,
+    /// Output channels per group.
+    cout_g: usize,
+}
+
+/// `[sum f_k[i] * (x[i] + off) for k in 0..4]`: four dot products sharing each input load, so
+/// a MAC costs one filter load instead of two loads (the usual register blocking of
+/// CMSIS-NN's 1x1 kernels, here in portable form).
+#[inline(always)]
+fn dot4_offset<T: Copy>(x: &[T], f: [&[i8]; 4], off: i32, to_i32: impl Fn(T) -> i32) -> [i32; 4] {
+    let n = x.len();
+    let (f0, f1, f2, f3) = (&f[0][..n], &f[1][..n], &f[2][..n], &f[3][..n]);
+    let mut a = [0i32; 4];
+    for ((((&xv, &w0), &w1), &w2), &w3) in x.iter().zip(f0).zip(f1).zip(f2).zip(f3) {
+        let xo = to_i32(xv).wrapping_add(off);
+        a[0] = a[0].wrapping_add(xo.wrapping_mul(w0 as i32));
+        a[1] = a[1].wrapping_add(xo.wrapping_mul(w1 as i32));
+        a[2] = a[2].wrapping_add(xo.wrapping_mul(w2 as i32));
+        a[3] = a[3].wrapping_add(xo.wrapping_mul(w3 as i32));
+    }
+    a
+}
+
+/// All output channels of one output pixel: blocks of four channels of one group share each
+/// input load ([`dot4_offset`]), the remaining channels of the group go one at a time. `runs`
+/// are the window's input runs (indices into `x`, group channel 0).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pixel_blocks<T: Copy>(
+    q: &ChannelQuantS8,
+    x: &[T],
+    to_i32: impl Fn(T) -> i32 + Copy,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    out_px: &mut [i8],
+    s: BlockShape,
+    runs: impl Iterator<Item = (usize, usize, usize)> + Clone,
+) {
+    let off = q.input_offset;
+    let groups = out_px.len().checked_div(s.cout_g).unwrap_or(0);
+    for grp in 0..groups {
+        let x_ch = grp * s.cin_g;
+        let end = (grp + 1) * s.cout_g;
+        let mut o = grp * s.cout_g;
+        while o + 4 <= end {
+            let f = |k: usize| &filter[(o + k) * s.taps_c..(o + k + 1) * s.taps_c];
+            let (f0, f1, f2, f3) = (f(0), f(1), f(2), f(3));
+            let mut acc = [0i32; 4];
+            for (x0, t0, len) in runs.clone() {
+                let xs = &x[x0 + x_ch..][..len];
+                let fs = [&f0[t0..], &f1[t0..], &f2[t0..], &f3[t0..]];
+                let d = dot4_offset(xs, fs, off, to_i32);
+                for (a, d) in acc.iter_mut().zip(d) {
+                    *a = a.wrapping_add(d);
+                }
+            }
+            for (k, &a) in acc.iter().enumerate() {
+                out_px[o + k] = finish(q, a, bias, o + k);
+            }
+            o += 4;
+        }
+        for o in o..end {
+            let f_o = &filter[o * s.taps_c..(o + 1) * s.taps_c];
+            let mut acc = 0i32;
+            for (x0, t0, len) in runs.clone() {
+                let xs = &x[x0 + x_ch..][..len];
+                acc = acc.wrapping_add(dot_offset(xs, &f_o[t0..t0 + len], off, to_i32));
+            }
+            out_px[o] = finish(q, acc, bias, o);
+        }
+    }
 }
 
 /// One output pixel of a pointwise convolution from one input pixel `x` (`in_c` values).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn pointwise_pixel<T: Copy>(
+pub(crate) fn pointwise_pixel<T: Copy>(
     q: &ChannelQuantS8,
     x: &[T],
     to_i32: impl Fn(T) -> i32 + Copy,
@@ -170,16 +287,13 @@ fn pointwise_pixel<T: Copy>(
     cin_g: usize,
     cout_g: usize,
 ) {
-    for (o, out_v) in out_px.iter_mut().enumerate() {
-        let x0 = (o / cout_g) * cin_g;
-        let acc = dot_offset(
-            &x[x0..x0 + cin_g],
-            &filter[o * cin_g..(o + 1) * cin_g],
-            q.input_offset,
-            to_i32,
-        );
-        *out_v = finish(q, acc, bias, o);
-    }
+    let shape = BlockShape {
+        taps_c: cin_g,
+        cin_g,
+        cout_g,
+    };
+    let run = core::iter::once((0, 0, cin_g));
+    pixel_blocks(q, x, to_i32, filter, bias, out_px, shape, run);
 }
 
 fn pointwise_loop(

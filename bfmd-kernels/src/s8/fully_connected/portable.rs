@@ -2,9 +2,10 @@
 
 use super::{check_fully_connected_s8, FullyConnectedS8Params};
 use crate::error::Result;
-use crate::s8::conv::portable::{dot_offset, finish};
+use crate::s8::conv::portable::{i8_to_i32, pointwise_pixel};
 
-/// [`super::fully_connected_s8`] on the portable path: one dot product per output.
+/// [`super::fully_connected_s8`] on the portable path: one blocked matrix-vector product per
+/// batch row.
 ///
 /// # Errors
 /// Those of [`super::fully_connected_s8`].
@@ -25,16 +26,12 @@ pub fn fully_connected_s8(
         scratch.len(),
     )?;
     let (k, n) = (p.geometry.in_features, p.geometry.out_features);
-    let q = &p.quant;
+    // A fully connected row is a pointwise convolution of one pixel: reuse its blocked loop
+    // (four outputs share each input load).
     for b in 0..p.geometry.batch {
         let x = &input[b * k..(b + 1) * k];
         let out_row = &mut output[b * n..(b + 1) * n];
-        for (o, out_v) in out_row.iter_mut().enumerate() {
-            let acc = dot_offset(x, &weights[o * k..(o + 1) * k], q.input_offset, |v: i8| {
-                v as i32
-            });
-            *out_v = finish(q, acc, bias, o);
-        }
+        pointwise_pixel(&p.quant, x, i8_to_i32, weights, bias, out_row, k, n);
     }
     Ok(())
 }
