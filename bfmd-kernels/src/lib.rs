@@ -2,12 +2,12 @@
 //!
 //! Hand-written NHWC tensor kernels for the mobile CNN backbones, in three flavours per op:
 //!
-//! * [`reference`]: naive `f32` loops, the oracle every other path is tested against, and the
+//! * [`reference`](mod@reference): naive `f32` loops, the oracle every other path is tested against, and the
 //!   kernels bfmd runs for `f32` models;
 //! * [`s8`]: int8 kernels with TensorFlow Lite quantization semantics (asymmetric int8
 //!   activations, symmetric per-channel int8 weights, int32 bias, Q31 requantization with the
 //!   rounding of the TFLite Micro reference kernels, see [`quant`]);
-//! * [`f16`]: kernels storing [`half::f16`] and accumulating in `f32`.
+//! * [`f16`](mod@f16): kernels storing [`half::f16`] and accumulating in `f32`.
 //!
 //! Data-movement ops (concatenation, split, channel shuffle, pad, transpose) do not depend on the
 //! element type and live once in [`movement`].
