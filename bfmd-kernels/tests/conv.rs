@@ -146,6 +146,12 @@ fn run_case(c: &Case, seed: u64) {
         n,
         act_f,
     );
+    // ... and against the f32 reference on the same operands.
+    let mut ref16 = vec![0f32; g.output.len()];
+    let (x16f, w16f) = (from_f16(&x16), from_f16(&w16));
+    conv_f32(&pf, &x16f, &w16f, d.b_real.as_deref(), &mut ref16).unwrap();
+    let what = format!("{name}: conv_f16 vs conv_f32");
+    assert_f16_within_f32_reference(&what, &from_f16(&out_h), &ref16, &mag16, n, act_f);
     let mut out_h2 = vec![f16::ZERO; g.output.len()];
     f16conv::conv_f16_general(&ph, &x16, &w16, d.b_real.as_deref(), &mut out_h2).unwrap();
     assert_eq!(out_h, out_h2, "{name}: conv_f16 vs conv_f16_general");

@@ -179,6 +179,10 @@ fn run_case(c: &Case, seed: u64) {
     f16dw::depthwise_conv_f16(&pf, &x16, &w16, b_real, &mut out_h, &mut []).unwrap();
     let got = from_f16(&out_h);
     assert_f16_within(&format!("{name}: f16"), &got, &real16, &mag16, n, act_f);
+    let mut ref16 = vec![0f32; g.output.len()];
+    depthwise_conv_f32(&pf, &x16f, &from_f16(&w16), b_real, &mut ref16).unwrap();
+    let what = format!("{name}: f16 vs f32 reference");
+    assert_f16_within_f32_reference(&what, &got, &ref16, &mag16, n, act_f);
     if inplace {
         let mut buf = x16.clone();
         let mut scratch = vec![0u8; f16dw::depthwise_conv_f16_inplace_scratch_len(&g)];

@@ -23,8 +23,9 @@ use bfmd_kernels::s8::fully_connected::{
 use bfmd_kernels::Error;
 use common::{assert_bit_exact, dequantize, from_f16, to_f16, Rng};
 use conv_oracle::{
-    assert_f16_within, assert_f32_within, assert_within_quant_bound,
-    assert_within_quant_bound_of_f32, expect_buffer_length, real_clamp, sweep_activation,
+    assert_f16_within, assert_f16_within_f32_reference, assert_f32_within,
+    assert_within_quant_bound, assert_within_quant_bound_of_f32, expect_buffer_length, real_clamp,
+    sweep_activation,
 };
 use proptest::prelude::*;
 
@@ -167,6 +168,11 @@ fn run_case(
     let (real16, mag16) = fc_f64(&g, &from_f16(&x16), &from_f16(&w16), b_real.as_deref());
     let mut out_h = vec![f16::ZERO; g.output_len()];
     f16fc::fully_connected_f16(&pf, &x16, &w16, b_real.as_deref(), &mut out_h, &mut []).unwrap();
+    let mut ref16 = vec![0f32; g.output_len()];
+    let (x16f, w16f) = (from_f16(&x16), from_f16(&w16));
+    fully_connected_f32(&pf, &x16f, &w16f, b_real.as_deref(), &mut ref16).unwrap();
+    let what = format!("{name}: f16 vs f32 reference");
+    assert_f16_within_f32_reference(&what, &from_f16(&out_h), &ref16, &mag16, k, act_f);
     assert_f16_within(
         &format!("{name}: f16"),
         &from_f16(&out_h),

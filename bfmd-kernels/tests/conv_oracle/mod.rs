@@ -380,6 +380,23 @@ pub fn assert_f16_within(
     }
 }
 
+/// Checks an f16 output against the `f32` reference kernel run on the same (f16-valued)
+/// operands: the bound of [`assert_f16_within`] with the reference's own summation error added
+/// (hence `2 * S`), i.e. `|f16 - f32_ref| <= 2^-11 * (|y| + e) + e + 2^-25` with
+/// `e = f32_sum_error(n, 2 * S)`.
+pub fn assert_f16_within_f32_reference(
+    what: &str,
+    got: &[f32],
+    f32_ref: &[f32],
+    mag: &[f64],
+    n: usize,
+    act: (f32, f32),
+) {
+    let y: Vec<f64> = f32_ref.iter().map(|&v| v as f64).collect();
+    let mag2: Vec<f64> = mag.iter().map(|&m| 2.0 * m).collect();
+    assert_f16_within(what, got, &y, &mag2, n, act);
+}
+
 /// Checks an `f32` output against the exact result: `|got - exact| <= f32_sum_error`.
 pub fn assert_f32_within(
     what: &str,
