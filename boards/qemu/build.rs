@@ -33,4 +33,12 @@ fn main() {
     )
     .expect("OUT_DIR is writable");
     println!("cargo::rustc-link-search={}", out.display());
+
+    #[cfg(feature = "model")]
+    {
+        let default = PathBuf::from("../../tests/data/models/vww_96_int8.tflite");
+        if let Err(e) = bfmd_embed::embed(&default) {
+            panic!("cannot embed the model: {e}");
+        }
+    }
 }

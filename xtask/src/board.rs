@@ -53,6 +53,8 @@ pub struct Board {
     pub chip: Option<Chip>,
     /// Memory regions (for the size report).
     pub regions: &'static [Region],
+    /// Cargo feature that compiles the model in, when the crate has programs without one.
+    pub model_feature: Option<&'static str>,
 }
 
 const KIB: u64 = 1024;
@@ -70,6 +72,7 @@ pub const BOARDS: &[Board] = &[
             icount_shift: 7,
         }),
         chip: None,
+        model_feature: Some("model"),
         regions: &[
             Region {
                 name: "SSRAM1 (flash role)",
@@ -93,6 +96,7 @@ pub const BOARDS: &[Board] = &[
             icount_shift: 6,
         }),
         chip: None,
+        model_feature: Some("model"),
         regions: &[
             Region {
                 name: "ITCM",
@@ -121,6 +125,7 @@ pub const BOARDS: &[Board] = &[
             name: "STM32H743ZITx",
         }),
         regions: H743_REGIONS,
+        model_feature: None,
     },
 ];
 
@@ -178,18 +183,40 @@ impl Board {
     }
 
     /// Builds `bin` in release mode; with `model`, the build script imports and plans that
-    /// `.tflite` file and compiles it in (`BFMD_MODEL`). Returns the ELF's path.
+    /// `.tflite` (or `.bfmd`) file and compiles it in (`BFMD_MODEL`). Returns the ELF's path.
     pub fn build(&self, bin: &str, model: Option<&Path>) -> Result<PathBuf, String> {
+        self.build_with_input(bin, model, None)
+    }
+
+    /// [`Board::build`] with a sample input compiled in too (`BFMD_INPUT`), for boards that have
+    /// no host to read inputs from.
+    pub fn build_with_input(
+        &self,
+        bin: &str,
+        model: Option<&Path>,
+        input: Option<&Path>,
+    ) -> Result<PathBuf, String> {
         let mut c = self.cargo();
         c.args(["build", "--release", "--bin", bin, "--target", self.target]);
+        let abs =
+            |p: &Path| std::fs::canonicalize(p).map_err(|e| format!("`{}`: {e}", p.display()));
         match model {
             Some(m) => {
-                let m = std::fs::canonicalize(m)
-                    .map_err(|e| format!("model `{}`: {e}", m.display()))?;
-                c.env("BFMD_MODEL", m);
+                c.env("BFMD_MODEL", abs(m)?);
+                if let Some(f) = self.model_feature {
+                    c.args(["--features", f]);
+                }
             }
             None => {
                 c.env_remove("BFMD_MODEL");
+            }
+        }
+        match input {
+            Some(i) => {
+                c.env("BFMD_INPUT", abs(i)?);
+            }
+            None => {
+                c.env_remove("BFMD_INPUT");
             }
         }
         let what = match model {
@@ -210,16 +237,11 @@ impl Board {
     /// Runs clippy on the firmware crate for this board's target.
     pub fn clippy(&self) -> Result<(), String> {
         let mut c = self.cargo();
-        c.args([
-            "clippy",
-            "--release",
-            "--bins",
-            "--target",
-            self.target,
-            "--",
-            "-D",
-            "warnings",
-        ]);
+        c.args(["clippy", "--release", "--bins", "--target", self.target]);
+        if let Some(f) = self.model_feature {
+            c.args(["--features", f]);
+        }
+        c.args(["--", "-D", "warnings"]);
         status(&format!("clippy {} firmware", self.name), &mut c)
     }
 

@@ -110,14 +110,22 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     crate::deps::ensure_rust()?;
     let model = crate::sim::model_or_default(model.as_deref())?;
-    let elf = board.build("infer", Some(&model))?;
+    // The board has no host to read inputs from: compile in the model's first golden input (for
+    // the default model, the astronaut photograph), or zeros when there is none.
+    let sample = crate::sim::golden_dir(&model)
+        .and_then(|d| crate::sim::golden_pairs(&d).into_iter().next())
+        .map(|(input, _)| input);
+    let elf = board.build_with_input("infer", Some(&model), sample.as_deref())?;
     let usage = size::usage_of(&elf, board)?;
     let (report, fits) = size::render(board, &usage);
     println!(
-        "chip   {}\nboard  {}\nmodel  {}\nELF    {}\n{report}",
+        "chip   {}\nboard  {}\nmodel  {}\ninput  {}\nELF    {}\n{report}",
         chip.name,
         board.description,
         model.display(),
+        sample
+            .as_deref()
+            .map_or("zeros".to_string(), |p| p.display().to_string()),
         elf.display()
     );
     fits.map_err(|e| format!("the firmware does not fit the {}: {e}", chip.name))?;

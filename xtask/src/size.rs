@@ -194,7 +194,12 @@ pub fn usage(elf: &Elf, regions: &[Region]) -> Usage {
         }
     }
     // The arena symbol lives in .bss on boards that do not give it a section of its own.
-    let in_bss = arena_symbol.min(u.bss);
+    let own_section = elf.sections.iter().any(|s| s.name == ".bfmd_arena");
+    let in_bss = if own_section {
+        0
+    } else {
+        arena_symbol.min(u.bss)
+    };
     u.bss -= in_bss;
     u.arena += in_bss;
     for seg in &elf.segments {

@@ -275,3 +275,50 @@ mod hw {
         ".size SysTick, . - SysTick",
     );
 }
+
+/// A [`bfmd_graph::exec::Profiler`] that prints each op's instruction count as
+/// `# op <index> <name> <instructions>`.
+///
+/// The executor calls `now()` before and after each op and then `record()`; the profiler keeps
+/// the two stamps so that `record()` converts them exactly (wrap handler runs and the stamp cost
+/// subtracted) instead of using the tick difference it is passed. The counts include the
+/// profiler's own call (a few instructions per op).
+pub struct OpProfiler {
+    before: Stamp,
+    after: Stamp,
+    /// Sum of the per-op counts recorded so far.
+    pub total: u64,
+}
+
+impl OpProfiler {
+    /// A profiler with nothing recorded.
+    pub fn new() -> Self {
+        let s = stamp();
+        OpProfiler {
+            before: s,
+            after: s,
+            total: 0,
+        }
+    }
+}
+
+impl Default for OpProfiler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl bfmd_graph::exec::Profiler for OpProfiler {
+    fn now(&mut self) -> u64 {
+        let s = stamp();
+        self.before = self.after;
+        self.after = s;
+        s.ticks()
+    }
+
+    fn record(&mut self, op_index: usize, op_name: &'static str, _elapsed: u64) {
+        let n = self.before.instructions_until(self.after);
+        self.total += n;
+        semihosting::println!("# op {} {} {}", op_index, op_name, n);
+    }
+}
