@@ -20,6 +20,8 @@ use bfmd_kernels::quant::{activation_range_f32, FusedActivation};
 use bfmd_kernels::{ConvGeometry, Padding, Shape};
 use std::fmt;
 
+mod auto;
+
 /// What went wrong while building a model: which op (index, kind) or tensor, and why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BuildError {
@@ -802,7 +804,7 @@ impl GraphBuilder {
         output: TensorId,
         o: ConvOptions,
     ) -> BuildResult<usize> {
-        self.add_conv_like(OpKind::Conv2d, input, filter, bias, output, o)
+        self.atomic(|b| b.add_conv_like(OpKind::Conv2d, input, filter, bias, output, o))
     }
 
     /// `DEPTHWISE_CONV_2D`: `filter` is `[1, kh, kw, in_c * multiplier]`; the multiplier is
@@ -815,7 +817,7 @@ impl GraphBuilder {
         output: TensorId,
         o: ConvOptions,
     ) -> BuildResult<usize> {
-        self.add_conv_like(OpKind::DepthwiseConv2d, input, filter, bias, output, o)
+        self.atomic(|b| b.add_conv_like(OpKind::DepthwiseConv2d, input, filter, bias, output, o))
     }
 
     fn add_conv_like(
@@ -898,6 +900,17 @@ impl GraphBuilder {
     /// `FULLY_CONNECTED`: `weights` is `[out, in]` stored as shape `(out, 1, 1, in)`; the
     /// input has `batches * in` elements and the output `batches * out`.
     pub fn add_fully_connected(
+        &mut self,
+        input: TensorId,
+        weights: TensorId,
+        bias: Option<TensorId>,
+        output: TensorId,
+        activation: FusedActivation,
+    ) -> BuildResult<usize> {
+        self.atomic(|b| b.fully_connected_op(input, weights, bias, output, activation))
+    }
+
+    fn fully_connected_op(
         &mut self,
         input: TensorId,
         weights: TensorId,
@@ -1375,7 +1388,7 @@ impl GraphBuilder {
         if !kind.is_unary_in_place() || kind == OpKind::Lut {
             return Err(self.op_err(kind, "not a unary elementwise op"));
         }
-        self.add_softmax_or_unary(kind, input, output, 1.0)
+        self.atomic(|b| b.add_softmax_or_unary(kind, input, output, 1.0))
     }
 
     /// `SOFTMAX` over the channel axis with `beta`.
@@ -1385,7 +1398,7 @@ impl GraphBuilder {
         output: TensorId,
         beta: f32,
     ) -> BuildResult<usize> {
-        self.add_softmax_or_unary(OpKind::Softmax, input, output, beta)
+        self.atomic(|b| b.add_softmax_or_unary(OpKind::Softmax, input, output, beta))
     }
 
     fn add_softmax_or_unary(
@@ -1423,6 +1436,15 @@ impl GraphBuilder {
 
     /// An int8 unary op given as a 256-entry table indexed by `input as u8` (bfmd-defined).
     pub fn add_lut(
+        &mut self,
+        input: TensorId,
+        output: TensorId,
+        table: &[i8; 256],
+    ) -> BuildResult<usize> {
+        self.atomic(|b| b.lut_op(input, output, table))
+    }
+
+    fn lut_op(
         &mut self,
         input: TensorId,
         output: TensorId,
