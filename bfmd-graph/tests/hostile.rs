@@ -133,6 +133,49 @@ fn zoo() -> ModelBytes {
     b.finish(BuildOptions::default()).unwrap().blob
 }
 
+/// A float model (f32 and f16 halves) whose plan uses in-place depthwise, add and activations.
+fn float_zoo() -> ModelBytes {
+    let mut rng = Rng::new(203);
+    let n = Quant::NONE;
+    let mut b = GraphBuilder::new();
+    let x = b.input("x", Shape::new(1, 6, 6, 4), DType::F32, n).unwrap();
+    let w = b
+        .constant_f32("w", Shape::new(8, 1, 1, 4), &rng.f32s(32, -1.0, 1.0))
+        .unwrap();
+    let c = b
+        .conv2d("c", x, w, None, ConvOptions::default(), n)
+        .unwrap();
+    let wd = b
+        .constant_f32("wd", Shape::new(1, 3, 3, 8), &rng.f32s(72, -1.0, 1.0))
+        .unwrap();
+    let d = b
+        .depthwise_conv2d("d", c, wd, None, ConvOptions::default(), n)
+        .unwrap();
+    let s = b.unary("s", OpKind::Swish, d, n).unwrap();
+    let a = b.add("a", s, c, FusedActivation::Relu, n).unwrap();
+    let m = b.mean("m", a, n).unwrap();
+    let g = b.mul("g", a, m, FusedActivation::None, n).unwrap();
+    let q = b.quantize("q", g, Quant::new(0.05, 0)).unwrap();
+    let r = b.unary("r", OpKind::Relu, q, Quant::new(0.05, 0)).unwrap();
+    let y = b.dequantize("y", r).unwrap();
+    b.output(y).unwrap();
+    let h = b.input("h", Shape::new(1, 4, 4, 6), DType::F16, n).unwrap();
+    let hw = b
+        .constant_f16("hw", Shape::new(1, 3, 3, 6), &h16(&rng.f32s(54, -1.0, 1.0)))
+        .unwrap();
+    let hd = b
+        .depthwise_conv2d("hd", h, hw, None, ConvOptions::default(), n)
+        .unwrap();
+    let hp = b.max_pool2d("hp", hd, PoolOptions::square(2, 2)).unwrap();
+    let hs = b.softmax("hs", hp, 1.0, n).unwrap();
+    b.output(hs).unwrap();
+    b.finish(BuildOptions::default()).unwrap().blob
+}
+
+fn h16(v: &[f32]) -> Vec<bfmd_kernels::half::f16> {
+    h(v)
+}
+
 /// Parses and, if that succeeds, runs `bytes` (copied to aligned storage) under
 /// `catch_unwind`; returns whether it parsed. A panic fails the test with `what`.
 fn parse_and_run(bytes: &[u8], what: &str) -> bool {
@@ -167,9 +210,9 @@ fn fix_crc(b: &mut [u8]) {
 }
 
 #[test]
-fn the_zoo_model_runs() {
-    let blob = zoo();
-    assert!(parse_and_run(blob.as_bytes(), "pristine"));
+fn the_zoo_models_run() {
+    assert!(parse_and_run(zoo().as_bytes(), "pristine"));
+    assert!(parse_and_run(float_zoo().as_bytes(), "pristine float"));
 }
 
 #[test]
@@ -201,7 +244,15 @@ fn bit_flips_are_caught_by_the_crc() {
 
 #[test]
 fn overwrites_with_a_valid_crc_never_panic() {
-    let blob = zoo();
+    overwrite_campaign(&zoo(), 202);
+}
+
+#[test]
+fn overwrites_of_a_float_model_never_panic() {
+    overwrite_campaign(&float_zoo(), 204);
+}
+
+fn overwrite_campaign(blob: &ModelBytes, default_seed: u64) {
     let len = blob.as_bytes().len();
     // `BFMD_HOSTILE_ITERS` runs a longer campaign locally; CI runs the default.
     let iters: usize = std::env::var("BFMD_HOSTILE_ITERS")
@@ -211,7 +262,7 @@ fn overwrites_with_a_valid_crc_never_panic() {
     let seed: u64 = std::env::var("BFMD_HOSTILE_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(202);
+        .unwrap_or(default_seed);
     let mut rng = Rng::new(seed);
     let mut parsed = 0;
     // The tables (tensor, op and io records) end where the constant section starts.
