@@ -115,37 +115,66 @@ pub(crate) fn depthwise_float_loop<T: Copy + Into<f32>>(
     mult: usize,
     narrow: impl Fn(f32) -> T,
 ) {
-    let g = &p.geometry;
+    depthwise_block_loop(
+        &p.geometry,
+        input,
+        filter,
+        output,
+        mult,
+        0.0f32,
+        |a, x, f| a + x.into() * f.into(),
+        |a, c| {
+            let v = match bias {
+                Some(bias) => a + bias[c],
+                None => a,
+            };
+            narrow(v.max(p.act_min).min(p.act_max))
+        },
+    );
+}
+
+/// The depthwise loop of every dtype: for each output pixel and block of [`CHANNEL_BLOCK`]
+/// output channels, `mac(acc, x, f)` over the valid taps in `(filter_y, filter_x)` order, then
+/// `finish(acc, channel)`. The block keeps the innermost loop on contiguous filter and output
+/// channels; each output's own sum order is the naive loop's. Arguments are checked.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn depthwise_block_loop<T: Copy, A: Copy, O>(
+    g: &ConvGeometry,
+    input: &[T],
+    filter: &[T],
+    output: &mut [O],
+    mult: usize,
+    zero: A,
+    mac: impl Fn(A, T, T) -> A,
+    finish: impl Fn(A, usize) -> O,
+) {
     let (in_c, out_c) = (g.input.c, g.output.c);
-    let mut acc = [0.0f32; CHANNEL_BLOCK];
+    let mut acc = [zero; CHANNEL_BLOCK];
     for_each_window(g, |px, window| {
         let out_base = px * out_c;
         let mut c0 = 0;
         while c0 < out_c {
             let n = CHANNEL_BLOCK.min(out_c - c0);
             let acc = &mut acc[..n];
-            acc.fill(0.0);
+            acc.fill(zero);
             window.for_each_tap(g, |ipx, t| {
                 let x_px = &input[ipx * in_c..][..in_c];
                 let fs = &filter[t * out_c + c0..][..n];
                 if mult == 1 {
                     let xs = &x_px[c0..c0 + n];
                     for ((a, &x), &f) in acc.iter_mut().zip(xs).zip(fs) {
-                        *a += x.into() * f.into();
+                        *a = mac(*a, x, f);
                     }
                 } else {
                     for (j, (a, &f)) in acc.iter_mut().zip(fs).enumerate() {
-                        *a += x_px[(c0 + j) / mult].into() * f.into();
+                        *a = mac(*a, x_px[(c0 + j) / mult], f);
                     }
                 }
             });
             let out_blk = &mut output[out_base + c0..out_base + c0 + n];
-            for (j, (o, a)) in out_blk.iter_mut().zip(acc.iter()).enumerate() {
-                let v = match bias {
-                    Some(bias) => a + bias[c0 + j],
-                    None => *a,
-                };
-                *o = narrow(v.max(p.act_min).min(p.act_max));
+            for (j, (o, &a)) in out_blk.iter_mut().zip(acc.iter()).enumerate() {
+                *o = finish(a, c0 + j);
             }
             c0 += n;
         }

@@ -6,8 +6,7 @@
 
 use super::{check_depthwise_s8, depthwise_conv_s8_scratch_len, DepthwiseS8Params};
 use crate::error::{check_min_len, Result};
-use crate::reference::conv::for_each_window;
-use crate::reference::depthwise::{depthwise_inplace_planes, CHANNEL_BLOCK};
+use crate::reference::depthwise::{depthwise_block_loop, depthwise_inplace_planes};
 use crate::s8::conv::portable::{finish, mac};
 
 /// [`super::depthwise_conv_s8`] on the portable path.
@@ -28,39 +27,18 @@ pub fn depthwise_conv_s8(
         depthwise_conv_s8_scratch_len(&p.geometry),
         scratch.len(),
     )?;
-    let g = &p.geometry;
     let q = &p.quant;
     let off = q.input_offset;
-    let (in_c, out_c) = (g.input.c, g.output.c);
-    let mut acc = [0i32; CHANNEL_BLOCK];
-    for_each_window(g, |px, window| {
-        let out_base = px * out_c;
-        let mut c0 = 0;
-        while c0 < out_c {
-            let n = CHANNEL_BLOCK.min(out_c - c0);
-            let acc = &mut acc[..n];
-            acc.fill(0);
-            window.for_each_tap(g, |ipx, t| {
-                let x_px = &input[ipx * in_c..][..in_c];
-                let fs = &filter[t * out_c + c0..][..n];
-                if mult == 1 {
-                    let xs = &x_px[c0..c0 + n];
-                    for ((a, &x), &f) in acc.iter_mut().zip(xs).zip(fs) {
-                        *a = mac(*a, x as i32, off, f as i32);
-                    }
-                } else {
-                    for (j, (a, &f)) in acc.iter_mut().zip(fs).enumerate() {
-                        *a = mac(*a, x_px[(c0 + j) / mult] as i32, off, f as i32);
-                    }
-                }
-            });
-            let out_blk = &mut output[out_base + c0..out_base + c0 + n];
-            for (j, (o, &a)) in out_blk.iter_mut().zip(acc.iter()).enumerate() {
-                *o = finish(q, a, bias, c0 + j);
-            }
-            c0 += n;
-        }
-    });
+    depthwise_block_loop(
+        &p.geometry,
+        input,
+        filter,
+        output,
+        mult,
+        0i32,
+        |a, x: i8, f: i8| mac(a, x as i32, off, f as i32),
+        |a, c| finish(q, a, bias, c),
+    );
     Ok(())
 }
 
