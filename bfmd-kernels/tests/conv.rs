@@ -592,14 +592,7 @@ fn pointwise_overlap_offset_rule() {
     .unwrap();
     let p = ConvS8Params {
         geometry: g,
-        quant: ChannelQuantS8 {
-            input_offset: 0,
-            output_offset: 0,
-            multipliers: &[1 << 30],
-            shifts: &[1],
-            act_min: -128,
-            act_max: 127,
-        },
+        quant: plain_quant(&[1 << 30], &[1]),
     };
     let input: Vec<i8> = (1..=8).collect();
     let filter: Vec<i8> = (0..8).map(|i| (i % 3) as i8 - 1).collect();
@@ -653,36 +646,15 @@ fn errors() {
         2,
     )
     .unwrap();
-    let quant = ChannelQuantS8 {
-        input_offset: 0,
-        output_offset: 0,
-        multipliers: &[1 << 30],
-        shifts: &[0],
-        act_min: -128,
-        act_max: 127,
-    };
+    let quant = plain_quant(&[1 << 30], &[0]);
     let p = ConvS8Params { geometry: g, quant };
     let input = vec![0i8; 96];
     let filter = vec![0i8; 4 * 9 * 3];
     let mut out = vec![0i8; 64];
-    let bl = expect_buffer_length;
-    bl(
-        conv_s8(&p, &input[1..], &filter, None, &mut out, &mut []),
-        "input",
-    );
-    bl(
-        conv_s8(&p, &input, &filter[1..], None, &mut out, &mut []),
-        "filter",
-    );
-    bl(
-        conv_s8(&p, &input, &filter, Some(&[0; 3]), &mut out, &mut []),
-        "bias",
-    );
-    bl(
-        conv_s8(&p, &input, &filter, None, &mut out[1..], &mut []),
-        "output",
-    );
-    assert!(conv_s8(&p, &input, &filter, None, &mut out, &mut []).is_ok());
+    let names = ["input", "filter", "bias", "output"];
+    check_s8_lengths(names, [96, 108, 4, 64], |x, f, b, y| {
+        conv_s8(&p, x, f, b, y, &mut [])
+    });
 
     // Groups that do not divide the channels.
     let mut bad = g;

@@ -23,7 +23,7 @@ use bfmd_kernels::reference::depthwise::{
     depthwise_conv_f32, depthwise_conv_f32_inplace, depthwise_conv_f32_inplace_scratch_len,
     DepthwiseF32Params,
 };
-use bfmd_kernels::s8::conv::{conv_s8, ChannelQuantS8};
+use bfmd_kernels::s8::conv::conv_s8;
 use bfmd_kernels::s8::depthwise::{
     self as s8dw, depthwise_conv_s8, depthwise_conv_s8_inplace,
     depthwise_conv_s8_inplace_scratch_len, portable, DepthwiseS8Params,
@@ -359,36 +359,15 @@ fn errors() {
         1,
     )
     .unwrap();
-    let quant = ChannelQuantS8 {
-        input_offset: 0,
-        output_offset: 0,
-        multipliers: &[1 << 30],
-        shifts: &[0],
-        act_min: -128,
-        act_max: 127,
-    };
+    let quant = plain_quant(&[1 << 30], &[0]);
     let p = DepthwiseS8Params { geometry: g, quant };
     let input = vec![0i8; 48];
     let filter = vec![0i8; 54];
     let mut out = vec![0i8; 96];
-    let bl = expect_buffer_length;
-    bl(
-        depthwise_conv_s8(&p, &input[1..], &filter, None, &mut out, &mut []),
-        "input",
-    );
-    bl(
-        depthwise_conv_s8(&p, &input, &filter[1..], None, &mut out, &mut []),
-        "filter",
-    );
-    bl(
-        depthwise_conv_s8(&p, &input, &filter, Some(&[0; 5]), &mut out, &mut []),
-        "bias",
-    );
-    bl(
-        depthwise_conv_s8(&p, &input, &filter, None, &mut out[1..], &mut []),
-        "output",
-    );
-    assert!(depthwise_conv_s8(&p, &input, &filter, None, &mut out, &mut []).is_ok());
+    let names = ["input", "filter", "bias", "output"];
+    check_s8_lengths(names, [48, 54, 6, 96], |x, f, b, y| {
+        depthwise_conv_s8(&p, x, f, b, y, &mut [])
+    });
 
     // Output channels that are not a multiple of the input channels.
     let mut bad = g;

@@ -24,8 +24,8 @@ use bfmd_kernels::Error;
 use common::{assert_bit_exact, dequantize, from_f16, to_f16, Rng};
 use conv_oracle::{
     assert_f16_within, assert_f16_within_f32_reference, assert_f32_within,
-    assert_within_quant_bound, assert_within_quant_bound_of_f32, expect_buffer_length, real_clamp,
-    sweep_activation,
+    assert_within_quant_bound, assert_within_quant_bound_of_f32, check_s8_lengths, plain_quant,
+    real_clamp, sweep_activation,
 };
 use proptest::prelude::*;
 
@@ -361,35 +361,14 @@ fn from_scales_follows_tflm_prepare() {
 #[test]
 fn errors() {
     let g = FullyConnectedGeometry::new(2, 8, 3);
-    let quant = ChannelQuantS8 {
-        input_offset: 0,
-        output_offset: 0,
-        multipliers: &[1 << 30, 1 << 30, 1 << 30],
-        shifts: &[0, 0, 0],
-        act_min: -128,
-        act_max: 127,
-    };
+    let quant = plain_quant(&[1 << 30, 1 << 30, 1 << 30], &[0, 0, 0]);
     let p = FullyConnectedS8Params { geometry: g, quant };
     let (x, w) = (vec![0i8; 16], vec![0i8; 24]);
     let mut out = vec![0i8; 6];
-    let bl = expect_buffer_length;
-    bl(
-        fully_connected_s8(&p, &x[1..], &w, None, &mut out, &mut []),
-        "input",
-    );
-    bl(
-        fully_connected_s8(&p, &x, &w[1..], None, &mut out, &mut []),
-        "weights",
-    );
-    bl(
-        fully_connected_s8(&p, &x, &w, Some(&[0; 4]), &mut out, &mut []),
-        "bias",
-    );
-    bl(
-        fully_connected_s8(&p, &x, &w, None, &mut out[1..], &mut []),
-        "output",
-    );
-    assert!(fully_connected_s8(&p, &x, &w, None, &mut out, &mut []).is_ok());
+    let names = ["input", "weights", "bias", "output"];
+    check_s8_lengths(names, [16, 24, 3, 6], |x, w, b, y| {
+        fully_connected_s8(&p, x, w, b, y, &mut [])
+    });
     let two = FullyConnectedS8Params {
         quant: ChannelQuantS8 {
             multipliers: &[1, 1],

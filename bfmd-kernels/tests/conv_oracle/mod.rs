@@ -8,7 +8,7 @@
 use crate::common::{dequantize, Rng};
 use bfmd_kernels::quant::multiply_by_quantized_multiplier;
 use bfmd_kernels::quant::FusedActivation;
-use bfmd_kernels::s8::conv::ConvS8Params;
+use bfmd_kernels::s8::conv::{ChannelQuantS8, ConvS8Params};
 use bfmd_kernels::{ConvGeometry, Error, Padding};
 
 /// int8 quantization of one convolution-like op, as plain numbers.
@@ -446,4 +446,36 @@ pub fn sweep_activation(i: usize) -> FusedActivation {
         FusedActivation::Relu,
         FusedActivation::Relu6,
     ][i]
+}
+
+/// Requantization parameters with a given multiplier table, offsets 0 and no clamp, for tests
+/// that exercise argument checks rather than arithmetic.
+pub fn plain_quant(multipliers: &'static [i32], shifts: &'static [i32]) -> ChannelQuantS8<'static> {
+    ChannelQuantS8 {
+        input_offset: 0,
+        output_offset: 0,
+        multipliers,
+        shifts,
+        act_min: -128,
+        act_max: 127,
+    }
+}
+
+/// Checks that an int8 kernel (`call(input, filter, bias, output)`) rejects, one at a time, an
+/// input, filter and output one element short and a bias of the wrong length, each with a
+/// [`Error::BufferLength`] naming it (`names`: input, filter, bias, output), and accepts the
+/// right lengths (zero-filled tensors, no bias).
+pub fn check_s8_lengths(
+    names: [&str; 4],
+    lens: [usize; 4],
+    mut call: impl FnMut(&[i8], &[i8], Option<&[i32]>, &mut [i8]) -> Result<(), Error>,
+) {
+    let [x_len, f_len, b_len, y_len] = lens;
+    let (x, f, b) = (vec![0i8; x_len], vec![0i8; f_len], vec![0i32; b_len + 1]);
+    let mut y = vec![0i8; y_len];
+    expect_buffer_length(call(&x[1..], &f, None, &mut y), names[0]);
+    expect_buffer_length(call(&x, &f[1..], None, &mut y), names[1]);
+    expect_buffer_length(call(&x, &f, Some(&b), &mut y), names[2]);
+    expect_buffer_length(call(&x, &f, None, &mut y[1..]), names[3]);
+    assert_eq!(call(&x, &f, Some(&b[..b_len]), &mut y), Ok(()));
 }
