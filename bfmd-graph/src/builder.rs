@@ -1334,42 +1334,42 @@ impl GraphBuilder {
 
     /// `QUANTIZE` float to int8 with the output's quantization.
     pub fn add_quantize(&mut self, input: TensorId, output: TensorId) -> BuildResult<usize> {
-        let kind = OpKind::Quantize;
-        if self.dtype(input)? != DType::F32 || self.dtype(output)? != DType::S8 {
-            return Err(self.op_err(
-                kind,
-                "quantize takes f32 to int8 (the kernels have no f16 form)",
-            ));
-        }
-        self.expect_shape(kind, output, self.shape(input)?)?;
-        let q = self.quant(output)?;
-        self.push_op(
-            kind,
-            vec![input.0],
-            vec![output.0],
-            vec![q.scale.to_bits(), q.zero_point as u32],
-            0,
-            Alias::None,
-            0,
-        )
+        self.add_affine(OpKind::Quantize, input, output)
     }
 
     /// `DEQUANTIZE` int8 to float with the input's quantization.
     pub fn add_dequantize(&mut self, input: TensorId, output: TensorId) -> BuildResult<usize> {
-        let kind = OpKind::Dequantize;
-        if self.dtype(input)? != DType::S8 || self.dtype(output)? != DType::F32 {
+        self.add_affine(OpKind::Dequantize, input, output)
+    }
+
+    /// Quantize (f32 -> int8) or dequantize (int8 -> f32); the word pair is the int8 side's
+    /// scale and zero point.
+    fn add_affine(
+        &mut self,
+        kind: OpKind,
+        input: TensorId,
+        output: TensorId,
+    ) -> BuildResult<usize> {
+        let quantize = kind == OpKind::Quantize;
+        let (float, int) = if quantize {
+            (input, output)
+        } else {
+            (output, input)
+        };
+        if self.dtype(float)? != DType::F32 || self.dtype(int)? != DType::S8 {
             return Err(self.op_err(
                 kind,
-                "dequantize takes int8 to f32 (the kernels have no f16 form)",
+                "the float side must be f32 and the other int8 (the kernels have no f16 form)",
             ));
         }
         self.expect_shape(kind, output, self.shape(input)?)?;
-        let q = self.quant(input)?;
+        let q = self.quant(int)?;
+        let words = vec![q.scale.to_bits(), q.zero_point as u32];
         self.push_op(
             kind,
             vec![input.0],
             vec![output.0],
-            vec![q.scale.to_bits(), q.zero_point as u32],
+            words,
             0,
             Alias::None,
             0,

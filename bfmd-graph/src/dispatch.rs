@@ -375,195 +375,83 @@ fn mean(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     io.kernel(r)
 }
 
-/// One element type's binary kernels, with the parameters already decoded.
-trait Binary: Element {
-    type P: Copy;
-    fn params(io: &OpIo<'_, '_>) -> Self::P;
-    fn swapped(p: &Self::P) -> Self::P;
-    fn run(
-        add: bool,
-        p: &Self::P,
-        a_s: Shape,
-        a: &[Self],
-        b_s: Shape,
-        b: &[Self],
-        y: &mut [Self],
-    ) -> bfmd_kernels::Result<()>;
-    fn run_inplace(
-        add: bool,
-        p: &Self::P,
-        a_s: Shape,
-        a: &mut [Self],
-        b_s: Shape,
-        b: &[Self],
-    ) -> bfmd_kernels::Result<()>;
-}
-
-/// int8 parameters of either binary op.
-#[derive(Clone, Copy)]
-enum BinS8 {
-    Add(s8::elementwise::AddS8Params),
-    Mul(s8::elementwise::MulS8Params),
-}
-
-impl Binary for i8 {
-    type P = BinS8;
-    fn params(io: &OpIo<'_, '_>) -> BinS8 {
-        if io.op.kind == OpKind::Add {
-            BinS8::Add(crate::kernels::add_s8_params(&io.op))
-        } else {
-            BinS8::Mul(crate::kernels::mul_s8_params(&io.op))
-        }
-    }
-    fn swapped(p: &BinS8) -> BinS8 {
-        match p {
-            BinS8::Add(q) => BinS8::Add(q.swapped()),
-            BinS8::Mul(q) => BinS8::Mul(q.swapped()),
-        }
-    }
-    fn run(
-        _: bool,
-        p: &BinS8,
-        a_s: Shape,
-        a: &[i8],
-        b_s: Shape,
-        b: &[i8],
-        y: &mut [i8],
-    ) -> bfmd_kernels::Result<()> {
-        match p {
-            BinS8::Add(q) => s8::elementwise::add_s8(q, a_s, a, b_s, b, y),
-            BinS8::Mul(q) => s8::elementwise::mul_s8(q, a_s, a, b_s, b, y),
-        }
-    }
-    fn run_inplace(
-        _: bool,
-        p: &BinS8,
-        a_s: Shape,
-        a: &mut [i8],
-        b_s: Shape,
-        b: &[i8],
-    ) -> bfmd_kernels::Result<()> {
-        match p {
-            BinS8::Add(q) => s8::elementwise::add_s8_inplace(q, a_s, a, b_s, b),
-            BinS8::Mul(q) => s8::elementwise::mul_s8_inplace(q, a_s, a, b_s, b),
-        }
-    }
-}
-
-fn binary_params(io: &OpIo<'_, '_>) -> BinaryParams {
-    BinaryParams {
-        act_min: io.op.param_f32(0),
-        act_max: io.op.param_f32(1),
-    }
-}
-
-impl Binary for f32 {
-    type P = BinaryParams;
-    fn params(io: &OpIo<'_, '_>) -> BinaryParams {
-        binary_params(io)
-    }
-    fn swapped(p: &BinaryParams) -> BinaryParams {
-        *p
-    }
-    fn run(
-        add: bool,
-        p: &BinaryParams,
-        a_s: Shape,
-        a: &[f32],
-        b_s: Shape,
-        b: &[f32],
-        y: &mut [f32],
-    ) -> bfmd_kernels::Result<()> {
-        if add {
-            r::elementwise::add_f32(p, a_s, a, b_s, b, y)
-        } else {
-            r::elementwise::mul_f32(p, a_s, a, b_s, b, y)
-        }
-    }
-    fn run_inplace(
-        add: bool,
-        p: &BinaryParams,
-        a_s: Shape,
-        a: &mut [f32],
-        b_s: Shape,
-        b: &[f32],
-    ) -> bfmd_kernels::Result<()> {
-        if add {
-            r::elementwise::add_f32_inplace(p, a_s, a, b_s, b)
-        } else {
-            r::elementwise::mul_f32_inplace(p, a_s, a, b_s, b)
-        }
-    }
-}
-
-impl Binary for f16 {
-    type P = BinaryParams;
-    fn params(io: &OpIo<'_, '_>) -> BinaryParams {
-        binary_params(io)
-    }
-    fn swapped(p: &BinaryParams) -> BinaryParams {
-        *p
-    }
-    fn run(
-        add: bool,
-        p: &BinaryParams,
-        a_s: Shape,
-        a: &[f16],
-        b_s: Shape,
-        b: &[f16],
-        y: &mut [f16],
-    ) -> bfmd_kernels::Result<()> {
-        if add {
-            h::elementwise::add_f16(p, a_s, a, b_s, b, y)
-        } else {
-            h::elementwise::mul_f16(p, a_s, a, b_s, b, y)
-        }
-    }
-    fn run_inplace(
-        add: bool,
-        p: &BinaryParams,
-        a_s: Shape,
-        a: &mut [f16],
-        b_s: Shape,
-        b: &[f16],
-    ) -> bfmd_kernels::Result<()> {
-        if add {
-            h::elementwise::add_f16_inplace(p, a_s, a, b_s, b)
-        } else {
-            h::elementwise::mul_f16_inplace(p, a_s, a, b_s, b)
-        }
-    }
-}
+/// An out-of-place binary kernel: `(params, a_shape, a, b_shape, b, output)`.
+type BinaryFn<T, P> = fn(&P, Shape, &[T], Shape, &[T], &mut [T]) -> bfmd_kernels::Result<()>;
+/// An in-place binary kernel: `(params, a_shape, a_and_output, b_shape, b)`.
+type BinaryInPlaceFn<T, P> = fn(&P, Shape, &mut [T], Shape, &[T]) -> bfmd_kernels::Result<()>;
 
 fn binary(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
-    match dtype {
-        DType::S8 => binary_t::<i8>(io),
-        DType::F16 => binary_t::<f16>(io),
-        _ => binary_t::<f32>(io),
+    use s8::elementwise as e;
+    let add = io.op.kind == OpKind::Add;
+    let f = BinaryParams {
+        act_min: io.op.param_f32(0),
+        act_max: io.op.param_f32(1),
+    };
+    match (dtype, add) {
+        (DType::S8, true) => {
+            let p = crate::kernels::add_s8_params(&io.op);
+            binary_t::<i8, _>(io, p, p.swapped(), e::add_s8, e::add_s8_inplace)
+        }
+        (DType::S8, false) => {
+            let p = crate::kernels::mul_s8_params(&io.op);
+            binary_t::<i8, _>(io, p, p.swapped(), e::mul_s8, e::mul_s8_inplace)
+        }
+        (DType::F16, true) => binary_t::<f16, _>(
+            io,
+            f,
+            f,
+            h::elementwise::add_f16,
+            h::elementwise::add_f16_inplace,
+        ),
+        (DType::F16, false) => binary_t::<f16, _>(
+            io,
+            f,
+            f,
+            h::elementwise::mul_f16,
+            h::elementwise::mul_f16_inplace,
+        ),
+        (_, true) => binary_t::<f32, _>(
+            io,
+            f,
+            f,
+            r::elementwise::add_f32,
+            r::elementwise::add_f32_inplace,
+        ),
+        (_, false) => binary_t::<f32, _>(
+            io,
+            f,
+            f,
+            r::elementwise::mul_f32,
+            r::elementwise::mul_f32_inplace,
+        ),
     }
 }
 
-fn binary_t<T: Binary>(io: &mut OpIo<'_, '_>) -> Result<()> {
-    let add = io.op.kind == OpKind::Add;
-    let p = T::params(io);
+/// Runs a binary op with the variant the plan recorded; `swapped` describes the operands the
+/// other way round (the ops are symmetric), for overwriting the second operand.
+fn binary_t<T: Element, P>(
+    io: &mut OpIo<'_, '_>,
+    p: P,
+    swapped: P,
+    run: BinaryFn<T, P>,
+    run_inplace: BinaryInPlaceFn<T, P>,
+) -> Result<()> {
     let (a_s, b_s) = (io.in_shape(0)?, io.in_shape(1)?);
     let r = match io.op.variant {
         Variant::Normal => {
             let (a, b) = (io.input::<T>(0)?, io.input::<T>(1)?);
             let y = io.output::<T>(0)?;
-            T::run(add, &p, a_s, a, b_s, b, y)
+            run(&p, a_s, a, b_s, b, y)
         }
         Variant::InPlace { input: 0 } => {
             let b = io.input::<T>(1)?;
             let (buf, _, _) = io.shared::<T>()?;
-            T::run_inplace(add, &p, a_s, buf, b_s, b)
+            run_inplace(&p, a_s, buf, b_s, b)
         }
         Variant::InPlace { .. } => {
-            // The second operand is overwritten: the ops are symmetric, so swap the operands
-            // and their quantization.
             let a = io.input::<T>(0)?;
             let (buf, _, _) = io.shared::<T>()?;
-            T::run_inplace(add, &T::swapped(&p), b_s, buf, a_s, a)
+            run_inplace(&swapped, b_s, buf, a_s, a)
         }
         Variant::Overlapping => return Err(io.err("variant not supported by this op")),
     };

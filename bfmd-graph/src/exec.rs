@@ -30,11 +30,20 @@ pub(crate) struct Carved<'a> {
     gaps: heapless::Vec<(usize, &'a [u8]), { MAX_MUT + 1 }>,
 }
 
-/// Bytes of executor state kept on the stack while an op runs (the carved arena and the
-/// region list), counted by [`Model::ram_bytes`].
-pub const EXEC_STATE_BYTES: usize = core::mem::size_of::<Carved<'static>>()
-    + core::mem::size_of::<heapless::Vec<Region, MAX_MUT>>()
-    + core::mem::size_of::<heapless::Vec<&'static [u8], { crate::format::MAX_OP_INPUTS }>>();
+/// Bytes of executor state kept on the stack while an op runs: the carved arena, the list of
+/// regions to carve, and the largest per-op list (a concatenation's inputs, or a split's
+/// outputs and sizes). Counted by [`Model::ram_bytes`]; the kernels' own frames (scalars and
+/// loop state, no arrays) and the caller's frames are not.
+pub const EXEC_STATE_BYTES: usize = {
+    use core::mem::size_of;
+    let concat =
+        size_of::<heapless::Vec<(&'static [u8], Shape), { crate::format::MAX_OP_INPUTS }>>();
+    let split = size_of::<heapless::Vec<&'static mut [u8], MAX_OP_OUTPUTS>>()
+        + size_of::<heapless::Vec<usize, MAX_OP_OUTPUTS>>();
+    size_of::<Carved<'static>>()
+        + size_of::<heapless::Vec<Region, MAX_MUT>>()
+        + if concat > split { concat } else { split }
+};
 
 impl<'a> Carved<'a> {
     /// Splits `arena` at the given disjoint regions (any order; empty regions are skipped).

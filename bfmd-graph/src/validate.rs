@@ -76,6 +76,14 @@ impl Ctx<'_, '_> {
         Ok((t, self.info(t)?))
     }
 
+    /// Checks a one-input, one-output op and returns its input, of the op's dtype.
+    fn single_input(&self, dtype: DType) -> Result<(usize, TensorInfo)> {
+        self.counts(1, 1)?;
+        let x = self.input(0)?;
+        self.same_dtype(x, dtype)?;
+        Ok(x)
+    }
+
     fn counts(&self, n_in: usize, n_out: usize) -> Result<()> {
         self.ensure(self.op.num_inputs() == n_in, "wrong number of inputs")?;
         self.ensure(self.op.num_outputs() == n_out, "wrong number of outputs")
@@ -283,9 +291,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             c.kernel(pool_geometry(op, x.1.shape, y.1.shape).validate())?;
         }
         OpKind::Mean => {
-            c.counts(1, 1)?;
-            let x = c.input(0)?;
-            c.same_dtype(x, dtype)?;
+            let x = c.single_input(dtype)?;
             let s = x.1.shape;
             c.same_shape(c.output(0)?, Shape::new(s.n, 1, 1, s.c))?;
         }
@@ -329,9 +335,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             c.ensure(sum == total[axis], "parts do not add up along the axis")?;
         }
         OpKind::ChannelShuffle => {
-            c.counts(1, 1)?;
-            let x = c.input(0)?;
-            c.same_dtype(x, dtype)?;
+            let x = c.single_input(dtype)?;
             c.same_shape(c.output(0)?, x.1.shape)?;
             let g = op.param_usize(ops::shuffle::GROUPS);
             c.ensure(
@@ -340,9 +344,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             )?;
         }
         OpKind::Pad => {
-            c.counts(1, 1)?;
-            let x = c.input(0)?;
-            c.same_dtype(x, dtype)?;
+            let x = c.single_input(dtype)?;
             let (xd, yd) = (dims(x.1.shape), dims(c.output(0)?.1.shape));
             for k in 0..4 {
                 let want = xd[k]
@@ -355,9 +357,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             }
         }
         OpKind::Transpose => {
-            c.counts(1, 1)?;
-            let x = c.input(0)?;
-            c.same_dtype(x, dtype)?;
+            let x = c.single_input(dtype)?;
             let (xd, yd) = (dims(x.1.shape), dims(c.output(0)?.1.shape));
             let mut seen = [false; 4];
             for (k, &y) in yd.iter().enumerate() {
@@ -368,9 +368,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             }
         }
         OpKind::Reshape => {
-            c.counts(1, 1)?;
-            let x = c.input(0)?;
-            c.same_dtype(x, dtype)?;
+            let x = c.single_input(dtype)?;
             c.ensure(
                 x.1.len() == c.output(0)?.1.len(),
                 "reshape changes the element count",
@@ -391,9 +389,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
         | OpKind::Logistic
         | OpKind::Softmax
         | OpKind::Requantize => {
-            c.counts(1, 1)?;
-            let x = c.input(0)?;
-            c.same_dtype(x, dtype)?;
+            let x = c.single_input(dtype)?;
             c.ensure(
                 op.kind != OpKind::Requantize || dtype == DType::S8,
                 "requantize is int8 to int8",
