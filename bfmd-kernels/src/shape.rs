@@ -111,7 +111,11 @@ pub fn resolve_axis(
     match padding {
         Padding::Same => {
             let out = input.div_ceil(stride);
-            let needed = (out.saturating_sub(1) * stride + dk).saturating_sub(input);
+            let needed = out
+                .saturating_sub(1)
+                .saturating_mul(stride)
+                .saturating_add(dk)
+                .saturating_sub(input);
             let before = needed / 2;
             Ok((out, before, needed - before))
         }
@@ -136,7 +140,14 @@ pub fn resolve_axis(
             } else {
                 (left, right)
             };
-            let padded = input + b + a;
+            let padded =
+                input
+                    .checked_add(b)
+                    .and_then(|v| v.checked_add(a))
+                    .ok_or(Error::BadParam {
+                        what: "padding",
+                        value: i64::MAX,
+                    })?;
             if padded < dk {
                 return Err(Error::DimMismatch {
                     what: "padded input size",
@@ -354,6 +365,19 @@ mod tests {
         assert!(ConvGeometry::new(s, 4, (3, 3), (0, 1), (1, 1), Padding::Same, 1).is_err());
         assert!(ConvGeometry::new(s, 4, (5, 5), (1, 1), (1, 1), Padding::Valid, 1).is_err());
         assert!(ConvGeometry::new(s, 4, (3, 3), (1, 1), (1, 1), Padding::Same, 0).is_err());
+        let huge = Padding::Explicit {
+            top: usize::MAX,
+            bottom: 1,
+            left: 0,
+            right: 0,
+        };
+        assert_eq!(
+            ConvGeometry::new(s, 4, (3, 3), (1, 1), (1, 1), huge, 1),
+            Err(Error::BadParam {
+                what: "padding",
+                value: i64::MAX
+            })
+        );
         let mut g = ConvGeometry::new(s, 4, (3, 3), (1, 1), (1, 1), Padding::Same, 1).unwrap();
         g.output.h = 5;
         assert_eq!(
