@@ -11,6 +11,30 @@
 //! * `builder` (feature `std`): [`builder::GraphBuilder`], which declares tensors and ops,
 //!   computes quantization constants with the kernels' `from_scales`, plans and serializes.
 //!
+//! On the host, build, plan, serialize and run a model (the same blob runs on a board):
+//!
+//! ```
+//! use bfmd_graph::builder::{BuildOptions, GraphBuilder, Quant};
+//! use bfmd_graph::{exec, Arena, DType, OpKind};
+//! use bfmd_kernels::Shape;
+//!
+//! let mut b = GraphBuilder::new();
+//! let x = b.input("x", Shape::new(1, 2, 2, 3), DType::F32, Quant::NONE)?;
+//! let y = b.unary("y", OpKind::Relu6, x, Quant::NONE)?;
+//! b.output(y)?;
+//! let built = b.finish(BuildOptions::default())?;
+//! assert_eq!(built.report.arena_bytes, 48); // relu6 runs in place over its input
+//!
+//! let model = built.blob.model()?;
+//! let mut arena = Arena::<48>::new();
+//! let input = [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, -9.0, 10.0];
+//! model.input_mut_as::<f32>(arena.as_mut_slice(), 0)?.copy_from_slice(&input);
+//! exec::run(&model, arena.as_mut_slice(), None)?;
+//! let out = model.output_as::<f32>(arena.as_slice(), 0)?;
+//! assert_eq!(out, [0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 6.0, 6.0, 0.0, 6.0]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! A firmware image embeds a model and its arena like this:
 //!
 //! ```text
