@@ -7,6 +7,7 @@ mod board;
 mod demo;
 mod deps;
 mod flash;
+mod fuzz;
 mod qemu;
 mod run;
 mod sim;
@@ -32,6 +33,9 @@ tasks:
                        print chip, ELF, flash and RAM use)
   size --board qemu-m7|qemu-m55|stm32h7 [--model M.tflite]
                        text, rodata, model, data, bss and arena bytes of the firmware's ELF
+  fuzz [--seconds N] [--target parse_tflite] [--no-sanitizer]
+                       run a cargo-fuzz target (default 60 s; installs cargo-fuzz; stable
+                       Rust with RUSTC_BOOTSTRAP=1 for the fuzz build only)
 ";
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         "sim" => sim::run(rest),
         "flash" => flash::run(rest),
         "size" => size::run(rest),
+        "fuzz" => fuzz::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

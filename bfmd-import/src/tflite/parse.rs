@@ -84,7 +84,7 @@ pub fn parse(bytes: &[u8]) -> Result<TfliteModel, ImportError> {
         .tensors()
         .map_err(malformed("model.subgraphs[0].tensors"))?
         .ok_or_else(|| missing("model.subgraphs[0].tensors"))?;
-    let mut tensors = Vec::with_capacity(fb_tensors.len());
+    let mut tensors = Vec::with_capacity(capacity(fb_tensors.len()));
     for (index, t) in fb_tensors.iter().enumerate() {
         let t = t.map_err(|e| malformed_at(tensor_path(index), e))?;
         tensors.push(decode_tensor(bytes, index, &t, &buffers)?);
@@ -107,7 +107,7 @@ pub fn parse(bytes: &[u8]) -> Result<TfliteModel, ImportError> {
     let fb_ops = sg
         .operators()
         .map_err(malformed("model.subgraphs[0].operators"))?;
-    let mut operators = Vec::with_capacity(fb_ops.map_or(0, |v| v.len()));
+    let mut operators = Vec::with_capacity(capacity(fb_ops.map_or(0, |v| v.len())));
     for (index, op) in fb_ops.iter().flat_map(|v| v.iter()).enumerate() {
         let op = op.map_err(|e| malformed_at(op_path(index), e))?;
         operators.push(decode_operator(index, &op, &codes, n_tensors)?);
@@ -124,6 +124,13 @@ pub fn parse(bytes: &[u8]) -> Result<TfliteModel, ImportError> {
         outputs,
         file: bytes.to_vec(),
     })
+}
+
+/// Capacity to reserve for a vector whose length the file claims. The claim is bounded by the
+/// file size (planus checks it), but a few bytes per element on the wire can become a hundred in
+/// memory, so reserve a bounded amount and let longer vectors grow as they are read.
+fn capacity(claimed: usize) -> usize {
+    claimed.min(4096)
 }
 
 fn check_identifier(bytes: &[u8]) -> Result<(), ImportError> {
@@ -172,7 +179,7 @@ fn decode_operator_codes(model: &fb::ModelRef<'_>) -> Result<Vec<Code>, ImportEr
     let codes = model
         .operator_codes()
         .map_err(malformed("model.operator_codes"))?;
-    let mut out = Vec::with_capacity(codes.map_or(0, |v| v.len()));
+    let mut out = Vec::with_capacity(capacity(codes.map_or(0, |v| v.len())));
     for (i, c) in codes.iter().flat_map(|v| v.iter()).enumerate() {
         let at = |field: &str| format!("model.operator_codes[{i}]{field}");
         let c = c.map_err(|e| malformed_at(at(""), e))?;
@@ -260,7 +267,7 @@ fn decode_operator(
     };
 
     let fb_inputs = op.inputs().map_err(|e| malformed_at(at("inputs"), e))?;
-    let mut inputs = Vec::with_capacity(fb_inputs.map_or(0, |v| v.len()));
+    let mut inputs = Vec::with_capacity(capacity(fb_inputs.map_or(0, |v| v.len())));
     for (slot, t) in fb_inputs.iter().flat_map(|v| v.iter()).enumerate() {
         // `-1` marks an omitted optional input (`kTfLiteOptionalTensor`).
         inputs.push(if t == -1 {
@@ -270,7 +277,7 @@ fn decode_operator(
         });
     }
     let fb_outputs = op.outputs().map_err(|e| malformed_at(at("outputs"), e))?;
-    let mut outputs = Vec::with_capacity(fb_outputs.map_or(0, |v| v.len()));
+    let mut outputs = Vec::with_capacity(capacity(fb_outputs.map_or(0, |v| v.len())));
     for (slot, t) in fb_outputs.iter().flat_map(|v| v.iter()).enumerate() {
         outputs.push(check("output", slot, t)?);
     }
@@ -495,7 +502,7 @@ fn decode_quantization(
         )));
     }
     let range = dtype.integer_range();
-    let mut zps = Vec::with_capacity(zero_points.len());
+    let mut zps = Vec::with_capacity(capacity(zero_points.len()));
     for (i, zp) in zero_points.iter().enumerate() {
         let in_range = match range {
             Some((lo, hi)) => (lo..=hi).contains(&zp),
