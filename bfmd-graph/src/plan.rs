@@ -92,9 +92,6 @@ pub struct TensorSlot {
     // Group summary, valid on the representative.
     g_lo: i64,
     g_hi: i64,
-    g_first: usize,
-    g_last: usize,
-    g_offset: usize,
 }
 
 /// The planner's result for one op.
@@ -268,29 +265,26 @@ fn build_groups(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>)
 }
 
 /// Places storage groups and scratch buffers greedily; returns the arena size.
+///
+/// A group is placed as a whole (its members keep their relative offsets) but collisions are
+/// checked member by member with each member's own lifetime, so a group's early, dead members
+/// do not reserve memory while its later members live (TFLM's first fit, generalised from
+/// single buffers to groups).
 fn place(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -> usize {
     let n = tensors.len();
-    // Group summaries on the representatives.
-    for i in 0..n {
-        let s = &mut work.tensors[i];
+    // Group extents on the representatives.
+    for s in work.tensors.iter_mut().take(n) {
         s.g_lo = i64::MAX;
         s.g_hi = i64::MIN;
-        s.g_first = usize::MAX;
-        s.g_last = 0;
     }
     for (i, t) in tensors.iter().enumerate() {
         if !t.activation {
             continue;
         }
-        let (g, rel, first, last) = {
-            let s = &work.tensors[i];
-            (s.group as usize, s.rel, s.first, s.last)
-        };
+        let (g, rel) = (work.tensors[i].group as usize, work.tensors[i].rel);
         let r = &mut work.tensors[g];
         r.g_lo = r.g_lo.min(rel);
         r.g_hi = r.g_hi.max(rel + t.bytes as i64);
-        r.g_first = r.g_first.min(first);
-        r.g_last = r.g_last.max(last);
     }
     for (op, slot) in ops.iter().zip(work.ops.iter_mut()) {
         let len = match (op.alias, slot.variant) {
@@ -300,87 +294,139 @@ fn place(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -> usi
         };
         slot.scratch = Region { start: 0, len };
     }
-    // Buffers: representatives (id < n) and op scratch (id = n + j); largest first.
     let Work {
         tensors: ts,
         ops: os,
         order,
     } = work;
-    let (order, rest) = order.split_at_mut(n + ops.len());
+    // Items: group representatives (id < n) and op scratch (id = n + j).
+    let (order, placed) = order.split_at_mut(n + ops.len());
     let mut count = 0;
     for id in 0..n + ops.len() {
-        let is_buffer = if id < n {
-            tensors[id].activation && ts[id].group as usize == id
+        let is_item = if id < n {
+            tensors[id].activation && ts[id].group as usize == id && extent(ts, os, n, id) > 0
         } else {
             os[id - n].scratch.len > 0
         };
-        if is_buffer {
+        if is_item {
             order[count] = id as u32;
             count += 1;
         }
     }
     let order = &mut order[..count];
-    // Insertion sort by size, largest first; ties keep index order so plans are deterministic.
+    // Insertion sort by extent, largest first; ties keep index order so plans are
+    // deterministic.
     for a in 1..order.len() {
         let mut b = a;
         while b > 0
-            && buf_size(ts, os, n, order[b - 1] as usize) < buf_size(ts, os, n, order[b] as usize)
+            && extent(ts, os, n, order[b - 1] as usize) < extent(ts, os, n, order[b] as usize)
         {
             order.swap(b - 1, b);
             b -= 1;
         }
     }
+    // `placed[..n_placed]` lists placed tensors (id < n) and scratch buffers (n + j), whose
+    // absolute regions are final.
+    let mut n_placed = 0;
     let mut arena = 0usize;
-    for p in 0..order.len() {
-        let id = order[p] as usize;
-        let size = buf_size(ts, os, n, id);
-        let (f, l) = buf_life(ts, n, id);
-        // Placed buffers whose lifetime overlaps, sorted by offset.
-        let mut k = 0;
-        for &q in order[..p].iter() {
-            let q = q as usize;
-            let (qf, ql) = buf_life(ts, n, q);
-            if qf <= l && f <= ql && buf_size(ts, os, n, q) > 0 {
-                let mut m = k;
-                rest[m] = q as u32;
-                while m > 0
-                    && buf_offset(ts, os, n, rest[m - 1] as usize) > buf_offset(ts, os, n, q)
-                {
-                    rest.swap(m - 1, m);
-                    m -= 1;
+    for &item in order.iter() {
+        let item = item as usize;
+        let lo = if item < n { ts[item].g_lo } else { 0 };
+        // First fit: raise the base past each conflict until none is left. Every base between
+        // the old and the new one keeps that conflict, so the result is the lowest aligned
+        // base that fits.
+        let mut base = 0usize;
+        loop {
+            let placed = &placed[..n_placed];
+            let bump = if item < n {
+                (0..n)
+                    .filter(|&m| ts[m].group as usize == item && tensors[m].activation)
+                    .find_map(|m| {
+                        let r = Rect {
+                            off: (ts[m].rel - lo) as usize,
+                            size: tensors[m].bytes,
+                            first: ts[m].first,
+                            last: ts[m].last,
+                        };
+                        conflict(tensors, ts, os, placed, base, r)
+                    })
+            } else {
+                let j = item - n;
+                let r = Rect {
+                    off: 0,
+                    size: os[j].scratch.len,
+                    first: j,
+                    last: j,
+                };
+                conflict(tensors, ts, os, placed, base, r)
+            };
+            match bump {
+                Some(b) => base = b,
+                None => break,
+            }
+        }
+        // Record the placement.
+        if item < n {
+            for m in 0..n {
+                if ts[m].group as usize == item && tensors[m].activation {
+                    ts[m].offset = base + (ts[m].rel - lo) as usize;
+                    arena = arena.max(ts[m].offset + tensors[m].bytes);
+                    if tensors[m].bytes > 0 {
+                        placed[n_placed] = m as u32;
+                        n_placed += 1;
+                    }
                 }
-                k += 1;
             }
-        }
-        // The lowest gap that fits (TFLM's `GreedyMemoryPlanner` first-fit over the sorted list).
-        let mut at = 0usize;
-        for &q in rest[..k].iter() {
-            let q = q as usize;
-            let qo = buf_offset(ts, os, n, q);
-            if at + size <= qo {
-                break;
-            }
-            at = at.max(align_up(qo + buf_size(ts, os, n, q)));
-        }
-        if id < n {
-            ts[id].g_offset = at;
         } else {
-            os[id - n].scratch.start = at;
+            os[item - n].scratch.start = base;
+            arena = arena.max(base + os[item - n].scratch.len);
+            placed[n_placed] = item as u32;
+            n_placed += 1;
         }
-        arena = arena.max(at + size);
     }
-    for i in 0..n {
-        if !tensors[i].activation {
-            continue;
+    // Empty groups (only zero-byte tensors, which the builder never makes) sit at 0.
+    for m in 0..n {
+        if tensors[m].activation && extent(ts, os, n, ts[m].group as usize) == 0 {
+            ts[m].offset = 0;
         }
-        let g = ts[i].group as usize;
-        let (go, glo) = (ts[g].g_offset, ts[g].g_lo);
-        ts[i].offset = go + (ts[i].rel - glo) as usize;
     }
     align_up(arena)
 }
 
-fn buf_size(ts: &[TensorSlot], os: &[OpSlot], n: usize, id: usize) -> usize {
+/// A group member (or a scratch buffer) relative to its group's base.
+#[derive(Clone, Copy)]
+struct Rect {
+    off: usize,
+    size: usize,
+    first: usize,
+    last: usize,
+}
+
+/// With the group at `base`, the smallest aligned base that clears the first placed buffer
+/// `r` collides with (in time and in bytes), or `None` when `r` collides with nothing.
+fn conflict(
+    tensors: &[PlanTensor],
+    ts: &[TensorSlot],
+    os: &[OpSlot],
+    placed: &[u32],
+    base: usize,
+    r: Rect,
+) -> Option<usize> {
+    if r.size == 0 {
+        return None;
+    }
+    let n = tensors.len();
+    let start = base + r.off;
+    placed.iter().find_map(|&q| {
+        let (qs, qlen, qf, ql) = placed_region(tensors, ts, os, n, q as usize);
+        let hit = qf <= r.last && r.first <= ql && start < qs + qlen && qs < start + r.size;
+        // `qs + qlen > start >= r.off`, so the subtraction cannot underflow.
+        hit.then(|| align_up(qs + qlen - r.off))
+    })
+}
+
+/// Bytes spanned by an item: a group's extent or a scratch buffer's length.
+fn extent(ts: &[TensorSlot], os: &[OpSlot], n: usize, id: usize) -> usize {
     if id < n {
         (ts[id].g_hi - ts[id].g_lo).max(0) as usize
     } else {
@@ -388,19 +434,19 @@ fn buf_size(ts: &[TensorSlot], os: &[OpSlot], n: usize, id: usize) -> usize {
     }
 }
 
-fn buf_life(ts: &[TensorSlot], n: usize, id: usize) -> (usize, usize) {
+/// `(start, len, first, last)` of a placed tensor or scratch buffer.
+fn placed_region(
+    tensors: &[PlanTensor],
+    ts: &[TensorSlot],
+    os: &[OpSlot],
+    n: usize,
+    id: usize,
+) -> (usize, usize, usize, usize) {
     if id < n {
-        (ts[id].g_first, ts[id].g_last)
+        (ts[id].offset, tensors[id].bytes, ts[id].first, ts[id].last)
     } else {
-        (id - n, id - n)
-    }
-}
-
-fn buf_offset(ts: &[TensorSlot], os: &[OpSlot], n: usize, id: usize) -> usize {
-    if id < n {
-        ts[id].g_offset
-    } else {
-        os[id - n].scratch.start
+        let j = id - n;
+        (os[j].scratch.start, os[j].scratch.len, j, j)
     }
 }
 
