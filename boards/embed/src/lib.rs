@@ -9,7 +9,7 @@
 //! * `model.rs`: constants and statics for the firmware, included with
 //!   `include!(concat!(env!("OUT_DIR"), "/model.rs"))`:
 //!
-//! ```ignore
+//! ```text
 //! pub const NAME: &str;            // the model file's stem
 //! pub const ARENA_BYTES: usize;    // from the plan: the arena is sized at compile time
 //! pub const BLOB_LEN: usize;
@@ -39,13 +39,11 @@ pub struct Embedded {
     pub blob_len: usize,
 }
 
-/// Turns a `.tflite` file into a planned bfmd blob.
+pub mod lower;
+
+/// Turns a `.tflite` file into a planned bfmd blob (see [`lower`]).
 pub fn import_tflite(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let ir = bfmd_import::tflite::parse(bytes).map_err(|e| e.to_string())?;
-    Err(format!(
-        "TFLite lowering is not available yet ({} ops parsed)",
-        ir.operators.len()
-    ))
+    lower::tflite_to_blob(bytes).map(|(blob, _report)| blob)
 }
 
 /// The model bytes as a bfmd blob: `.bfmd` files as they are, `.tflite` files imported.
