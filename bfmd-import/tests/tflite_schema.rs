@@ -66,6 +66,13 @@ fn find_planus() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Prints past libtest's output capture (which only hooks the `print!` macros), so that a
+/// skipped check says so in a normal `cargo test` run.
+fn note(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "tflite_schema: {msg}");
+}
+
 fn without_whitespace(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
@@ -73,9 +80,10 @@ fn without_whitespace(s: &str) -> String {
 #[test]
 fn generated_code_is_fresh() {
     let Some(planus) = find_planus() else {
-        println!(
-            "skipped: planus-cli is not installed, so generated.rs cannot be regenerated and \
-             compared (install it with `cargo install planus-cli --version 1.3.0 --locked`)"
+        note(
+            "skipped the freshness check: planus-cli is not installed, so generated.rs cannot be \
+             regenerated and compared (install it with `cargo install planus-cli --version 1.3.0 \
+             --locked`)",
         );
         return;
     };
@@ -108,11 +116,11 @@ fn generated_code_is_fresh() {
     });
     let version = "check_version_compatibility(\"planus-1.3.0\")";
     if !fresh.contains(version) {
-        println!(
-            "skipped: {} is not planus-cli 1.3.0 (the version generated.rs and the planus \
-             dependency use)",
+        note(&format!(
+            "skipped the freshness check: {} is not planus-cli 1.3.0 (the version generated.rs \
+             and the planus dependency use)",
             planus.display()
-        );
+        ));
         return;
     }
     if fresh == body {
@@ -120,13 +128,13 @@ fn generated_code_is_fresh() {
     }
     if std::env::var_os("BFMD_REGENERATE").is_some() {
         std::fs::write(&path, format!("{HEADER}{fresh}")).expect("write generated.rs");
-        println!("regenerated {}", path.display());
+        note(&format!("regenerated {}", path.display()));
         return;
     }
     // planus formats its output with the rustfmt on PATH; another rustfmt version may lay the
     // same code out differently, which is not staleness.
     if without_whitespace(&fresh) == without_whitespace(body) {
-        println!("generated.rs differs from planus' output in whitespace only (rustfmt version)");
+        note("generated.rs differs from planus' output in whitespace only (rustfmt version)");
         return;
     }
     panic!(
