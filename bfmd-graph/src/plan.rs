@@ -15,8 +15,9 @@
 //!   16-byte aligned offset that does not collide with an already placed buffer whose lifetime
 //!   overlaps (TFLM `greedy_memory_planner.cc`, with its `kBufferAlignment` of 16).
 //! * **Choosing**: [`plan`] with `in_place` first plans without in-place decisions (the
-//!   TFLM-style size), then tries each candidate op in execution order and keeps a decision only
-//!   if the arena does not grow, so the result is never larger than the plain greedy plan.
+//!   TFLM-style size), then sweeps the candidate ops in execution order, keeping a decision
+//!   only if the arena does not grow and dropping one only if that shrinks it, until a sweep
+//!   changes nothing; the result is never larger than the plain greedy plan.
 
 use crate::error::{GraphError, Result};
 use crate::format::{Region, ALIGN};
@@ -459,6 +460,23 @@ fn plan_fixed(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -
     Some(place(tensors, ops, work))
 }
 
+/// Most sweeps over the in-place candidates; one or two settle every graph tried, the bound
+/// keeps the work predictable on pathological ones.
+const MAX_SWEEPS: usize = 4;
+
+/// The in-place placements an op supports, in the order they are tried.
+fn candidates(alias: Alias) -> [Option<Variant>; 2] {
+    match alias {
+        // The op record can name input 0 or 1 as the overwritten one.
+        Alias::InPlace { slots, .. } => [
+            (slots & 1 != 0).then_some(Variant::InPlace { input: 0 }),
+            (slots & 2 != 0).then_some(Variant::InPlace { input: 1 }),
+        ],
+        Alias::Overlap { .. } => [Some(Variant::Overlapping), None],
+        _ => [None, None],
+    }
+}
+
 /// Plans the arena. With `in_place`, tries every in-place or overlapping candidate in execution
 /// order and keeps each one that does not grow the arena; without, returns the plain greedy
 /// plan. The result is in `work` (tensor offsets, op variants and scratch regions).
@@ -477,40 +495,51 @@ pub fn plan(
     }
     let greedy = plan_fixed(tensors, ops, work).ok_or(plan_err(None, "a view is illegal"))?;
     let mut best = greedy;
-    let mut in_place_ops = 0;
     if in_place {
-        for j in 0..ops.len() {
-            let mut tried = [Variant::Normal; 2];
-            let mut n_tries = 0;
-            match ops[j].alias {
-                Alias::InPlace { slots, .. } => {
-                    // The op record can name input 0 or 1 as the overwritten one.
-                    for s in 0..2u8 {
-                        if slots & (1 << s) != 0 {
-                            tried[n_tries] = Variant::InPlace { input: s };
-                            n_tries += 1;
+        // Later decisions change which earlier ones pay off, so sweep until nothing changes
+        // (at most MAX_SWEEPS times): a Normal op takes the first placement that does not
+        // grow the arena, an in-place op goes back to Normal only if that shrinks it, so the
+        // arena never grows.
+        for _ in 0..MAX_SWEEPS {
+            let mut changed = false;
+            for j in 0..ops.len() {
+                let current = work.ops[j].variant;
+                if ops[j].alias == Alias::View {
+                    continue;
+                }
+                if current != Variant::Normal {
+                    work.ops[j].variant = Variant::Normal;
+                    match plan_fixed(tensors, ops, work) {
+                        Some(size) if size < best => {
+                            best = size;
+                            changed = true;
                         }
+                        _ => work.ops[j].variant = current,
+                    }
+                    continue;
+                }
+                for v in candidates(ops[j].alias).into_iter().flatten() {
+                    work.ops[j].variant = v;
+                    match plan_fixed(tensors, ops, work) {
+                        Some(size) if size <= best => {
+                            best = size;
+                            changed = true;
+                            break;
+                        }
+                        _ => work.ops[j].variant = Variant::Normal,
                     }
                 }
-                Alias::Overlap { .. } => {
-                    tried[0] = Variant::Overlapping;
-                    n_tries = 1;
-                }
-                _ => {}
             }
-            for &v in &tried[..n_tries] {
-                work.ops[j].variant = v;
-                match plan_fixed(tensors, ops, work) {
-                    Some(size) if size <= best => {
-                        best = size;
-                        in_place_ops += 1;
-                        break;
-                    }
-                    _ => work.ops[j].variant = Variant::Normal,
-                }
+            if !changed {
+                break;
             }
         }
     }
+    let in_place_ops = work.ops[..ops.len()]
+        .iter()
+        .zip(ops)
+        .filter(|(s, o)| s.variant != Variant::Normal && o.alias != Alias::View)
+        .count();
     // Re-run the kept decisions so that `work` holds exactly the chosen plan.
     let arena_bytes = plan_fixed(tensors, ops, work).ok_or(plan_err(None, "inconsistent plan"))?;
     Ok(PlanSizes {
