@@ -364,8 +364,7 @@ impl GraphBuilder {
                 t.name
             )));
         }
-        let rank = if t.shape.n > 1 { 4 } else { t.rank };
-        self.tensors.push(BTensor { rank, ..t });
+        self.tensors.push(t);
         Ok(TensorId((self.tensors.len() - 1) as u16))
     }
 
@@ -1245,7 +1244,9 @@ impl GraphBuilder {
     }
 
     /// `PAD` / `PADV2` with a constant: `before[d]`/`after[d]` elements around NHWC dimension
-    /// `d`. int8 pads with the output zero point (real 0), floats with `value`.
+    /// `d`, filled with the real `value`. int8 stores `value` quantized with the output's
+    /// quantization (TFLite `PAD`: `value` 0 gives the zero point; `PADV2`: pass the
+    /// dequantized constant, which shares that quantization, so it maps back exactly).
     pub fn add_pad(
         &mut self,
         input: TensorId,
