@@ -168,6 +168,32 @@ pub(crate) fn pool_geometry(op: &OpRecord<'_>, input: Shape, output: Shape) -> C
     }
 }
 
+/// Largest window parameter or spatial size a model may record. Real networks stay far below;
+/// the bound keeps the window arithmetic of `ConvGeometry::validate` from overflowing a 32-bit
+/// `usize` on hostile blobs.
+const MAX_WINDOW: usize = 0xFFFF;
+
+fn check_window(c: &Ctx<'_, '_>, g: &ConvGeometry) -> Result<()> {
+    let all = [
+        g.kernel_h,
+        g.kernel_w,
+        g.stride_h,
+        g.stride_w,
+        g.dilation_h,
+        g.dilation_w,
+        g.pad_top,
+        g.pad_bottom,
+        g.pad_left,
+        g.pad_right,
+        g.input.h,
+        g.input.w,
+    ];
+    c.ensure(
+        all.iter().all(|&v| v <= MAX_WINDOW),
+        "window parameter or spatial size above 65535",
+    )
+}
+
 /// NHWC dimensions as an array.
 pub(crate) fn dims(s: Shape) -> [usize; 4] {
     [s.n, s.h, s.w, s.c]
@@ -237,6 +263,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 )?;
                 Shape::new(1, g.kernel_h, g.kernel_w, yi.c)
             };
+            check_window(c, &g)?;
             c.kernel(g.validate())?;
             let f = c.input(1)?;
             c.constant(f, dtype, filter.len())?;
@@ -266,7 +293,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 "input length not a multiple of in features",
             )?;
             c.ensure(
-                y.1.len() == x.1.len() / in_f * out_f,
+                (x.1.len() / in_f).checked_mul(out_f) == Some(y.1.len()),
                 "output length must be batches x out features",
             )?;
             if let Some(b) = c.opt_input(2)? {
@@ -288,7 +315,9 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 x.1.shape.c == y.1.shape.c,
                 "pooling keeps the channel count",
             )?;
-            c.kernel(pool_geometry(op, x.1.shape, y.1.shape).validate())?;
+            let g = pool_geometry(op, x.1.shape, y.1.shape);
+            check_window(c, &g)?;
+            c.kernel(g.validate())?;
         }
         OpKind::Mean => {
             let x = c.single_input(dtype)?;
@@ -330,7 +359,8 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                         return Err(c.err_t(part.0, "dimension off the axis differs"));
                     }
                 }
-                sum += d[axis];
+                // Checked: hostile part sizes could wrap a 32-bit usize.
+                sum = sum.checked_add(d[axis]).ok_or(c.err("parts overflow"))?;
             }
             c.ensure(sum == total[axis], "parts do not add up along the axis")?;
         }
