@@ -46,8 +46,19 @@ pub(crate) fn dispatch(io: &mut OpIo<'_, '_>) -> Result<()> {
     match io.op.kind {
         OpKind::Conv2d | OpKind::DepthwiseConv2d => match dtype {
             DType::S8 => conv_s8(io),
-            DType::F16 => conv_float::<f16>(io),
-            _ => conv_float::<f32>(io),
+            DType::F16 => conv_float::<f16>(
+                io,
+                h::conv::conv_f16,
+                h::depthwise::depthwise_conv_f16,
+                h::depthwise::depthwise_conv_f16_inplace,
+            ),
+            // The f32 kernels need no scratch.
+            _ => conv_float::<f32>(
+                io,
+                |p, x, f, b, y, _| r::conv::conv_f32(p, x, f, b, y),
+                |p, x, f, b, y, _| r::depthwise::depthwise_conv_f32(p, x, f, b, y),
+                r::depthwise::depthwise_conv_f32_inplace,
+            ),
         },
         OpKind::FullyConnected => fully_connected(io, dtype),
         OpKind::MaxPool2d | OpKind::AvgPool2d => pool(io, dtype),
@@ -121,98 +132,32 @@ fn conv_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
     io.kernel(r)
 }
 
-/// The float convolutions of one element type.
-trait FloatConv: Element {
-    fn conv(
-        p: &r::conv::ConvF32Params,
-        x: &[Self],
-        f: &[Self],
-        b: Option<&[f32]>,
-        y: &mut [Self],
-        s: &mut [u8],
-    ) -> bfmd_kernels::Result<()>;
-    fn depthwise(
-        p: &r::conv::ConvF32Params,
-        x: &[Self],
-        f: &[Self],
-        b: Option<&[f32]>,
-        y: &mut [Self],
-        s: &mut [u8],
-    ) -> bfmd_kernels::Result<()>;
-    fn depthwise_inplace(
-        p: &r::conv::ConvF32Params,
-        buf: &mut [Self],
-        f: &[Self],
-        b: Option<&[f32]>,
-        s: &mut [u8],
-    ) -> bfmd_kernels::Result<()>;
-}
+/// A float convolution or depthwise kernel: `(params, input, filter, bias, output, scratch)`.
+type ConvFn<T> = fn(
+    &r::conv::ConvF32Params,
+    &[T],
+    &[T],
+    Option<&[f32]>,
+    &mut [T],
+    &mut [u8],
+) -> bfmd_kernels::Result<()>;
+/// A float in-place depthwise kernel: `(params, buffer, filter, bias, scratch)`.
+type ConvInPlaceFn<T> = fn(
+    &r::conv::ConvF32Params,
+    &mut [T],
+    &[T],
+    Option<&[f32]>,
+    &mut [u8],
+) -> bfmd_kernels::Result<()>;
 
-impl FloatConv for f32 {
-    fn conv(
-        p: &r::conv::ConvF32Params,
-        x: &[f32],
-        f: &[f32],
-        b: Option<&[f32]>,
-        y: &mut [f32],
-        _: &mut [u8],
-    ) -> bfmd_kernels::Result<()> {
-        r::conv::conv_f32(p, x, f, b, y)
-    }
-    fn depthwise(
-        p: &r::conv::ConvF32Params,
-        x: &[f32],
-        f: &[f32],
-        b: Option<&[f32]>,
-        y: &mut [f32],
-        _: &mut [u8],
-    ) -> bfmd_kernels::Result<()> {
-        r::depthwise::depthwise_conv_f32(p, x, f, b, y)
-    }
-    fn depthwise_inplace(
-        p: &r::conv::ConvF32Params,
-        buf: &mut [f32],
-        f: &[f32],
-        b: Option<&[f32]>,
-        s: &mut [u8],
-    ) -> bfmd_kernels::Result<()> {
-        r::depthwise::depthwise_conv_f32_inplace(p, buf, f, b, s)
-    }
-}
-
-impl FloatConv for f16 {
-    fn conv(
-        p: &r::conv::ConvF32Params,
-        x: &[f16],
-        f: &[f16],
-        b: Option<&[f32]>,
-        y: &mut [f16],
-        s: &mut [u8],
-    ) -> bfmd_kernels::Result<()> {
-        h::conv::conv_f16(p, x, f, b, y, s)
-    }
-    fn depthwise(
-        p: &r::conv::ConvF32Params,
-        x: &[f16],
-        f: &[f16],
-        b: Option<&[f32]>,
-        y: &mut [f16],
-        s: &mut [u8],
-    ) -> bfmd_kernels::Result<()> {
-        h::depthwise::depthwise_conv_f16(p, x, f, b, y, s)
-    }
-    fn depthwise_inplace(
-        p: &r::conv::ConvF32Params,
-        buf: &mut [f16],
-        f: &[f16],
-        b: Option<&[f32]>,
-        s: &mut [u8],
-    ) -> bfmd_kernels::Result<()> {
-        h::depthwise::depthwise_conv_f16_inplace(p, buf, f, b, s)
-    }
-}
-
-fn conv_float<T: FloatConv>(io: &mut OpIo<'_, '_>) -> Result<()> {
+/// Runs a float convolution (`conv`) or depthwise convolution (`depthwise`, or
+/// `depthwise_inplace` when planned in place) of element type `T`.
+fn conv_float<T: Element>(
+    io: &mut OpIo<'_, '_>,
+    conv: ConvFn<T>,
+    depthwise_fn: ConvFn<T>,
+    depthwise_inplace: ConvInPlaceFn<T>,
+) -> Result<()> {
     use ops::conv::*;
     let (act_min, act_max) = clamp_f32(io, ACT_MIN, ACT_MAX);
     let p = r::conv::ConvF32Params {
@@ -229,14 +174,14 @@ fn conv_float<T: FloatConv>(io: &mut OpIo<'_, '_>) -> Result<()> {
             let x = io.input::<T>(0)?;
             let y = io.output::<T>(0)?;
             if depthwise {
-                T::depthwise(&p, x, filter, bias, y, scratch)
+                depthwise_fn(&p, x, filter, bias, y, scratch)
             } else {
-                T::conv(&p, x, filter, bias, y, scratch)
+                conv(&p, x, filter, bias, y, scratch)
             }
         }
         (Variant::InPlace { .. }, true) => {
             let (buf, _, _) = io.shared::<T>()?;
-            T::depthwise_inplace(&p, buf, filter, bias, scratch)
+            depthwise_inplace(&p, buf, filter, bias, scratch)
         }
         _ => return Err(io.err("variant not supported by this op")),
     };
