@@ -298,13 +298,7 @@ fn mean(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     let shape = io.in_shape(0)?;
     let r = match dtype {
         DType::S8 => {
-            let w = |i| io.op.param_i32(i);
-            let p = s8::pool::MeanS8Params {
-                input_zero_point: w(0),
-                output_zero_point: w(1),
-                multiplier: w(2),
-                shift: w(3),
-            };
+            let p = crate::kernels::s8_params::mean(&io.op);
             let x = io.input::<i8>(0)?;
             s8::pool::mean_s8(&p, shape, x, io.output::<i8>(0)?)
         }

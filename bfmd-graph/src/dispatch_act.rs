@@ -4,6 +4,7 @@
 use crate::elem::Element;
 use crate::error::Result;
 use crate::exec::OpIo;
+use crate::kernels::s8_params as sp;
 use crate::ops::{DType, OpKind, Variant};
 use bfmd_kernels::half::f16;
 use bfmd_kernels::s8::{activation as a, quantize as q, softmax as sm};
@@ -38,17 +39,9 @@ pub(crate) fn dispatch(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
 
 fn dispatch_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
     let op = io.op;
-    let w = |i| op.param_i32(i);
     match op.kind {
         OpKind::Relu | OpKind::ReluN1To1 => {
-            let p = a::ReluS8Params {
-                input_offset: w(0),
-                output_offset: w(1),
-                multiplier: w(2),
-                shift: w(3),
-                act_min: w(4),
-                act_max: w(5),
-            };
+            let p = sp::relu(&op);
             // The two differ only in the clamp range the builder stored.
             unary::<i8>(
                 io,
@@ -57,10 +50,7 @@ fn dispatch_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
             )
         }
         OpKind::Relu6 => {
-            let p = a::Relu6S8Params {
-                zero: w(0) as i8,
-                six: w(1) as i8,
-            };
+            let p = sp::relu6(&op);
             unary::<i8>(
                 io,
                 |x, y| a::relu6_s8(&p, x, y),
@@ -68,14 +58,7 @@ fn dispatch_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
             )
         }
         OpKind::HardSwish => {
-            let p = a::HardSwishS8Params {
-                input_zero_point: w(0) as i16,
-                output_zero_point: w(1) as i16,
-                reluish_multiplier_fixedpoint_int16: w(2) as i16,
-                reluish_multiplier_exponent: w(3),
-                output_multiplier_fixedpoint_int16: w(4) as i16,
-                output_multiplier_exponent: w(5),
-            };
+            let p = sp::hard_swish(&op);
             unary::<i8>(
                 io,
                 |x, y| a::hard_swish_s8(&p, x, y),
@@ -83,12 +66,7 @@ fn dispatch_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
             )
         }
         OpKind::Logistic => {
-            let p = a::LogisticS8Params {
-                input_zero_point: w(0),
-                input_range_radius: w(1),
-                input_multiplier: w(2),
-                input_left_shift: w(3),
-            };
+            let p = sp::logistic(&op);
             unary::<i8>(
                 io,
                 |x, y| a::logistic_s8(&p, x, y),
@@ -96,11 +74,7 @@ fn dispatch_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
             )
         }
         OpKind::Softmax => {
-            let p = sm::SoftmaxS8Params {
-                input_multiplier: w(0),
-                input_left_shift: w(1),
-                diff_min: w(2),
-            };
+            let p = sp::softmax(&op);
             let depth = io.in_shape(0)?.c;
             unary::<i8>(
                 io,
@@ -109,12 +83,7 @@ fn dispatch_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
             )
         }
         OpKind::Requantize => {
-            let p = q::RequantizeS8Params {
-                input_offset: w(0),
-                output_offset: w(1),
-                multiplier: w(2),
-                shift: w(3),
-            };
+            let p = sp::requantize(&op);
             unary::<i8>(
                 io,
                 |x, y| q::requantize_s8(&p, x, y),
@@ -134,19 +103,13 @@ fn dispatch_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
             )
         }
         OpKind::Quantize => {
-            let p = q::QuantizeS8Params {
-                scale: op.param_f32(0),
-                zero_point: w(1),
-            };
+            let p = sp::affine(&op);
             let x = io.input::<f32>(0)?;
             let r = q::quantize_s8(&p, x, io.output::<i8>(0)?);
             io.kernel(r)
         }
         OpKind::Dequantize => {
-            let p = q::DequantizeS8Params {
-                scale: op.param_f32(0),
-                zero_point: w(1),
-            };
+            let p = sp::affine(&op);
             let x = io.input::<i8>(0)?;
             let r = q::dequantize_s8(&p, x, io.output::<f32>(0)?);
             io.kernel(r)

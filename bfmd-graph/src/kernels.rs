@@ -118,6 +118,98 @@ pub(crate) fn mul_s8_params(op: &OpRecord<'_>) -> MulS8Params {
     }
 }
 
+/// The int8 unary and reduction parameter structs, decoded from an op's words in the order the
+/// builder wrote them (`unary_params`, `GraphBuilder::add_mean`, `add_affine`).
+pub(crate) mod s8_params {
+    use crate::format::OpRecord;
+    use bfmd_kernels::s8::{activation as a, pool, quantize as q, softmax as sm};
+
+    /// `Relu` / `ReluN1To1`.
+    pub(crate) fn relu(op: &OpRecord<'_>) -> a::ReluS8Params {
+        let w = |i| op.param_i32(i);
+        a::ReluS8Params {
+            input_offset: w(0),
+            output_offset: w(1),
+            multiplier: w(2),
+            shift: w(3),
+            act_min: w(4),
+            act_max: w(5),
+        }
+    }
+
+    /// `Relu6`.
+    pub(crate) fn relu6(op: &OpRecord<'_>) -> a::Relu6S8Params {
+        a::Relu6S8Params {
+            zero: op.param_i32(0) as i8,
+            six: op.param_i32(1) as i8,
+        }
+    }
+
+    /// `HardSwish` (the int16 fields were stored sign-extended).
+    pub(crate) fn hard_swish(op: &OpRecord<'_>) -> a::HardSwishS8Params {
+        let w = |i| op.param_i32(i);
+        a::HardSwishS8Params {
+            input_zero_point: w(0) as i16,
+            output_zero_point: w(1) as i16,
+            reluish_multiplier_fixedpoint_int16: w(2) as i16,
+            reluish_multiplier_exponent: w(3),
+            output_multiplier_fixedpoint_int16: w(4) as i16,
+            output_multiplier_exponent: w(5),
+        }
+    }
+
+    /// `Logistic`.
+    pub(crate) fn logistic(op: &OpRecord<'_>) -> a::LogisticS8Params {
+        let w = |i| op.param_i32(i);
+        a::LogisticS8Params {
+            input_zero_point: w(0),
+            input_range_radius: w(1),
+            input_multiplier: w(2),
+            input_left_shift: w(3),
+        }
+    }
+
+    /// `Softmax`.
+    pub(crate) fn softmax(op: &OpRecord<'_>) -> sm::SoftmaxS8Params {
+        let w = |i| op.param_i32(i);
+        sm::SoftmaxS8Params {
+            input_multiplier: w(0),
+            input_left_shift: w(1),
+            diff_min: w(2),
+        }
+    }
+
+    /// `Requantize`.
+    pub(crate) fn requantize(op: &OpRecord<'_>) -> q::RequantizeS8Params {
+        let w = |i| op.param_i32(i);
+        q::RequantizeS8Params {
+            input_offset: w(0),
+            output_offset: w(1),
+            multiplier: w(2),
+            shift: w(3),
+        }
+    }
+
+    /// `Quantize` / `Dequantize`: the int8 side's scale and zero point.
+    pub(crate) fn affine(op: &OpRecord<'_>) -> q::QuantizeS8Params {
+        q::QuantizeS8Params {
+            scale: op.param_f32(0),
+            zero_point: op.param_i32(1),
+        }
+    }
+
+    /// `Mean`.
+    pub(crate) fn mean(op: &OpRecord<'_>) -> pool::MeanS8Params {
+        let w = |i| op.param_i32(i);
+        pool::MeanS8Params {
+            input_zero_point: w(0),
+            output_zero_point: w(1),
+            multiplier: w(2),
+            shift: w(3),
+        }
+    }
+}
+
 /// Why the builder could not compute an op's parameters.
 #[cfg(feature = "std")]
 pub(crate) enum ParamError {

@@ -234,6 +234,7 @@ pub(crate) fn check_op(m: &Model<'_>, op: &OpRecord<'_>) -> Result<()> {
         "wrong number of parameter words for this kind and dtype",
     )?;
     check_kind(&c, dtype)?;
+    check_params(&c, dtype)?;
     check_memory(&c)
 }
 
@@ -606,4 +607,77 @@ fn allowed_overlap(c: &Ctx<'_, '_>, i: usize, r: Region, o: Region) -> Result<bo
                 && op.scratch.len >= x.shape.c * size
         }
     })
+}
+
+/// Checks the parameter words against the ranges the kernels accept (their own `validate` /
+/// `check` functions), so that a model that parses does not fail in a kernel at run time.
+fn check_params(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
+    use crate::kernels::s8_params as sp;
+    use bfmd_kernels::s8;
+    let op = c.op;
+    let float_clamp = |lo: usize, hi: usize| {
+        // `<=` is false for NaN bounds too.
+        c.ensure(
+            op.param_f32(lo) <= op.param_f32(hi),
+            "clamp range inverted or NaN",
+        )
+    };
+    let r = match (op.kind, dtype) {
+        (OpKind::Conv2d | OpKind::DepthwiseConv2d | OpKind::FullyConnected, DType::S8) => {
+            let (io, oo, lo, hi) = if op.kind == OpKind::FullyConnected {
+                use ops::fc::*;
+                (INPUT_OFFSET, OUTPUT_OFFSET, ACT_MIN, ACT_MAX)
+            } else {
+                use ops::conv::*;
+                (INPUT_OFFSET, OUTPUT_OFFSET, ACT_MIN, ACT_MAX)
+            };
+            let constant = |i: usize| -> Result<&[i32]> {
+                let t = c.input(i)?.0;
+                c.m.constant_as::<i32>(t)
+            };
+            let q = s8::conv::ChannelQuantS8 {
+                input_offset: op.param_i32(io),
+                output_offset: op.param_i32(oo),
+                multipliers: constant(3)?,
+                shifts: constant(4)?,
+                act_min: op.param_i32(lo),
+                act_max: op.param_i32(hi),
+            };
+            q.validate(c.output(0)?.1.shape.c)
+        }
+        (OpKind::Conv2d | OpKind::DepthwiseConv2d, _) => {
+            return float_clamp(ops::conv::ACT_MIN, ops::conv::ACT_MAX)
+        }
+        (OpKind::FullyConnected, _) => return float_clamp(ops::fc::ACT_MIN, ops::fc::ACT_MAX),
+        (OpKind::MaxPool2d | OpKind::AvgPool2d, DType::S8) => {
+            let (x, y) = (c.input(0)?.1, c.output(0)?.1);
+            let p = s8::pool::PoolS8Params {
+                geometry: pool_geometry(op, x.shape, y.shape),
+                zero_point: x.zero_point,
+                act_min: op.param_i32(ops::pool::ACT_MIN),
+                act_max: op.param_i32(ops::pool::ACT_MAX),
+                count_include_pad: op.param(ops::pool::COUNT_INCLUDE_PAD) != 0,
+            };
+            p.check(x.len(), y.len())
+        }
+        (OpKind::MaxPool2d | OpKind::AvgPool2d, _) => {
+            return float_clamp(ops::pool::ACT_MIN, ops::pool::ACT_MAX)
+        }
+        (OpKind::Mean, DType::S8) => sp::mean(op).check(),
+        (OpKind::Add, DType::S8) => crate::kernels::add_s8_params(op).check(),
+        (OpKind::Mul, DType::S8) => crate::kernels::mul_s8_params(op).check(),
+        (OpKind::Add | OpKind::Mul, _) => return float_clamp(0, 1),
+        (OpKind::Relu | OpKind::ReluN1To1, DType::S8) => sp::relu(op).validate(),
+        (OpKind::HardSwish, DType::S8) => sp::hard_swish(op).validate(),
+        (OpKind::Logistic, DType::S8) => sp::logistic(op).validate(),
+        (OpKind::Softmax, DType::S8) => sp::softmax(op).validate(),
+        (OpKind::Softmax, _) => {
+            let beta = op.param_f32(ops::softmax_f::BETA);
+            return c.ensure(beta.is_finite(), "softmax beta must be finite");
+        }
+        (OpKind::Requantize, _) => sp::requantize(op).validate(),
+        (OpKind::Quantize | OpKind::Dequantize, _) => sp::affine(op).validate(),
+        _ => Ok(()),
+    };
+    c.kernel(r)
 }

@@ -176,6 +176,12 @@ fn h16(v: &[f32]) -> Vec<bfmd_kernels::half::f16> {
     h(v)
 }
 
+thread_local! {
+    /// Errors returned by runs of blobs that parsed (the tests expect none: parse checks every
+    /// parameter the kernels check).
+    static RUN_ERRORS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Parses and, if that succeeds, runs `bytes` (copied to aligned storage) under
 /// `catch_unwind`; returns whether it parsed. A panic fails the test with `what`.
 fn parse_and_run(bytes: &[u8], what: &str) -> bool {
@@ -194,7 +200,9 @@ fn parse_and_run(bytes: &[u8], what: &str) -> bool {
                     *v = (k * 37) as u8;
                 }
             }
-            let _ = run(&m, arena, None);
+            if let Err(e) = run(&m, arena, None) {
+                RUN_ERRORS.with(|v| v.borrow_mut().push(e.to_string()));
+            }
         }
         true
     }));
@@ -291,6 +299,13 @@ fn overwrite_campaign(blob: &ModelBytes, default_seed: u64) {
     // Most overwrites must be rejected; the ones that parse (weights, harmless fields) ran.
     println!("{parsed} of {iters} corrupted blobs parsed and ran");
     assert!(parsed < iters, "{parsed}");
+    let errors = RUN_ERRORS.with(|v| std::mem::take(&mut *v.borrow_mut()));
+    assert!(
+        errors.is_empty(),
+        "{} parsed blobs failed to run, first: {:?}",
+        errors.len(),
+        errors.first()
+    );
 }
 
 fn tensor_field(b: &mut [u8], t: usize, field: usize, v: u32) {
