@@ -657,6 +657,9 @@ impl<'a> Model<'a> {
     }
 
     /// Bytes of graph input `i` inside `arena`, to be filled before [`crate::exec::run`].
+    ///
+    /// Write the inputs before every run: the planner may let an op overwrite a graph input
+    /// that nothing reads afterwards (in place), so after a run they hold other data.
     pub fn input_mut<'b>(&self, arena: &'b mut [u8], i: usize) -> Result<&'b mut [u8]> {
         let r = self.io_region(arena.len(), self.input_tensor(i)?, i)?;
         Ok(&mut arena[r.start..r.end()])
