@@ -310,7 +310,7 @@ pub fn model_snapshot(board: &Board, model: &str, bless: bool) -> Result<String,
         .map(|i| i.instructions.map_or("?".into(), |n| n.to_string()))
         .collect();
     Ok(format!(
-        "{model} on {}: {} outputs == TFLM, instructions {} ({:.1} s)",
+        "{model} on {}: {} outputs == TFLM == host, instructions {} ({:.1} s)",
         board.name,
         goldens.len(),
         counts.join(" "),

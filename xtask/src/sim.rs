@@ -122,6 +122,43 @@ fn scratch_dir(board: &Board) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// Runs `model` on the host for `inputs` with the executor the firmware uses (the `bfmd-embed
+/// infer` tool of `boards/embed`, which lowers and plans the model exactly as the firmware's build
+/// script does) and returns the outputs.
+pub fn host_infer(model: &Path, inputs: &[PathBuf]) -> Result<Vec<Vec<u8>>, String> {
+    let dir = root().join("boards/embed");
+    let target = crate::board::find("qemu-m7")?
+        .target_dir()
+        .with_file_name("embed");
+    let mut c =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(&dir).env("CARGO_TARGET_DIR", &target).args([
+        "build",
+        "--release",
+        "--quiet",
+        "--bin",
+        "bfmd-embed",
+    ]);
+    crate::run::status("build the host runner (bfmd-embed)", &mut c)?;
+    let scratch = target.join(format!("host-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let mut run = std::process::Command::new(target.join("release/bfmd-embed"));
+    run.arg("infer").arg(model);
+    let outs: Vec<PathBuf> = (0..inputs.len())
+        .map(|i| scratch.join(format!("out_{i}.bin")))
+        .collect();
+    for (i, o) in inputs.iter().zip(&outs) {
+        run.arg(i).arg(o);
+    }
+    let r = crate::run::output(&mut run).and_then(|_| {
+        outs.iter()
+            .map(|o| std::fs::read(o).map_err(|e| format!("{}: {e}", o.display())))
+            .collect()
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    r
+}
+
 /// The golden folder of a model file: `tests/data/golden/<stem without _int8>/` (seeded inputs)
 /// or `tests/data/golden/<stem>_real/` (photographs), if it exists.
 pub fn golden_dir(model: &Path) -> Option<PathBuf> {
@@ -217,6 +254,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let elf = board.build("infer", Some(&model))?;
     let sim = run_firmware(board, &elf, &inputs, profile)?;
+    let host = host_infer(&model, &inputs)?;
     for l in &sim.info {
         println!("{l}");
     }
@@ -227,6 +265,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .map(|n| format!("{n} instructions"))
             .unwrap_or_else(|| "instructions not reported".into());
         let mut line = format!("input {i} ({}): {instr}", inputs[i].display());
+        if host[i] == inf.output {
+            line.push_str(", output == host");
+        } else {
+            line.push_str(", output DIFFERS from host");
+            mismatches += 1;
+        }
         if let Some(out) = outputs.get(i) {
             std::fs::write(out, &inf.output).map_err(|e| format!("{}: {e}", out.display()))?;
             line.push_str(&format!(", output written to {}", out.display()));
