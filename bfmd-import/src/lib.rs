@@ -2,4 +2,5 @@
 //!
 //! Host-side (std) import: TFLite flatbuffers and PyTorch safetensors into bfmd's model format.
 
+pub mod lower;
 pub mod tflite;

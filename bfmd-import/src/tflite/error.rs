@@ -171,6 +171,16 @@ pub enum ImportError {
         /// TFLite name of the operator.
         op_name: String,
     },
+    /// The model parsed but cannot be lowered to bfmd's graph (`crate::lower`): a shape,
+    /// dtype, quantization or parameter the kernels do not support, or a planning failure.
+    Lowering {
+        /// Operator index in subgraph 0 and its TFLite name, when the fault is at an operator.
+        op: Option<(usize, String)>,
+        /// Tensor index in subgraph 0 and its name, when the fault concerns one tensor.
+        tensor: Option<(usize, String)>,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 /// Path of operator `op` in the flatbuffer.
@@ -197,6 +207,14 @@ impl ImportError {
             | OpTensorIndex { op, .. }
             | InvalidOptions { op, .. }
             | UnsupportedOp { op, .. } => op_path(*op),
+            Lowering {
+                op: Some((op, _)), ..
+            } => op_path(*op),
+            Lowering {
+                tensor: Some((tensor, _)),
+                ..
+            } => tensor_path(*tensor),
+            Lowering { .. } => String::new(),
             IoTensorIndex { role, .. } => format!("model.subgraphs[0].{role}s"),
             BufferIndex { tensor, .. }
             | BufferRange { tensor, .. }
@@ -323,6 +341,15 @@ impl std::fmt::Display for ImportError {
             } => write!(f, "op {op} ({op_name}): {detail}"),
             UnsupportedOp { op, op_name } => {
                 write!(f, "op {op} ({op_name}) is not supported by bfmd")
+            }
+            Lowering { op, tensor, detail } => {
+                if let Some((op, op_name)) = op {
+                    write!(f, "op {op} ({op_name}): ")?;
+                }
+                if let Some((tensor, name)) = tensor {
+                    write!(f, "tensor {tensor} '{name}': ")?;
+                }
+                write!(f, "{detail}")
             }
         }
     }

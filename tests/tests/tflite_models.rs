@@ -1,0 +1,82 @@
+//! Whole TFLite models through bfmd's lowering, planner and executor against TFLM.
+//!
+//! * every int8 seed backbone of `tests/data/models/` reproduces TFLM's output
+//!   (`tests/data/golden/<model>/output_<i>.bin`) byte for byte on all four golden inputs;
+//! * the visual-wake-words model reproduces TFLM on the four real photographs and classifies
+//!   them as TFLM does (the astronaut is a person, the cat, the coffee and the brick wall not);
+//! * every plan needs less RAM (arena plus executor state) than TFLM's arena for the same model,
+//!   and the ratio is printed (`cargo test -p bfmd-tests --test tflite_models -- --nocapture`).
+
+mod tflite_common;
+
+use tflite_common::{host, read, tflm_arena_bytes, INPUTS, INT8_MODELS};
+
+#[test]
+fn int8_backbones_match_tflm_byte_for_byte() {
+    let mut failures = Vec::new();
+    for name in INT8_MODELS {
+        let (mut h, _) = host(&format!("{name}_int8.tflite"));
+        for i in 0..INPUTS {
+            let x = read(&format!("golden/{name}/input_{i}.bin"));
+            let want = read(&format!("golden/{name}/output_{i}.bin"));
+            let out = h
+                .run(&[&x])
+                .unwrap_or_else(|e| panic!("{name} input {i}: {e}"));
+            assert_eq!(out.len(), 1, "{name}: one output");
+            if out[0] != want {
+                let first = out[0].iter().zip(&want).position(|(a, b)| a != b);
+                failures.push(format!(
+                    "{name} input {i}: {} of {} bytes differ, first at {first:?}",
+                    out[0].iter().zip(&want).filter(|(a, b)| a != b).count(),
+                    want.len()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn visual_wake_words_photographs_match_tflm() {
+    let (mut h, _) = host("vww_96_int8.tflite");
+    let mut outputs = Vec::new();
+    for name in ["astronaut", "chelsea", "coffee", "brick"] {
+        let x = read(&format!("golden/vww_96_int8_real/{name}.input.bin"));
+        let want = read(&format!("golden/vww_96_int8_real/{name}.output.bin"));
+        let out = h.run(&[&x]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(out[0], want, "{name}");
+        outputs.push((name, out[0][0] as i8, out[0][1] as i8));
+    }
+    // Output `[no_person, person]`: TFLM says person for the astronaut only.
+    for (name, no_person, person) in outputs {
+        let is_person = person > no_person;
+        assert_eq!(
+            is_person,
+            name == "astronaut",
+            "{name}: {no_person} {person}"
+        );
+    }
+}
+
+#[test]
+fn ram_is_below_the_tflm_arena() {
+    println!(
+        "{:<22} {:>9} {:>9} {:>9} {:>6}",
+        "model", "arena", "ram", "tflm", "ratio"
+    );
+    let mut over = Vec::new();
+    for name in INT8_MODELS {
+        let (_, r) = host(&format!("{name}_int8.tflite"));
+        let tflm = tflm_arena_bytes(name);
+        let ratio = r.ram_bytes as f64 / tflm as f64;
+        println!(
+            "{name:<22} {:>9} {:>9} {tflm:>9} {ratio:>6.3}",
+            r.arena_bytes, r.ram_bytes
+        );
+        assert!(r.ram_bytes >= r.arena_bytes);
+        if r.ram_bytes >= tflm {
+            over.push(format!("{name}: {} >= {tflm}", r.ram_bytes));
+        }
+    }
+    assert!(over.is_empty(), "{over:#?}");
+}
