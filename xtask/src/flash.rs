@@ -112,9 +112,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let model = crate::sim::model_or_default(model.as_deref())?;
     // The board has no host to read inputs from: compile in the model's first golden input (for
     // the default model, the astronaut photograph), or zeros when there is none.
-    let sample = crate::sim::golden_dir(&model)
-        .and_then(|d| crate::sim::golden_pairs(&d).into_iter().next())
-        .map(|(input, _)| input);
+    let sample = crate::sim::sample_input(&model);
     let elf = board.build_with_input("infer", Some(&model), sample.as_deref())?;
     let usage = size::usage_of(&elf, board)?;
     let (report, fits) = size::render(board, &usage);

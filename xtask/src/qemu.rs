@@ -318,6 +318,49 @@ pub fn model_snapshot(board: &Board, model: &str, bless: bool) -> Result<String,
     ))
 }
 
+/// Builds the NUCLEO-H743ZI2 firmware (it cannot run here) and checks what can be checked
+/// from its ELF: it fits the chip; its code is of the same order as the emulated Cortex-M7's
+/// (same target and executor: a build whose start-up code the compiler proved to panic, as with
+/// an impossible clock configuration, drops everything after it and shrinks to a few KiB); and
+/// build.rs put the arena in DTCM for the visual-wake-words model (54 KiB) and in AXI SRAM for
+/// BlazeFace (192 KiB).
+fn stm32h7_checks() -> Result<(), String> {
+    use crate::board::find;
+    use crate::size::{render, usage_of};
+    let (h7, m7) = (find("stm32h7")?, find("qemu-m7")?);
+    let vww = crate::sim::model_or_default(None)?;
+    let sample = crate::sim::sample_input(&vww);
+    let h = usage_of(
+        &h7.build_with_input("infer", Some(&vww), sample.as_deref())?,
+        h7,
+    )?;
+    let q = usage_of(&m7.build("infer", Some(&vww))?, m7)?;
+    render(h7, &h).1?;
+    if h.text * 2 < q.text {
+        return Err(format!(
+            "stm32h7 text is {} B, the qemu-m7 firmware's {} B: the inference code was dropped",
+            h.text, q.text
+        ));
+    }
+    // Regions in board order: FLASH, DTCM, AXISRAM.
+    if h.regions[1] < h.arena || h.regions[2] != 0 {
+        return Err(format!(
+            "vww arena ({} B) is not in DTCM: {:?}",
+            h.arena, h.regions
+        ));
+    }
+    let blaze = crate::run::root().join("tests/data/models/blazeface_backbone_int8.tflite");
+    let b = usage_of(&h7.build("infer", Some(&blaze))?, h7)?;
+    render(h7, &b).1?;
+    if b.regions[2] < b.arena || b.arena <= 104 * 1024 {
+        return Err(format!(
+            "blazeface arena ({} B) is not in AXI SRAM: {:?}",
+            b.arena, b.regions
+        ));
+    }
+    Ok(())
+}
+
 /// `cargo xtask test`'s board steps: clippy and builds for every board, then the QEMU programs
 /// (Cortex-M7 and M55) compared with their expected-output files. `BFMD_BLESS=1` rewrites the
 /// expected files (of models: from the goldens) instead of comparing.
@@ -342,6 +385,10 @@ pub fn test_steps(f: &mut crate::run::Failures) {
         })();
         f.record(&name, r);
     }
+    f.record(
+        "stm32h7 firmware: fits, holds the executor, arena in DTCM or AXI SRAM by size",
+        stm32h7_checks(),
+    );
     let mut summary = Vec::new();
     for b in qemu_boards() {
         for m in SNAPSHOT_MODELS {

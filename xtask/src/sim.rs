@@ -159,6 +159,14 @@ pub fn host_infer(model: &Path, inputs: &[PathBuf]) -> Result<Vec<Vec<u8>>, Stri
     r
 }
 
+/// The input compiled into firmware for boards without a host to read inputs from: the model's
+/// first golden input (for the default model, the astronaut photograph), or `None` (zeros).
+pub fn sample_input(model: &Path) -> Option<PathBuf> {
+    golden_dir(model)
+        .and_then(|d| golden_pairs(&d).into_iter().next())
+        .map(|(input, _)| input)
+}
+
 /// The golden folder of a model file: `tests/data/golden/<stem without _int8>/` (seeded inputs)
 /// or `tests/data/golden/<stem>_real/` (photographs), if it exists.
 pub fn golden_dir(model: &Path) -> Option<PathBuf> {

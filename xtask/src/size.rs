@@ -284,7 +284,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     crate::deps::ensure_rust()?;
     let model = crate::sim::model_or_default(model.as_deref())?;
-    let elf = board.build("infer", Some(&model))?;
+    // A flashed board carries its sample input; build it exactly as `flash` does.
+    let sample = board.chip.and_then(|_| crate::sim::sample_input(&model));
+    let elf = board.build_with_input("infer", Some(&model), sample.as_deref())?;
     let u = usage_of(&elf, board)?;
     let (text, ok) = render(board, &u);
     println!(

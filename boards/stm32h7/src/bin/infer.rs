@@ -12,7 +12,7 @@ use cortex_m::peripheral::DWT;
 use cortex_m_rt::entry;
 use defmt_rtt as _;
 use panic_probe as _;
-use stm32h7xx_hal::{pac, prelude::*};
+use stm32h7xx_hal::{pac, prelude::*, rcc::PllConfigStrategy};
 
 // Generated constants and statics; each program uses only some of them.
 #[allow(missing_docs, dead_code)]
@@ -83,7 +83,9 @@ fn main() -> ! {
     let mut cp = cortex_m::Peripherals::take().unwrap();
     let dp = pac::Peripherals::take().unwrap();
 
-    // 480 MHz needs voltage scale 0 (revision V silicon); the HAL also sets the flash latency.
+    // 480 MHz needs voltage scale 0 (revision V silicon) and PLL1's wide-range VCO (960 MHz max),
+    // which the HAL's iterative strategy selects; its default strategy uses the medium-range VCO
+    // (420 MHz max) and fails an assertion at 480 MHz. The HAL also sets the flash latency.
     let pwrcfg = dp.PWR.constrain().vos0(&dp.SYSCFG).freeze();
     let ccdr = dp
         .RCC
@@ -92,6 +94,7 @@ fn main() -> ! {
         .bypass_hse()
         .sys_ck(SYSCLK_HZ.Hz())
         .hclk(240.MHz())
+        .pll1_strategy(PllConfigStrategy::Iterative)
         .freeze(pwrcfg, &dp.SYSCFG);
     cp.SCB.enable_icache();
     cp.SCB.enable_dcache(&mut cp.CPUID);
