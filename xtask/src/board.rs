@@ -260,6 +260,18 @@ impl Board {
     }
 }
 
+/// `cargo` in `boards/embed` (the host crate the board build scripts use, with the host runner
+/// `bfmd-embed`), with a target directory of its own; returns the command and that directory.
+pub fn embed_cargo() -> (Command, PathBuf) {
+    let base = BOARDS[0].target_dir().with_file_name("embed");
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root().join("boards/embed"))
+        .env("CARGO_TARGET_DIR", &base)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    (c, base)
+}
+
 /// Parses `--board NAME` (required) from `args`, returning the board and the other arguments.
 pub fn take_board<'a>(
     args: &'a [String],

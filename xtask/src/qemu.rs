@@ -370,6 +370,18 @@ pub fn test_steps(f: &mut crate::run::Failures) {
         let name = format!("clippy {} firmware", b.name);
         f.record(&name, b.clippy());
     }
+    let (mut c, _) = crate::board::embed_cargo();
+    c.args(["clippy", "--all-targets", "--", "-D", "warnings"]);
+    f.record(
+        "clippy boards/embed",
+        crate::run::status("clippy boards/embed", &mut c),
+    );
+    let (mut c, _) = crate::board::embed_cargo();
+    c.arg("test");
+    f.record(
+        "boards/embed tests",
+        crate::run::status("boards/embed tests", &mut c),
+    );
     let qemu_boards = || crate::board::BOARDS.iter().filter(|b| b.machine.is_some());
     for b in qemu_boards() {
         let name = format!("QEMU calibration ({})", b.name);

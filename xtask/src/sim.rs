@@ -126,19 +126,8 @@ fn scratch_dir(board: &Board) -> Result<PathBuf, String> {
 /// infer` tool of `boards/embed`, which lowers and plans the model exactly as the firmware's build
 /// script does) and returns the outputs.
 pub fn host_infer(model: &Path, inputs: &[PathBuf]) -> Result<Vec<Vec<u8>>, String> {
-    let dir = root().join("boards/embed");
-    let target = crate::board::find("qemu-m7")?
-        .target_dir()
-        .with_file_name("embed");
-    let mut c =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    c.current_dir(&dir).env("CARGO_TARGET_DIR", &target).args([
-        "build",
-        "--release",
-        "--quiet",
-        "--bin",
-        "bfmd-embed",
-    ]);
+    let (mut c, target) = crate::board::embed_cargo();
+    c.args(["build", "--release", "--quiet", "--bin", "bfmd-embed"]);
     crate::run::status("build the host runner (bfmd-embed)", &mut c)?;
     let scratch = target.join(format!("host-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;

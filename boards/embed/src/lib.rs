@@ -39,11 +39,15 @@ pub struct Embedded {
     pub blob_len: usize,
 }
 
-pub mod lower;
-
-/// Turns a `.tflite` file into a planned bfmd blob (see [`lower`]).
-pub fn import_tflite(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    lower::tflite_to_blob(bytes).map(|(blob, _report)| blob)
+/// Turns a `.tflite` file into a planned bfmd blob and its plan report, with the importer's
+/// lowering and the default options (in-place planning, channel shuffles folded).
+pub fn import_tflite(bytes: &[u8]) -> Result<(Vec<u8>, String), String> {
+    let built = bfmd_import::lower::tflite_bytes_to_graph(
+        bytes,
+        &bfmd_import::lower::LowerOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((built.blob.as_bytes().to_vec(), built.report.to_string()))
 }
 
 /// The model bytes as a bfmd blob: `.bfmd` files as they are, `.tflite` files imported.
@@ -51,9 +55,9 @@ pub fn load(path: &Path) -> Result<Vec<u8>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     match path.extension().and_then(|e| e.to_str()) {
         Some("bfmd") => Ok(bytes),
-        Some("tflite") => {
-            import_tflite(&bytes).map_err(|e| format!("importing {}: {e}", path.display()))
-        }
+        Some("tflite") => import_tflite(&bytes)
+            .map(|(blob, _report)| blob)
+            .map_err(|e| format!("importing {}: {e}", path.display())),
         _ => Err(format!(
             "{}: expected a .tflite or .bfmd file",
             path.display()

@@ -1,6 +1,6 @@
-//! The lowering against TFLM: models from `tests/data/models/` are lowered and planned as the
-//! boards' build scripts do, run on the host with bfmd's executor, and their int8 outputs must
-//! equal the TFLM reference outputs in `tests/data/golden/` byte for byte.
+//! What the boards embed, against TFLM: models from `tests/data/models/` are imported and planned
+//! as the boards' build scripts do, run on the host with bfmd's executor, and their int8 outputs
+//! must equal the TFLM reference outputs in `tests/data/golden/` byte for byte.
 
 use bfmd_graph::builder::ModelBytes;
 use bfmd_graph::{exec, Model};
@@ -13,7 +13,7 @@ fn data() -> PathBuf {
 /// Lowers `model` and returns the outputs for `inputs`.
 fn run(model: &str, inputs: &[PathBuf]) -> Vec<Vec<u8>> {
     let bytes = std::fs::read(data().join("models").join(model)).unwrap();
-    let (blob, report) = bfmd_embed::lower::tflite_to_blob(&bytes).unwrap();
+    let (blob, report) = bfmd_embed::import_tflite(&bytes).unwrap();
     assert!(report.contains("arena"), "{report}");
     let blob = ModelBytes::from_bytes(&blob);
     let m = Model::parse(blob.as_bytes()).unwrap();
@@ -52,30 +52,60 @@ fn visual_wake_words_photographs_match_tflm() {
     }
 }
 
-/// ShuffleNetV2 exercises the channel-shuffle pattern (RESHAPE, TRANSPOSE, RESHAPE), SPLIT and
-/// CONCATENATION; MobileNetV3-small hard-swish, squeeze-excite MUL and MEAN.
 #[test]
-fn shufflenet_v2_and_mobilenet_v3_small_match_tflm() {
-    for (model, dir) in [
-        ("shufflenet_v2_int8.tflite", "shufflenet_v2"),
-        ("mobilenet_v3_small_int8.tflite", "mobilenet_v3_small"),
+fn embed_writes_the_blob_the_sample_input_and_the_constants() {
+    let out = std::env::temp_dir().join(format!("bfmd-embed-test-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let model = data().join("models/vww_96_int8.tflite");
+    let input = data().join("golden/vww_96_int8_real/astronaut.input.bin");
+    let e = bfmd_embed::embed_into(&model, Some(&input), &out).unwrap();
+
+    let blob = std::fs::read(out.join("model.bfmd")).unwrap();
+    let (imported, _) = bfmd_embed::import_tflite(&std::fs::read(&model).unwrap()).unwrap();
+    assert_eq!(blob, imported);
+    let parsed = ModelBytes::from_bytes(&blob);
+    let m = Model::parse(parsed.as_bytes()).unwrap();
+    assert_eq!((e.arena_bytes, e.blob_len), (m.arena_bytes(), blob.len()));
+    assert_eq!(
+        std::fs::read(out.join("input.bin")).unwrap(),
+        std::fs::read(&input).unwrap()
+    );
+
+    let rs = std::fs::read_to_string(out.join("model.rs")).unwrap();
+    for line in [
+        format!("pub const ARENA_BYTES: usize = {};", m.arena_bytes()),
+        format!("pub const BLOB_LEN: usize = {};", blob.len()),
+        "pub const NAME: &str = \"vww_96_int8\";".to_string(),
+        "pub const INPUT_BYTES: usize = 27648;".to_string(),
+        "pub const OUTPUT_BYTES: usize = 2;".to_string(),
+        "pub const OUTPUT_SCALE: f32 = 0.00390625;".to_string(),
+        "pub const OUTPUT_ZERO_POINT: i32 = -128;".to_string(),
+        "#[link_section = \".bfmd_model\"]".to_string(),
     ] {
-        let dir = data().join("golden").join(dir);
-        let inputs = [dir.join("input_0.bin"), dir.join("input_1.bin")];
-        let outputs = run(model, &inputs);
-        for (i, out) in outputs.iter().enumerate() {
-            let golden = std::fs::read(dir.join(format!("output_{i}.bin"))).unwrap();
-            assert_eq!(out, &golden, "{model} input {i}");
-        }
+        assert!(rs.contains(&line), "model.rs lacks `{line}`:\n{rs}");
     }
+
+    // Without a sample input the firmware gets zeros of the input's size.
+    bfmd_embed::embed_into(&model, None, &out).unwrap();
+    assert_eq!(
+        std::fs::read(out.join("input.bin")).unwrap(),
+        vec![0u8; 27648]
+    );
+    std::fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]
-fn shuffle_pattern_becomes_one_op_and_unsupported_ops_are_named() {
-    let bytes = std::fs::read(data().join("models/shufflenet_v2_int8.tflite")).unwrap();
-    let (_, report) = bfmd_embed::lower::tflite_to_blob(&bytes).unwrap();
-    // 137 TFLite ops, 16 shuffles of three ops each become 16 ops.
-    assert!(report.contains(" 105 ops"), "{report}");
-    assert_eq!(report.matches("ChannelShuffle").count(), 16, "{report}");
-    assert!(bfmd_embed::lower::tflite_to_blob(b"not a model").is_err());
+fn caller_mistakes_are_errors_that_say_what_is_wrong() {
+    let out = std::env::temp_dir().join(format!("bfmd-embed-err-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let model = data().join("models/vww_96_int8.tflite");
+    let wrong_input = data().join("golden/vww_96_int8_real/astronaut.output.bin");
+    let e = bfmd_embed::embed_into(&model, Some(&wrong_input), &out).unwrap_err();
+    assert!(e.contains("2 bytes, the model's input has 27648"), "{e}");
+    let e = bfmd_embed::embed_into(&data().join("README.md"), None, &out).unwrap_err();
+    assert!(e.contains("expected a .tflite or .bfmd file"), "{e}");
+    let e = bfmd_embed::embed_into(&out.join("missing.tflite"), None, &out).unwrap_err();
+    assert!(e.contains("missing.tflite"), "{e}");
+    assert!(bfmd_embed::import_tflite(b"not a model").is_err());
+    std::fs::remove_dir_all(&out).unwrap();
 }

@@ -26,7 +26,7 @@ fn run(args: &[String]) -> Result<(), String> {
         [cmd, model, rest @ ..] if cmd == "plan" && rest.len() <= 1 => {
             let bytes = std::fs::read(model).map_err(|e| format!("{model}: {e}"))?;
             let (blob, report) =
-                bfmd_embed::lower::tflite_to_blob(&bytes).map_err(|e| format!("{model}: {e}"))?;
+                bfmd_embed::import_tflite(&bytes).map_err(|e| format!("{model}: {e}"))?;
             print!("{report}");
             if let Some(out) = rest.first() {
                 std::fs::write(out, &blob).map_err(|e| format!("{out}: {e}"))?;
