@@ -47,12 +47,16 @@ impl Rng {
 
     /// `n` uniform int8 values in `lo..=hi`.
     pub fn vec_i8_in(&mut self, n: usize, lo: i8, hi: i8) -> Vec<i8> {
-        (0..n).map(|_| self.range_i64(lo as i64, hi as i64) as i8).collect()
+        (0..n)
+            .map(|_| self.range_i64(lo as i64, hi as i64) as i8)
+            .collect()
     }
 
     /// `n` uniform int32 values in `lo..=hi`.
     pub fn vec_i32(&mut self, n: usize, lo: i32, hi: i32) -> Vec<i32> {
-        (0..n).map(|_| self.range_i64(lo as i64, hi as i64) as i32).collect()
+        (0..n)
+            .map(|_| self.range_i64(lo as i64, hi as i64) as i32)
+            .collect()
     }
 
     /// `n` uniform `f32` values in `[lo, hi)`.
@@ -63,13 +67,18 @@ impl Rng {
 
 /// `scale * (q - zero_point)` for a whole tensor.
 pub fn dequantize(q: &[i8], scale: f32, zero_point: i32) -> Vec<f32> {
-    q.iter().map(|&v| scale * (v as i32 - zero_point) as f32).collect()
+    q.iter()
+        .map(|&v| scale * (v as i32 - zero_point) as f32)
+        .collect()
 }
 
 /// Per-channel dequantization of a tensor whose innermost dimension is the channel.
 pub fn dequantize_per_channel(q: &[i8], scales: &[f32]) -> Vec<f32> {
     let c = scales.len();
-    q.iter().enumerate().map(|(i, &v)| scales[i % c] * v as f32).collect()
+    q.iter()
+        .enumerate()
+        .map(|(i, &v)| scales[i % c] * v as f32)
+        .collect()
 }
 
 /// Converts to `f16` (round to nearest even).
@@ -85,7 +94,10 @@ pub fn from_f16(x: &[f16]) -> Vec<f32> {
 /// Largest absolute element-wise difference (lengths must match).
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Asserts `|a - b| <= abs_tol + rel_tol * |b|` element-wise, reporting the first violation.
