@@ -30,6 +30,8 @@ use crate::quant::{
 use crate::reference::conv::is_pointwise;
 use crate::shape::ConvGeometry;
 
+#[cfg(bfmd_dsp)]
+pub(crate) mod dsp;
 pub mod portable;
 
 /// The path [`conv_s8`] runs on this build (`"portable"` until architecture loops land).

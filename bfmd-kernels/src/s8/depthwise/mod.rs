@@ -16,10 +16,14 @@ pub use crate::s8::conv::ChannelQuantS8;
 use crate::s8::conv::ConvS8Params;
 use crate::shape::ConvGeometry;
 
+#[cfg(bfmd_dsp)]
+mod dsp;
 pub mod portable;
 
-/// The path [`depthwise_conv_s8`] runs on this build.
-pub const PATH: &str = "portable";
+/// The path [`depthwise_conv_s8`] runs on this build: `"dsp"` on cores with the Arm DSP
+/// extension (channel multiplier 1, windows of up to 64 taps; other shapes run the portable
+/// loop), `"portable"` elsewhere or with the `force-portable` feature.
+pub const PATH: &str = if cfg!(bfmd_dsp) { "dsp" } else { "portable" };
 
 /// Parameters of the int8 depthwise convolution: the convolution's, with `geometry.groups`
 /// ignored and the channel multiplier `geometry.output.c / geometry.input.c`.
@@ -83,6 +87,19 @@ pub fn depthwise_conv_s8(
     output: &mut [i8],
     scratch: &mut [u8],
 ) -> Result<()> {
+    #[cfg(bfmd_dsp)]
+    {
+        let mult = check_depthwise_s8(p, input.len(), filter.len(), bias, output.len())?;
+        crate::error::check_min_len(
+            "scratch",
+            depthwise_conv_s8_scratch_len(&p.geometry),
+            scratch.len(),
+        )?;
+        if dsp::supports(&p.geometry, mult) {
+            dsp::depthwise_loop(p, input, filter, bias, output);
+            return Ok(());
+        }
+    }
     portable::depthwise_conv_s8(p, input, filter, bias, output, scratch)
 }
 

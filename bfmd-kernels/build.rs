@@ -1,0 +1,64 @@
+//! Decides whether the Arm DSP-extension inner loops (`s8::*::dsp`) are compiled in.
+//!
+//! Stable Rust does not expose Arm target features to `cfg` (`target_feature = "dsp"` is never
+//! set: Arm features are still unstable), so this script derives the capability from what the
+//! build targets and emits `cfg(bfmd_dsp)`:
+//!
+//! * any `thumbv7em-*` target: Armv7E-M is Armv7-M plus the DSP extension (Cortex-M4, M7);
+//! * `thumbv8m.main-*` with `-C target-cpu=cortex-m55` or `cortex-m85` (cores that always have
+//!   the DSP extension) or with `-C target-feature=+dsp` (Cortex-M33/M35P built with it);
+//! * any target whose reported features include `dsp` (a future compiler).
+//!
+//! The `force-portable` feature turns the DSP paths off everywhere.
+
+use std::env;
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(bfmd_dsp)");
+    println!("cargo::rerun-if-changed=build.rs");
+    if env::var_os("CARGO_FEATURE_FORCE_PORTABLE").is_some() {
+        return;
+    }
+    let target = env::var("TARGET").unwrap_or_default();
+    let features = env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    if has_dsp(&target, &features, &flags) {
+        println!("cargo::rustc-cfg=bfmd_dsp");
+    }
+}
+
+/// `true` when code for `target`, built with the reported `features` (comma separated) and the
+/// encoded rustflags `flags` (0x1f separated), may use the DSP extension's instructions.
+fn has_dsp(target: &str, features: &str, flags: &str) -> bool {
+    if features.split(',').any(|f| f == "dsp") {
+        return true;
+    }
+    // Flags arrive either as `-C target-cpu=x` (two words) or `-Ctarget-cpu=x` (one).
+    let words: Vec<&str> = flags.split('\x1f').collect();
+    let mut cpu = None;
+    // The last explicit `+dsp` / `-dsp` wins, as it does for the compiler.
+    let mut explicit = None;
+    for (i, w) in words.iter().enumerate() {
+        let opt = match w.strip_prefix("-C") {
+            Some("") => words.get(i + 1).copied().unwrap_or(""),
+            Some(rest) => rest,
+            None => continue,
+        };
+        if let Some(c) = opt.strip_prefix("target-cpu=") {
+            cpu = Some(c);
+        } else if let Some(f) = opt.strip_prefix("target-feature=") {
+            for part in f.split(',') {
+                match part {
+                    "+dsp" => explicit = Some(true),
+                    "-dsp" => explicit = Some(false),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let by_target = target.starts_with("thumbv7em")
+        || (target.starts_with("thumbv8m.main")
+            && matches!(cpu, Some("cortex-m55" | "cortex-m85")));
+    let arm_m = target.starts_with("thumbv7em") || target.starts_with("thumbv8m.main");
+    explicit.map_or(by_target, |on| on && arm_m)
+}

@@ -1,0 +1,601 @@
+//! Arm DSP-extension loop of the int8 depthwise convolution with channel multiplier 1.
+//!
+//! Four channels at a time: one 32-bit load brings a tap's four channels, two `SXTAB16` widen
+//! them to int16 with the input offset added, and four 16x16 multiply-accumulates
+//! (`SMLABB`/`SMLATT`) consume them against the channel block's filter, which is widened to int16
+//! pairs once per call on the stack. Windows fully inside the input run an unrolled loop for 3x3
+//! and 5x5 kernels; windows touching the padding (and other kernel sizes or dilations) run the
+//! same instructions over their valid taps only, as TFLM skips padded taps. Outputs are
+//! requantized with [`FastRq`] (or TFLM's general form when [`fast_requant_ok`] says the
+//! accumulators may be too large for it) and stored four at a time. The one to three channels
+//! left over when the channel count is not a multiple of four run the portable arithmetic.
+//!
+//! Bit-identical to [`super::portable`] for the reasons given in [`crate::s8::conv::dsp`].
+
+use super::DepthwiseS8Params;
+use crate::reference::conv::tap_range;
+use crate::s8::conv::dsp::{fast_requant_ok, needs_clamp, pack16, FastRq};
+use crate::s8::conv::portable::{finish, mac};
+use crate::s8::conv::ChannelQuantS8;
+use crate::shape::ConvGeometry;
+use core::arch::asm;
+use core::ptr::write_unaligned;
+
+/// Most filter taps (`kernel_h * kernel_w`) the four-channel loop handles: its widened filter
+/// lives on the stack (8 bytes per tap). Larger windows run the portable loop.
+pub(crate) const MAX_TAPS: usize = 64;
+
+/// Whether [`depthwise_loop`] handles this geometry (channel multiplier 1, at most
+/// [`MAX_TAPS`] taps); the dispatcher runs the portable loop otherwise.
+pub(crate) fn supports(g: &ConvGeometry, multiplier: usize) -> bool {
+    multiplier == 1 && g.kernel_h * g.kernel_w <= MAX_TAPS
+}
+
+/// `max(min(v, hi), lo)` on each of the four int8 lanes of `v` (`SSUB8` + `SEL`).
+#[inline(always)]
+fn clamp4(v: u32, lo: u32, hi: u32) -> u32 {
+    let r;
+    // SAFETY: register-only DSP instructions; the GE flags they set and read are clobbered
+    // (the block does not preserve flags).
+    unsafe {
+        asm!(
+            "ssub8 {t}, {v}, {lo}",
+            "sel {v}, {v}, {lo}",
+            "ssub8 {t}, {hi}, {v}",
+            "sel {v}, {v}, {hi}",
+            v = inout(reg) v => r,
+            lo = in(reg) lo,
+            hi = in(reg) hi,
+            t = out(reg) _,
+            options(pure, nomem, nostack),
+        );
+    }
+    r
+}
+
+/// Four int8 lanes packed little-endian (lane 0 in the low byte).
+#[inline(always)]
+fn pack8(v: [i32; 4]) -> u32 {
+    (v[0] as u32 & 0xff)
+        | ((v[1] as u32 & 0xff) << 8)
+        | ((v[2] as u32 & 0xff) << 16)
+        | ((v[3] as u32) << 24)
+}
+
+/// The requantization of one block of four channels.
+struct Finish4<'q, 'a> {
+    q: &'q ChannelQuantS8<'a>,
+    /// First channel of the block.
+    c0: usize,
+    /// Per-channel fast form, when [`fast_requant_ok`] holds for the call.
+    fast: Option<[FastRq; 4]>,
+    /// `(act_min, act_max)` broadcast to four lanes, when narrower than int8.
+    clamp: Option<(u32, u32)>,
+}
+
+impl Finish4<'_, '_> {
+    /// The four output bytes of accumulators `acc` (bias included), packed.
+    #[inline(always)]
+    fn apply(&self, acc: [i32; 4]) -> u32 {
+        let v = match &self.fast {
+            Some(rq) => pack8([
+                rq[0].apply(acc[0]),
+                rq[1].apply(acc[1]),
+                rq[2].apply(acc[2]),
+                rq[3].apply(acc[3]),
+            ]),
+            None => pack8(core::array::from_fn(|j| {
+                self.q.requantize(acc[j], self.c0 + j) as i32
+            })),
+        };
+        match self.clamp {
+            Some((lo, hi)) => clamp4(v, lo, hi),
+            None => v,
+        }
+    }
+}
+
+/// The instructions of one tap for four channels: load the tap's four int8 channels from
+/// `$addr`, widen them to int16 with the input offset (`SXTAB16`), load the channels' widened
+/// filter pair from `[{w}, #$woff]` and multiply-accumulate (`SMLABB`/`SMLATT`).
+macro_rules! tap4 {
+    ($addr:literal, $woff:literal) => {
+        concat!(
+            "ldr {v}, ",
+            $addr,
+            "\n",
+            "ldrd {w0}, {w1}, [{w}, #",
+            $woff,
+            "]\n",
+            "sxtab16 {t}, {off}, {v}\n",
+            "sxtab16 {v}, {off}, {v}, ror #8\n",
+            "smlabb {a0}, {t}, {w0}, {a0}\n",
+            "smlatt {a2}, {t}, {w0}, {a2}\n",
+            "smlabb {a1}, {v}, {w1}, {a1}\n",
+            "smlatt {a3}, {v}, {w1}, {a3}\n",
+        )
+    };
+}
+
+/// One interior tap for four channels: like [`tap4`] but without the input offset, which the
+/// interior loops fold into the bias (every tap of an interior window is valid).
+macro_rules! tap4_folded {
+    ($addr:literal, $woff:literal) => {
+        concat!(
+            "ldr {v}, ",
+            $addr,
+            "\n",
+            "ldrd {w0}, {w1}, [{w}, #",
+            $woff,
+            "]\n",
+            "sxtb16 {t}, {v}\n",
+            "sxtb16 {v}, {v}, ror #8\n",
+            "smlabb {a0}, {t}, {w0}, {a0}\n",
+            "smlatt {a2}, {t}, {w0}, {a2}\n",
+            "smlabb {a1}, {v}, {w1}, {a1}\n",
+            "smlatt {a3}, {v}, {w1}, {a3}\n",
+        )
+    };
+}
+
+/// The next window row: `x += row stride` ([`FilterBlock::row`]).
+macro_rules! next_row {
+    () => {
+        concat!("ldr {v}, [{w}, #512]\n", "add {x}, {x}, {v}\n")
+    };
+}
+
+/// A dense 3x3 window (offset folded).
+macro_rules! window3 {
+    () => {
+        concat!(
+            tap4_folded!("[{x}]", "0"),
+            tap4_folded!("[{x}, {c}]", "8"),
+            tap4_folded!("[{x}, {c}, lsl #1]", "16"),
+            next_row!(),
+            tap4_folded!("[{x}]", "24"),
+            tap4_folded!("[{x}, {c}]", "32"),
+            tap4_folded!("[{x}, {c}, lsl #1]", "40"),
+            next_row!(),
+            tap4_folded!("[{x}]", "48"),
+            tap4_folded!("[{x}, {c}]", "56"),
+            tap4_folded!("[{x}, {c}, lsl #1]", "64"),
+        )
+    };
+}
+
+/// One row of a dense 5x5 window (filter byte offsets `$o0..$o4`); columns 3 and 4 are
+/// addressed from `x + 2c` and `x + 4c`.
+macro_rules! row5 {
+    ($o0:literal, $o1:literal, $o2:literal, $o3:literal, $o4:literal) => {
+        concat!(
+            tap4_folded!("[{x}]", $o0),
+            tap4_folded!("[{x}, {c}]", $o1),
+            tap4_folded!("[{x}, {c}, lsl #1]", $o2),
+            "add {v}, {x}, {c}, lsl #1\n",
+            tap4_folded!("[{v}, {c}]", $o3),
+            "add {v}, {x}, {c}, lsl #2\n",
+            tap4_folded!("[{v}]", $o4),
+        )
+    };
+}
+
+/// A dense 5x5 window (offset folded).
+macro_rules! window5 {
+    () => {
+        concat!(
+            row5!("0", "8", "16", "24", "32"),
+            next_row!(),
+            row5!("40", "48", "56", "64", "72"),
+            next_row!(),
+            row5!("80", "88", "96", "104", "112"),
+            next_row!(),
+            row5!("120", "128", "136", "144", "152"),
+            next_row!(),
+            row5!("160", "168", "176", "184", "192"),
+        )
+    };
+}
+
+/// [`FastRq::apply`] of accumulator `$a` with the parameters at byte `$at` of the block
+/// (`mult`, `round`, `shift`), result in `$a`.
+macro_rules! requant {
+    ($a:literal, $at:literal, $shift_at:literal) => {
+        concat!(
+            "ldrd {w0}, {w1}, [{w}, #",
+            $at,
+            "]\n",
+            "smmlar {t}, ",
+            $a,
+            ", {w0}, {w1}\n",
+            "ldr {w0}, [{w}, #",
+            $shift_at,
+            "]\n",
+            "add {t}, {t}, ",
+            $a,
+            ", asr #31\n",
+            "asr {t}, {t}, {w0}\n",
+            "ssat ",
+            $a,
+            ", #8, {t}\n",
+        )
+    };
+}
+
+/// The loop of [`run_interior`] around one window kind: bias, window, requantization of the four
+/// channels; `$store` writes the four results and advances `y`.
+macro_rules! interior_loop {
+    ($window:expr, $store:expr) => {
+        concat!(
+            "2:\n",
+            "ldrd {a0}, {a1}, [{w}, #528]\n",
+            "ldrd {a2}, {a3}, [{w}, #536]\n",
+            $window,
+            requant!("{a0}", "544", "552"),
+            requant!("{a1}", "556", "564"),
+            requant!("{a2}", "568", "576"),
+            requant!("{a3}", "580", "588"),
+            $store,
+            "ldr {v}, [{w}, #516]\n",
+            "add {x}, {x}, {v}\n",
+            "ldr {v}, [{w}, #520]\n",
+            "subs {v}, {v}, #1\n",
+            "str {v}, [{w}, #520]\n",
+            "bne 2b\n",
+        )
+    };
+}
+
+/// Four saturated results stored as bytes.
+macro_rules! store_bytes {
+    () => {
+        concat!(
+            "strb {a0}, [{y}]\n",
+            "strb {a1}, [{y}, #1]\n",
+            "strb {a2}, [{y}, #2]\n",
+            "strb {a3}, [{y}, #3]\n",
+            "add {y}, {y}, {c}\n",
+        )
+    };
+}
+
+/// Four saturated results packed, clamped to [`FilterBlock::clamp`] lane by lane
+/// (`SSUB8` + `SEL`), stored as one word.
+macro_rules! store_clamped {
+    () => {
+        concat!(
+            "pkhbt {a0}, {a0}, {a2}, lsl #16\n",
+            "pkhbt {a1}, {a1}, {a3}, lsl #16\n",
+            "uxtb16 {a0}, {a0}\n",
+            "uxtb16 {a1}, {a1}\n",
+            "orr {a0}, {a0}, {a1}, lsl #8\n",
+            "ldrd {w0}, {w1}, [{w}, #592]\n",
+            "ssub8 {t}, {a0}, {w0}\n",
+            "sel {a0}, {a0}, {w0}\n",
+            "ssub8 {t}, {w1}, {a0}\n",
+            "sel {a0}, {a0}, {w1}\n",
+            "str {a0}, [{y}]\n",
+            "add {y}, {y}, {c}\n",
+        )
+    };
+}
+
+/// Everything the interior loops read, at the byte offsets their assembly uses (checked below).
+#[repr(C, align(8))]
+struct FilterBlock {
+    /// Tap `t`: `[(w[t, c0], w[t, c2]), (w[t, c1], w[t, c3])]` as int16 pairs, doubled when the
+    /// fast requantization is used (see [`FastRq`]).
+    taps: [[u32; 2]; MAX_TAPS],
+    /// Bytes from one window row to the next (input row stride times dilation).
+    row: usize,
+    /// Bytes from a window's last row to the next window's first row.
+    back: isize,
+    /// Windows left in the current interior run.
+    count: u32,
+    /// Padding to keep `bias` 8-byte aligned for `LDRD`.
+    _pad: u32,
+    /// The block's bias with the input offset folded in (`bias + input_offset * sum(w)` over the
+    /// whole window, doubled): interior windows have every tap, so their `SXTB16` skips the add.
+    bias: [i32; 4],
+    /// The four channels' fast requantization.
+    rq: [FastRq; 4],
+    /// `(act_min, act_max)` broadcast to four int8 lanes.
+    clamp: [u32; 2],
+}
+
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(FilterBlock, row) == 512);
+    assert!(offset_of!(FilterBlock, back) == 516);
+    assert!(offset_of!(FilterBlock, count) == 520);
+    assert!(offset_of!(FilterBlock, bias) == 528);
+    assert!(offset_of!(FilterBlock, rq) == 544);
+    assert!(core::mem::size_of::<FastRq>() == 12);
+    assert!(offset_of!(FastRq, mult) == 0);
+    assert!(offset_of!(FastRq, round) == 4);
+    assert!(offset_of!(FastRq, shift) == 8);
+    assert!(offset_of!(FilterBlock, clamp) == 592);
+};
+
+/// Adds one tap (four channels) to `acc`.
+///
+/// # Safety
+/// `x` and the three bytes after it are readable; `w` points at two readable words.
+#[inline(always)]
+unsafe fn tap(acc: &mut [i32; 4], x: *const i8, w: *const [u32; 2], off2: u32) {
+    // SAFETY: the caller guarantees both reads; the rest is register arithmetic.
+    unsafe {
+        asm!(
+            tap4!("[{x}]", "0"),
+            a0 = inout(reg) acc[0], a1 = inout(reg) acc[1],
+            a2 = inout(reg) acc[2], a3 = inout(reg) acc[3],
+            x = in(reg) x, w = in(reg) w, off = in(reg) off2,
+            v = out(reg) _, t = out(reg) _, w0 = out(reg) _, w1 = out(reg) _,
+            options(nostack, readonly),
+        );
+    }
+}
+
+/// `fb.count` (at least one) consecutive output pixels of one row whose dense 3x3 or 5x5
+/// windows lie inside the input, with the fast requantization.
+///
+/// # Safety
+/// `x` is the input element of tap (0, 0), channel `c0`, of the first window; every tap of the
+/// windows (`fb.back + (K - 1) * fb.row` bytes apart) is inside the input; `y` points at channel
+/// `c0` of the first output pixel and the pixels (`c` bytes apart) exist; `fb.bias` and `fb.rq`
+/// hold the folded bias and the fast requantization of the block.
+unsafe fn run_interior(
+    five: bool,
+    clamp: bool,
+    x: *const i8,
+    c: usize,
+    fb: &mut FilterBlock,
+    y: *mut i8,
+) {
+    let w: *mut FilterBlock = fb;
+    // SAFETY: the caller guarantees every read and write; the loop runs `fb.count` times and
+    // only writes `fb.count` (through `w`, which nothing else uses meanwhile).
+    unsafe {
+        macro_rules! run {
+            ($window:expr, $store:expr) => {
+                asm!(
+                    interior_loop!($window, $store),
+                    a0 = out(reg) _, a1 = out(reg) _, a2 = out(reg) _, a3 = out(reg) _,
+                    x = inout(reg) x => _, y = inout(reg) y => _, c = in(reg) c, w = in(reg) w,
+                    v = out(reg) _, t = out(reg) _, w0 = out(reg) _, w1 = out(reg) _,
+                    options(nostack),
+                )
+            };
+        }
+        match (five, clamp) {
+            (false, false) => run!(window3!(), store_bytes!()),
+            (false, true) => run!(window3!(), store_clamped!()),
+            (true, false) => run!(window5!(), store_bytes!()),
+            (true, true) => run!(window5!(), store_clamped!()),
+        }
+    }
+}
+
+/// Adds the taps `ky.0..ky.1` x `kx.0..kx.1` of a window to `acc`.
+///
+/// # Safety
+/// `x` points at the input element of tap `(ky.0, kx.0)`, channel `c0`; for every tap in the
+/// ranges, `x + (ky - ky.0) * row + (kx - kx.0) * col` and the three bytes after it are inside
+/// the input.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn window_taps(
+    acc: &mut [i32; 4],
+    x: *const i8,
+    col: usize,
+    fb: &FilterBlock,
+    kernel_w: usize,
+    ky: (usize, usize),
+    kx: (usize, usize),
+    off2: u32,
+) {
+    let mut xr = x;
+    for ky in ky.0..ky.1 {
+        let mut xp = xr;
+        for kx in kx.0..kx.1 {
+            // SAFETY: the caller guarantees the tap is inside the input; the tap index is below
+            // `kernel_h * kernel_w <= MAX_TAPS`.
+            unsafe { tap(acc, xp, &fb.taps[ky * kernel_w + kx], off2) };
+            xp = xp.wrapping_add(col);
+        }
+        xr = xr.wrapping_add(fb.row);
+    }
+}
+
+/// Output columns whose window lies entirely inside the input: `lo..hi`.
+fn interior_columns(g: &ConvGeometry) -> (usize, usize) {
+    let lo = g.pad_left.div_ceil(g.stride_w).min(g.output.w);
+    let span = (g.kernel_w - 1) * g.dilation_w;
+    let hi = if g.input.w + g.pad_left > span {
+        ((g.input.w + g.pad_left - 1 - span) / g.stride_w + 1).min(g.output.w)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
+}
+
+/// The depthwise convolution with channel multiplier 1; the caller has checked every argument
+/// (as `check_depthwise_s8` does) and [`supports`].
+pub(crate) fn depthwise_loop(
+    p: &DepthwiseS8Params,
+    input: &[i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    let g = &p.geometry;
+    let q = &p.quant;
+    let c = g.input.c;
+    let taps = g.kernel_h * g.kernel_w;
+    let fast = fast_requant_ok(q, bias, taps);
+    // The fast requantization takes the doubled accumulator: double the filter and the bias.
+    let scale = if fast { 2 } else { 1 };
+    let lanes = |v: i32| (v as u8 as u32) * 0x0101_0101;
+    let row = g.dilation_h * g.input.w * c;
+    let mut fb = FilterBlock {
+        taps: [[0; 2]; MAX_TAPS],
+        row,
+        back: (g.stride_w * c) as isize - ((g.kernel_h - 1) * row) as isize,
+        count: 0,
+        _pad: 0,
+        bias: [0; 4],
+        rq: [FastRq::default(); 4],
+        clamp: [lanes(q.act_min), lanes(q.act_max)],
+    };
+    let off = q.input_offset;
+    for c0 in (0..c & !3).step_by(4) {
+        let mut sums = [0i32; 4];
+        for (t, wt) in fb.taps.iter_mut().enumerate().take(taps) {
+            let f = &filter[t * c + c0..t * c + c0 + 4];
+            let f = |j: usize| f[j] as i32 * scale;
+            *wt = [pack16(f(0), f(2)), pack16(f(1), f(3))];
+            for (j, s) in sums.iter_mut().enumerate() {
+                *s += f(j);
+            }
+        }
+        let b0: [i32; 4] = match bias {
+            Some(b) => core::array::from_fn(|j| b[c0 + j].wrapping_mul(scale)),
+            None => [0; 4],
+        };
+        // Interior windows sum `w * (x + off)` over every tap: `off * sum(w)` joins the bias.
+        fb.bias = core::array::from_fn(|j| b0[j].wrapping_add(off.wrapping_mul(sums[j])));
+        if fast {
+            fb.rq = core::array::from_fn(|j| FastRq::new(q, c0 + j));
+        }
+        let fin = Finish4 {
+            q,
+            c0,
+            fast: fast.then_some(fb.rq),
+            clamp: needs_clamp(q).then_some((fb.clamp[0], fb.clamp[1])),
+        };
+        block_loop(g, input, &mut fb, b0, &fin, pack16(off, off), output);
+    }
+    let tail = c & !3;
+    if tail < c {
+        tail_channels(p, input, filter, bias, output, tail);
+    }
+}
+
+/// Every output pixel of one block of four channels (`fin.c0`).
+fn block_loop(
+    g: &ConvGeometry,
+    input: &[i8],
+    fb: &mut FilterBlock,
+    b0: [i32; 4],
+    fin: &Finish4,
+    off2: u32,
+    output: &mut [i8],
+) {
+    let c = g.input.c;
+    let (in_h, in_w) = (g.input.h, g.input.w);
+    let (out_h, out_w) = (g.output.h, g.output.w);
+    let (kh, kw) = (g.kernel_h, g.kernel_w);
+    let col = g.dilation_w * c;
+    let (ox_lo, ox_hi) = interior_columns(g);
+    let dense = g.dilation_h == 1 && g.dilation_w == 1;
+    let unrolled = fin.fast.is_some() && dense && kh == kw && (kh == 3 || kh == 5);
+    let x0 = input.as_ptr().wrapping_add(fin.c0);
+    let y0 = output.as_mut_ptr().wrapping_add(fin.c0);
+    for n in 0..g.input.n {
+        for oy in 0..out_h {
+            let ky = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, kh, in_h);
+            let out_row = y0.wrapping_add((n * out_h + oy) * out_w * c);
+            if ky.0 == ky.1 {
+                // No valid row: every output of the row is the bias, requantized.
+                for ox in 0..out_w {
+                    // SAFETY: output pixel `ox` of the row exists and holds the block's four
+                    // channels (`c0 + 4 <= c`).
+                    unsafe {
+                        write_unaligned(out_row.wrapping_add(ox * c) as *mut u32, fin.apply(b0))
+                    };
+                }
+                continue;
+            }
+            let iy = (oy * g.stride_h + ky.0 * g.dilation_h) as isize - g.pad_top as isize;
+            let row_base = ((n * in_h) as isize + iy) * (in_w * c) as isize;
+            // Input element offset of tap (ky.0, 0) of output column `ox` (outside the input
+            // when that tap is in the padding).
+            let pixel = |ox: usize| {
+                row_base + ((ox * g.stride_w) as isize - g.pad_left as isize) * c as isize
+            };
+            let mut ox = 0;
+            while ox < out_w {
+                if unrolled && ky == (0, kh) && ox == ox_lo && ox_lo < ox_hi {
+                    fb.count = (ox_hi - ox_lo) as u32;
+                    // SAFETY: the windows of columns `ox_lo..ox_hi` with every row valid are
+                    // inside the input; the output row has `out_w` pixels of `c` channels; the
+                    // block holds the folded bias and the fast requantization (`unrolled`).
+                    unsafe {
+                        run_interior(
+                            kh == 5,
+                            fin.clamp.is_some(),
+                            x0.wrapping_offset(pixel(ox)),
+                            c,
+                            fb,
+                            out_row.wrapping_add(ox * c),
+                        )
+                    };
+                    ox = ox_hi;
+                    continue;
+                }
+                let kx = tap_range(ox, g.stride_w, g.pad_left, g.dilation_w, kw, in_w);
+                let mut acc = b0;
+                if kx.0 < kx.1 {
+                    let first = pixel(ox) + (kx.0 * col) as isize;
+                    // SAFETY: `tap_range` keeps every tap of `ky` x `kx` inside the input, and the
+                    // block's four channels end at or before the pixel's last channel.
+                    unsafe {
+                        window_taps(
+                            &mut acc,
+                            x0.wrapping_offset(first),
+                            col,
+                            fb,
+                            kw,
+                            ky,
+                            kx,
+                            off2,
+                        )
+                    };
+                }
+                // SAFETY: output pixel `ox` of this row exists and holds the block's channels.
+                unsafe {
+                    write_unaligned(out_row.wrapping_add(ox * c) as *mut u32, fin.apply(acc))
+                };
+                ox += 1;
+            }
+        }
+    }
+}
+
+/// The channels `first..c` (fewer than four) with the portable arithmetic.
+fn tail_channels(
+    p: &DepthwiseS8Params,
+    input: &[i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+    first: usize,
+) {
+    let g = &p.geometry;
+    let q = &p.quant;
+    let c = g.input.c;
+    crate::reference::conv::for_each_window(g, |px, window| {
+        for ch in first..c {
+            let mut acc = 0i32;
+            window.for_each_tap(g, |ipx, t| {
+                acc = mac(
+                    acc,
+                    input[ipx * c + ch] as i32,
+                    q.input_offset,
+                    filter[t * c + ch] as i32,
+                );
+            });
+            output[px * c + ch] = finish(q, acc, bias, ch);
+        }
+    });
+}
