@@ -8,6 +8,8 @@ mod demo;
 mod deps;
 mod flash;
 mod fuzz;
+mod infer;
+mod plan;
 mod qemu;
 mod run;
 mod sim;
@@ -33,6 +35,13 @@ tasks:
                        print chip, ELF, flash and RAM use)
   size --board qemu-m7|qemu-m55|stm32h7 [--model M.tflite]
                        text, rodata, model, data, bss and arena bytes of the firmware's ELF
+  infer --model M.tflite|M.bfmd --input IN.bin --output OUT.bin
+                       run a model once on the host: raw input tensor bytes in (int8 or
+                       little-endian f32), raw output tensor bytes out (repeat --input and
+                       --output for models with several)
+  plan --model M.tflite [--json]
+                       arena, other RAM, weights, MACs and per op its buffers' offsets and
+                       sizes (--json: one JSON object)
   fuzz [--seconds N] [--target parse_tflite] [--no-sanitizer]
                        run a cargo-fuzz target (default 60 s; installs cargo-fuzz; stable
                        Rust with RUSTC_BOOTSTRAP=1 for the fuzz build only)
@@ -53,6 +62,8 @@ fn main() -> ExitCode {
         "flash" => flash::run(rest),
         "size" => size::run(rest),
         "fuzz" => fuzz::run(rest),
+        "infer" => infer::run(rest),
+        "plan" => plan::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

@@ -74,9 +74,21 @@ impl Default for LowerOptions {
 pub struct Lowered {
     /// The blob and the plan report.
     pub built: Built,
-    /// `sources[j]` is the index of the (first) TFLite operator that bfmd op `j` lowers; a
-    /// folded channel shuffle points at its first `RESHAPE`.
-    pub sources: Vec<usize>,
+    /// `sources[j]` says where bfmd op `j` comes from.
+    pub sources: Vec<Source>,
+}
+
+/// The TFLite side of one bfmd op.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// Index of the TFLite operator lowered (for a folded channel shuffle, its first
+    /// `RESHAPE`).
+    pub op: usize,
+    /// TFLite's name of that operator (`"CONV_2D"`; `"RESHAPE+TRANSPOSE+RESHAPE"` for a folded
+    /// channel shuffle).
+    pub op_name: String,
+    /// The TFLite tensors the bfmd op writes, in output order.
+    pub outputs: Vec<usize>,
 }
 
 /// Lowers and plans `model`: the blob (ready for [`bfmd_graph::Model::parse`]) and the plan
@@ -100,7 +112,7 @@ pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, Imp
             in_place: options.in_place,
         })
         .map_err(|e| {
-            let op = e.op.and_then(|(j, _)| l.sources.get(j).copied());
+            let op = e.op.and_then(|(j, _)| l.sources.get(j).map(|s| s.op));
             l.build_err(op, e)
         })?;
     Ok(Lowered {
@@ -159,7 +171,7 @@ struct Lowering<'m> {
     /// Number of operators reading each tensor, plus one for a graph output.
     readers: Vec<usize>,
     /// TFLite operator of each builder op.
-    sources: Vec<usize>,
+    sources: Vec<Source>,
     /// The TFLite operator being lowered, for errors.
     current: Option<usize>,
 }
@@ -235,10 +247,30 @@ impl<'m> Lowering<'m> {
         r.map_err(|e| self.build_err(self.current, e))
     }
 
-    /// Records that the op just added came from the current operator.
+    /// Records that the op just added came from the current operator and writes its outputs.
     fn added(&mut self, r: Result<usize, BuildError>) -> Result<(), ImportError> {
+        let op = self.current.unwrap_or(0);
+        let (name, outputs) = self
+            .m
+            .operators
+            .get(op)
+            .map_or(("?", Vec::new()), |o| (o.code.name(), o.outputs.clone()));
+        self.added_as(r, name.to_string(), outputs)
+    }
+
+    /// Records the op just added with an explicit name and outputs.
+    fn added_as(
+        &mut self,
+        r: Result<usize, BuildError>,
+        op_name: String,
+        outputs: Vec<usize>,
+    ) -> Result<(), ImportError> {
         self.b(r)?;
-        self.sources.push(self.current.unwrap_or(0));
+        self.sources.push(Source {
+            op: self.current.unwrap_or(0),
+            op_name,
+            outputs,
+        });
         Ok(())
     }
 
@@ -521,7 +553,7 @@ impl<'m> Lowering<'m> {
                     let x = self.tensor(a)?;
                     let y = self.tensor(b)?;
                     let r = self.g.add_channel_shuffle(x, y, groups);
-                    self.added(r)?;
+                    self.added_as(r, "RESHAPE+TRANSPOSE+RESHAPE".into(), vec![b])?;
                     i += 3;
                     continue;
                 }

@@ -1,0 +1,157 @@
+//! `cargo xtask infer --model M.tflite --input IN.bin [--input ...] --output OUT.bin
+//! [--output ...]`: runs a model once on the host, through the same lowering, planner and
+//! executor as the boards.
+//!
+//! Inputs are the raw bytes of each graph input tensor (int8, or little-endian f32, as the
+//! model's input type says), in graph input order; each output file receives the raw bytes of
+//! one graph output. `--model` takes a `.tflite` file (lowered and planned here) or an already
+//! built `.bfmd` blob. On any error the task prints one line naming the problem and exits with
+//! a non-zero code.
+
+use bfmd_graph::builder::ModelBytes;
+use bfmd_graph::{DType, Model};
+use bfmd_import::lower::{lower, HostModel, LowerOptions, Lowered};
+use bfmd_import::tflite;
+use std::path::{Path, PathBuf};
+
+const USAGE: &str = "usage: cargo xtask infer --model M.tflite|M.bfmd --input IN.bin [--input ...] --output OUT.bin [--output ...]";
+
+/// A model file loaded and planned.
+pub struct Loaded {
+    /// The blob.
+    pub blob: ModelBytes,
+    /// The lowering, for `.tflite` files (names, MACs, the plan report).
+    pub lowered: Option<Lowered>,
+    /// The TFLite model, for `.tflite` files.
+    pub tflite: Option<tflite::TfliteModel>,
+}
+
+/// Reads `path`: a `.tflite` file is parsed, lowered and planned with the default options, a
+/// `.bfmd` blob is taken as it is (and checked by `Model::parse`).
+pub fn load(path: &Path) -> Result<Loaded, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let loaded = match path.extension().and_then(|e| e.to_str()) {
+        Some("bfmd") => Loaded {
+            blob: ModelBytes::from_bytes(&bytes),
+            lowered: None,
+            tflite: None,
+        },
+        Some("tflite") => {
+            let fail = |e: tflite::ImportError| format!("{}: {e}", path.display());
+            let m = tflite::parse(&bytes).map_err(fail)?;
+            let l = lower(&m, &LowerOptions::default()).map_err(fail)?;
+            Loaded {
+                blob: l.built.blob.clone(),
+                lowered: Some(l),
+                tflite: Some(m),
+            }
+        }
+        _ => {
+            return Err(format!(
+                "{}: expected a .tflite or .bfmd file",
+                path.display()
+            ))
+        }
+    };
+    loaded
+        .blob
+        .model()
+        .map_err(|e| format!("{}: invalid model: {e}", path.display()))?;
+    Ok(loaded)
+}
+
+/// `INT8 1x96x96x3`: a tensor's type and shape for messages.
+pub fn describe(model: &Model<'_>, t: usize) -> String {
+    match model.tensor(t) {
+        Some(i) => {
+            let s = i.shape;
+            let dtype = match i.dtype {
+                DType::S8 => "INT8",
+                DType::I32 => "INT32",
+                DType::F32 => "FLOAT32",
+                DType::F16 => "FLOAT16",
+            };
+            format!("{dtype} {}x{}x{}x{}", s.n, s.h, s.w, s.c)
+        }
+        None => format!("tensor {t}"),
+    }
+}
+
+struct Args {
+    model: PathBuf,
+    inputs: Vec<PathBuf>,
+    outputs: Vec<PathBuf>,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let (mut model, mut inputs, mut outputs) = (None, Vec::new(), Vec::new());
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || {
+            it.next()
+                .map(PathBuf::from)
+                .ok_or_else(|| format!("{arg} needs a value ({USAGE})"))
+        };
+        match arg.as_str() {
+            "--model" => model = Some(value()?),
+            "--input" => inputs.push(value()?),
+            "--output" => outputs.push(value()?),
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument `{other}` ({USAGE})")),
+        }
+    }
+    let model = model.ok_or_else(|| format!("--model is required ({USAGE})"))?;
+    if inputs.is_empty() || outputs.is_empty() {
+        return Err(format!(
+            "at least one --input and one --output are required ({USAGE})"
+        ));
+    }
+    Ok(Args {
+        model,
+        inputs,
+        outputs,
+    })
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let a = parse_args(args)?;
+    let loaded = load(&a.model)?;
+    let m = loaded
+        .blob
+        .model()
+        .map_err(|e| format!("{}: {e}", a.model.display()))?;
+    if a.inputs.len() != m.input_count() || a.outputs.len() != m.output_count() {
+        return Err(format!(
+            "{}: the model has {} input(s) and {} output(s), got {} --input and {} --output",
+            a.model.display(),
+            m.input_count(),
+            m.output_count(),
+            a.inputs.len(),
+            a.outputs.len()
+        ));
+    }
+    let mut data = Vec::new();
+    for (i, p) in a.inputs.iter().enumerate() {
+        let x = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let t = m.input_tensor(i).map_err(|e| e.to_string())?;
+        let want = m.tensor(t).map_or(0, |info| info.region.len);
+        if x.len() != want {
+            return Err(format!(
+                "{}: {} bytes, but input {i} ({}) takes {want}",
+                p.display(),
+                x.len(),
+                describe(&m, t)
+            ));
+        }
+        data.push(x);
+    }
+    let mut host = HostModel::new(loaded.blob.clone()).map_err(|e| e.to_string())?;
+    let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+    let outputs = host
+        .run(&refs)
+        .map_err(|e| format!("{}: inference failed: {e}", a.model.display()))?;
+    for (p, y) in a.outputs.iter().zip(&outputs) {
+        std::fs::write(p, y).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(())
+}
