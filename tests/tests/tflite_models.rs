@@ -80,3 +80,49 @@ fn ram_is_below_the_tflm_arena() {
     }
     assert!(over.is_empty(), "{over:#?}");
 }
+
+/// The channel-shuffle fold is an optimisation, not a semantic change: ShuffleNetV1 and V2
+/// lowered without it (RESHAPE views and a TRANSPOSE per shuffle) give TFLM's bytes too, and
+/// with it each RESHAPE -> TRANSPOSE -> RESHAPE becomes one `ChannelShuffle`.
+#[test]
+fn channel_shuffle_fold_matches_the_unfolded_ops() {
+    use bfmd_import::lower::{lower, HostModel, LowerOptions};
+    for name in ["shufflenet_v1", "shufflenet_v2"] {
+        let m = bfmd_import::tflite::parse(&read(&format!("models/{name}_int8.tflite"))).unwrap();
+        let transposes = m
+            .operators
+            .iter()
+            .filter(|o| o.code == bfmd_import::tflite::OpCode::Transpose)
+            .count();
+        assert_eq!(transposes, 16, "{name}");
+        let unfolded = LowerOptions {
+            fold_channel_shuffles: false,
+            ..LowerOptions::default()
+        };
+        let folded = lower(&m, &LowerOptions::default()).unwrap();
+        let plain = lower(&m, &unfolded).unwrap();
+        let count = |l: &bfmd_import::lower::Lowered, k: bfmd_graph::OpKind| {
+            l.built.report.ops.iter().filter(|o| o.kind == k).count()
+        };
+        use bfmd_graph::OpKind::{ChannelShuffle, Reshape, Transpose};
+        assert_eq!(count(&folded, ChannelShuffle), 16, "{name}");
+        assert_eq!(count(&folded, Transpose), 0, "{name}");
+        assert_eq!(count(&plain, ChannelShuffle), 0, "{name}");
+        assert_eq!(count(&plain, Transpose), 16, "{name}");
+        assert_eq!(
+            count(&plain, Reshape),
+            count(&folded, Reshape) + 32,
+            "{name}"
+        );
+        assert_eq!(
+            folded.built.report.op_count + 32,
+            plain.built.report.op_count
+        );
+        let x = read(&format!("golden/{name}/input_0.bin"));
+        let want = read(&format!("golden/{name}/output_0.bin"));
+        for l in [folded, plain] {
+            let mut h = HostModel::new(l.built.blob).unwrap();
+            assert_eq!(h.run(&[&x]).unwrap()[0], want, "{name}");
+        }
+    }
+}

@@ -65,18 +65,10 @@ pub fn host(file: &str) -> (HostModel, bfmd_graph::builder::PlanReport) {
 /// (`tflm_arena.recorded_total_bytes`: what TFLM's recording allocator took from the arena,
 /// interpreter bookkeeping included).
 pub fn tflm_arena_bytes(model: &str) -> usize {
-    let text = String::from_utf8(read(&format!("golden/{model}/manifest.json"))).unwrap();
-    json_uint(&text, "recorded_total_bytes")
+    let v: serde_json::Value =
+        serde_json::from_slice(&read(&format!("golden/{model}/manifest.json"))).unwrap();
+    v["tflm_arena"]["recorded_total_bytes"]
+        .as_u64()
         .unwrap_or_else(|| panic!("{model}: manifest has no tflm_arena.recorded_total_bytes"))
-}
-
-/// The unsigned integer value of the first `"key": <digits>` in a JSON text (the manifests
-/// hold each key used here once; a full JSON parser is not needed for that).
-pub fn json_uint(text: &str, key: &str) -> Option<usize> {
-    let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
-    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
-    let end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
+        as usize
 }

@@ -17,7 +17,9 @@
 //!   short exact forms; otherwise the kernels call the portable
 //!   [`ChannelQuantS8::requantize`] for every output of the call.
 
-use super::ChannelQuantS8;
+use super::{ChannelQuantS8, ConvS8Params};
+use crate::reference::conv::is_pointwise;
+use crate::shape::ConvGeometry;
 use core::arch::asm;
 
 /// `SSAT r, #8, x`: `x` clamped to `-128..=127`.
@@ -36,6 +38,54 @@ pub(crate) fn ssat8(x: i32) -> i32 {
 #[inline(always)]
 pub(crate) const fn pack16(lo: i32, hi: i32) -> u32 {
     (lo as u32 & 0xffff) | ((hi as u32) << 16)
+}
+
+/// `SXTB16 r, x`: `(sext(x.b0), sext(x.b2))` as two int16 lanes.
+#[inline(always)]
+pub(crate) fn sxtb16(x: u32) -> u32 {
+    let r;
+    // SAFETY: a register-only instruction of the DSP extension.
+    unsafe {
+        asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x,
+             options(pure, nomem, nostack, preserves_flags));
+    }
+    r
+}
+
+/// `SXTB16 r, x, ROR #8`: `(sext(x.b1), sext(x.b3))`.
+#[inline(always)]
+pub(crate) fn sxtb16_ror8(x: u32) -> u32 {
+    let r;
+    // SAFETY: a register-only instruction of the DSP extension.
+    unsafe {
+        asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x,
+             options(pure, nomem, nostack, preserves_flags));
+    }
+    r
+}
+
+/// `SADD16 r, a, b`: lane-wise int16 sums (modulo 2^16).
+#[inline(always)]
+pub(crate) fn sadd16(a: u32, b: u32) -> u32 {
+    let r;
+    // SAFETY: a register-only instruction of the DSP extension (it sets the GE flags).
+    unsafe {
+        asm!("sadd16 {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+             options(pure, nomem, nostack));
+    }
+    r
+}
+
+/// `SMLAD r, a, b, acc`: `acc + a.lo * b.lo + a.hi * b.hi` (int16 lanes), modulo 2^32.
+#[inline(always)]
+pub(crate) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
+    let r;
+    // SAFETY: a register-only instruction of the DSP extension (it may set the sticky Q flag).
+    unsafe {
+        asm!("smlad {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b,
+             c = in(reg) acc, options(pure, nomem, nostack));
+    }
+    r
 }
 
 /// `SMMLAR r, a, b, add`: `add + ((a * b + 2^31) >> 32)` (64-bit product, arithmetic shift).
@@ -124,9 +174,660 @@ impl FastRq {
     }
 }
 
+/// Assembly of [`FastRq::apply`] for accumulator `$a` (a register operand such as `"{a0}"`),
+/// result in `$a`: `$mr` addresses the channel's `(mult, round)` pair, `$sh` its `shift`.
+/// Uses the operands `{w0}`, `{w1}` and `{t}` as temporaries.
+macro_rules! requant {
+    ($a:literal, $mr:literal, $sh:literal) => {
+        concat!(
+            "ldrd {w0}, {w1}, ",
+            $mr,
+            "\n",
+            "smmlar {t}, ",
+            $a,
+            ", {w0}, {w1}\n",
+            "ldr {w0}, ",
+            $sh,
+            "\n",
+            "add {t}, {t}, ",
+            $a,
+            ", asr #31\n",
+            "asr {t}, {t}, {w0}\n",
+            "ssat ",
+            $a,
+            ", #8, {t}\n",
+        )
+    };
+}
+pub(crate) use requant;
+
+/// Assembly storing four saturated results `{a0}..{a3}` as the bytes at `{y}`.
+macro_rules! store_bytes {
+    () => {
+        concat!(
+            "strb {a0}, [{y}]\n",
+            "strb {a1}, [{y}, #1]\n",
+            "strb {a2}, [{y}, #2]\n",
+            "strb {a3}, [{y}, #3]\n",
+        )
+    };
+}
+pub(crate) use store_bytes;
+
+/// Assembly packing four saturated results `{a0}..{a3}`, clamping them lane by lane to the
+/// `(act_min, act_max)` lane words at `$clamp` (`SSUB8` + `SEL`) and storing them as one word
+/// at `{y}`. Uses `{w0}`, `{w1}` and `{t}` as temporaries.
+macro_rules! store_clamped {
+    ($clamp:literal) => {
+        concat!(
+            "pkhbt {a0}, {a0}, {a2}, lsl #16\n",
+            "pkhbt {a1}, {a1}, {a3}, lsl #16\n",
+            "uxtb16 {a0}, {a0}\n",
+            "uxtb16 {a1}, {a1}\n",
+            "orr {a0}, {a0}, {a1}, lsl #8\n",
+            "ldrd {w0}, {w1}, ",
+            $clamp,
+            "\n",
+            "ssub8 {t}, {a0}, {w0}\n",
+            "sel {a0}, {a0}, {w0}\n",
+            "ssub8 {t}, {w1}, {a0}\n",
+            "sel {a0}, {a0}, {w1}\n",
+            "str {a0}, [{y}]\n",
+        )
+    };
+}
+pub(crate) use store_clamped;
+
 /// Whether the clamp `act_min..=act_max` is narrower than int8 (then the loops apply it after
 /// [`FastRq::apply`]'s saturation).
 #[inline]
 pub(crate) fn needs_clamp(q: &ChannelQuantS8) -> bool {
     q.act_min > -128 || q.act_max < 127
+}
+
+/// Packs `n <= 4` saturated results into the low bytes of a word (lane 0 lowest).
+#[inline(always)]
+pub(crate) fn pack8(v: [i32; 4]) -> u32 {
+    (v[0] as u32 & 0xff)
+        | ((v[1] as u32 & 0xff) << 8)
+        | ((v[2] as u32 & 0xff) << 16)
+        | ((v[3] as u32) << 24)
+}
+
+/// `max(min(v, hi), lo)` on each of the four int8 lanes of `v` (`SSUB8` + `SEL`).
+#[inline(always)]
+pub(crate) fn clamp4(v: u32, lo: u32, hi: u32) -> u32 {
+    let r;
+    // SAFETY: register-only DSP instructions; the GE flags they set and read are clobbered
+    // (the block does not preserve flags).
+    unsafe {
+        asm!(
+            "ssub8 {t}, {v}, {lo}",
+            "sel {v}, {v}, {lo}",
+            "ssub8 {t}, {hi}, {v}",
+            "sel {v}, {v}, {hi}",
+            v = inout(reg) v => r,
+            lo = in(reg) lo,
+            hi = in(reg) hi,
+            t = out(reg) _,
+            options(pure, nomem, nostack),
+        );
+    }
+    r
+}
+
+/// `v` broadcast to the four int8 lanes of a word.
+#[inline(always)]
+pub(crate) const fn lanes8(v: i32) -> u32 {
+    (v as u8 as u32) * 0x0101_0101
+}
+
+/// The requantization of a block of four output channels: the fast form when
+/// [`fast_requant_ok`] holds for the call (the accumulators are then doubled), TFLM's general
+/// form otherwise; then the activation clamp when it is narrower than int8.
+pub(crate) struct Finish4<'q, 'a> {
+    q: &'q ChannelQuantS8<'a>,
+    /// The channel whose parameters each lane uses (lanes past the op's last channel, which are
+    /// computed but never stored, use the block's first channel).
+    ch: [usize; 4],
+    /// Per-channel fast form.
+    fast: Option<[FastRq; 4]>,
+    /// `(act_min, act_max)` broadcast to four lanes, when narrower than int8.
+    clamp: Option<(u32, u32)>,
+}
+
+impl<'q, 'a> Finish4<'q, 'a> {
+    /// The block of channels `c0..min(c0 + 4, channels)`.
+    pub(crate) fn new(q: &'q ChannelQuantS8<'a>, c0: usize, channels: usize, fast: bool) -> Self {
+        let ch = core::array::from_fn(|j| if c0 + j < channels { c0 + j } else { c0 });
+        Finish4 {
+            q,
+            ch,
+            fast: fast.then(|| ch.map(|c| FastRq::new(q, c))),
+            clamp: needs_clamp(q).then(|| (lanes8(q.act_min), lanes8(q.act_max))),
+        }
+    }
+
+    /// The per-channel fast forms (`None` on the general path).
+    pub(crate) fn fast(&self) -> Option<[FastRq; 4]> {
+        self.fast
+    }
+
+    /// Whether a clamp narrower than int8 applies.
+    pub(crate) fn clamps(&self) -> bool {
+        self.clamp.is_some()
+    }
+
+    /// `(act_min, act_max)` broadcast to four lanes.
+    pub(crate) fn clamp_lanes(&self) -> [u32; 2] {
+        [lanes8(self.q.act_min), lanes8(self.q.act_max)]
+    }
+
+    /// The four output bytes of accumulators `acc` (bias included; doubled on the fast path),
+    /// packed little-endian.
+    #[inline(always)]
+    pub(crate) fn apply(&self, acc: [i32; 4]) -> u32 {
+        let v = match &self.fast {
+            Some(rq) => pack8([
+                rq[0].apply(acc[0]),
+                rq[1].apply(acc[1]),
+                rq[2].apply(acc[2]),
+                rq[3].apply(acc[3]),
+            ]),
+            None => pack8(core::array::from_fn(|j| {
+                self.q.requantize(acc[j], self.ch[j]) as i32
+            })),
+        };
+        match self.clamp {
+            Some((lo, hi)) => clamp4(v, lo, hi),
+            None => v,
+        }
+    }
+}
+
+/// Most window elements (`kernel_h * kernel_w * in_c / groups`, rounded up to a multiple of 8)
+/// the widened-filter loop handles: a block of four widened filters lives on the stack
+/// (`16 * MAX_K` bytes).
+pub(crate) const MAX_K: usize = 512;
+
+/// Bytes of gathered windows (im2col) per run of the widened-filter loop.
+const GATHER_BYTES: usize = 2048;
+
+/// Four output channels' widened filters and everything the dot loop reads, at the byte
+/// offsets its assembly uses (relative to `w`, checked below).
+#[repr(C, align(8))]
+struct DotBlock {
+    /// The four channels' bias with `input_offset * sum(w)` folded in (doubled on the fast
+    /// path): windows are summed as `sum w * x` on raw int8 inputs.
+    bias: [i32; 4],
+    /// Fast requantization of the four channels.
+    rq: [FastRq; 4],
+    /// `(act_min, act_max)` broadcast to four lanes.
+    clamp: [u32; 2],
+    /// Eight-element steps per window.
+    steps: u32,
+    /// Bytes from the end of one window to the start of the next.
+    x_skip: isize,
+    /// Bytes from one output pixel to the next.
+    y_step: usize,
+    /// Windows left in the run.
+    count: u32,
+    /// Keeps `w` 8-byte aligned.
+    _pad: [u32; 2],
+    /// Per four window elements `e..e + 4` and filter `k`: `(w[k, e], w[k, e + 2])` and
+    /// `(w[k, e + 1], w[k, e + 3])` as int16 pairs (doubled on the fast path), so that one
+    /// `SXTB16` pair of the inputs feeds `SMLAD` directly; then the byte length of the widened
+    /// filter, which the loop subtracts to rewind.
+    w: [u32; 2 * MAX_K + 1],
+}
+
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(DotBlock, bias) == 0);
+    assert!(offset_of!(DotBlock, rq) == 16);
+    assert!(offset_of!(DotBlock, clamp) == 64);
+    assert!(offset_of!(DotBlock, steps) == 72);
+    assert!(offset_of!(DotBlock, x_skip) == 76);
+    assert!(offset_of!(DotBlock, y_step) == 80);
+    assert!(offset_of!(DotBlock, count) == 84);
+    assert!(offset_of!(DotBlock, w) == 96);
+    assert!(core::mem::size_of::<FastRq>() == 12);
+};
+
+/// Four input elements against four widened filters: `SXTB16` splits the inputs into even and
+/// odd int16 lanes, each `SMLAD` adds two products. `{x}` and `{w}` advance.
+macro_rules! dot4x4 {
+    () => {
+        concat!(
+            "ldr {v}, [{x}], #4\n",
+            "sxtb16 {t}, {v}\n",
+            "sxtb16 {v}, {v}, ror #8\n",
+            "ldrd {w0}, {w1}, [{w}], #8\n",
+            "smlad {a0}, {t}, {w0}, {a0}\n",
+            "smlad {a0}, {v}, {w1}, {a0}\n",
+            "ldrd {w0}, {w1}, [{w}], #8\n",
+            "smlad {a1}, {t}, {w0}, {a1}\n",
+            "smlad {a1}, {v}, {w1}, {a1}\n",
+            "ldrd {w0}, {w1}, [{w}], #8\n",
+            "smlad {a2}, {t}, {w0}, {a2}\n",
+            "smlad {a2}, {v}, {w1}, {a2}\n",
+            "ldrd {w0}, {w1}, [{w}], #8\n",
+            "smlad {a3}, {t}, {w0}, {a3}\n",
+            "smlad {a3}, {v}, {w1}, {a3}\n",
+        )
+    };
+}
+
+/// The window loop: `[{w}, #-24]` steps of eight elements.
+macro_rules! dot_window {
+    () => {
+        concat!(
+            "ldr {n}, [{w}, #-24]\n",
+            "3:\n",
+            dot4x4!(),
+            dot4x4!(),
+            "subs {n}, {n}, #1\n",
+            "bne 3b\n",
+            "ldr {v}, [{w}]\n",
+            "sub {w}, {w}, {v}\n",
+        )
+    };
+}
+
+/// The run loop: `[{w}, #-12]` windows, each biased, summed, requantized and stored
+/// (`$store`), then `{y}` and `{x}` advance.
+macro_rules! dot_run {
+    ($store:expr) => {
+        concat!(
+            "2:\n",
+            "ldrd {a0}, {a1}, [{w}, #-96]\n",
+            "ldrd {a2}, {a3}, [{w}, #-88]\n",
+            dot_window!(),
+            requant!("{a0}", "[{w}, #-80]", "[{w}, #-72]"),
+            requant!("{a1}", "[{w}, #-68]", "[{w}, #-60]"),
+            requant!("{a2}", "[{w}, #-56]", "[{w}, #-48]"),
+            requant!("{a3}", "[{w}, #-44]", "[{w}, #-36]"),
+            $store,
+            "ldr {v}, [{w}, #-16]\n",
+            "add {y}, {y}, {v}\n",
+            "ldr {v}, [{w}, #-20]\n",
+            "add {x}, {x}, {v}\n",
+            "ldr {v}, [{w}, #-12]\n",
+            "subs {v}, {v}, #1\n",
+            "str {v}, [{w}, #-12]\n",
+            "bne 2b\n",
+        )
+    };
+}
+
+impl DotBlock {
+    fn new() -> Self {
+        DotBlock {
+            bias: [0; 4],
+            rq: [FastRq::default(); 4],
+            clamp: [0; 2],
+            steps: 0,
+            x_skip: 0,
+            y_step: 0,
+            count: 0,
+            _pad: [0; 2],
+            w: [0; 2 * MAX_K + 1],
+        }
+    }
+
+    /// Widens the filter rows starting at `rows[j]` (`k` elements each; absent rows are zero)
+    /// for windows of `kp` elements (`k` rounded up to a multiple of 8, the excess zero),
+    /// doubled when `double`; returns each row's sum of widened weights.
+    fn widen(
+        &mut self,
+        filter: &[i8],
+        rows: [Option<usize>; 4],
+        k: usize,
+        kp: usize,
+        double: bool,
+    ) -> [i32; 4] {
+        const ONES: u32 = 0x0001_0001;
+        let mut sums = [0i32; 4];
+        for (j, row) in rows.iter().enumerate() {
+            let Some(r) = *row else {
+                for s in 0..kp / 4 {
+                    self.w[8 * s + 2 * j] = 0;
+                    self.w[8 * s + 2 * j + 1] = 0;
+                }
+                continue;
+            };
+            let f = &filter[r..r + k];
+            let mut sum = 0;
+            for s in 0..kp / 4 {
+                let e = 4 * s;
+                let word = if e + 4 <= k {
+                    u32::from_le_bytes([f[e] as u8, f[e + 1] as u8, f[e + 2] as u8, f[e + 3] as u8])
+                } else {
+                    let b = |i: usize| if e + i < k { f[e + i] as u8 } else { 0 };
+                    u32::from_le_bytes([b(0), b(1), b(2), b(3)])
+                };
+                let (mut lo, mut hi) = (sxtb16(word), sxtb16_ror8(word));
+                if double {
+                    lo = sadd16(lo, lo);
+                    hi = sadd16(hi, hi);
+                }
+                sum = smlad(hi, ONES, smlad(lo, ONES, sum));
+                self.w[8 * s + 2 * j] = lo;
+                self.w[8 * s + 2 * j + 1] = hi;
+            }
+            sums[j] = sum;
+        }
+        self.w[2 * kp] = (8 * kp) as u32;
+        self.steps = (kp / 8) as u32;
+        sums
+    }
+
+    /// Runs `self.count` (at least one) windows through the fast loop.
+    ///
+    /// # Safety
+    /// `x` starts the first window; each window reads `8 * steps` bytes and the next starts
+    /// `x_skip` bytes after its end; `y` points at the first output and the outputs are
+    /// `y_step` bytes apart, four bytes each.
+    unsafe fn run(&mut self, clamp: bool, x: *const i8, y: *mut i8) {
+        let w = self.w.as_mut_ptr();
+        // SAFETY: the caller guarantees every input read and output write; the loop reads the
+        // block through `w` (its fields sit at the negative offsets checked above) and writes
+        // only `count`, which nothing else touches meanwhile.
+        unsafe {
+            macro_rules! go {
+                ($store:expr) => {
+                    asm!(
+                        dot_run!($store),
+                        a0 = out(reg) _, a1 = out(reg) _, a2 = out(reg) _, a3 = out(reg) _,
+                        x = inout(reg) x => _, y = inout(reg) y => _, w = inout(reg) w => _,
+                        n = out(reg) _, v = out(reg) _, t = out(reg) _, w0 = out(reg) _,
+                        w1 = out(reg) _,
+                        options(nostack),
+                    )
+                };
+            }
+            if clamp {
+                go!(store_clamped!("[{w}, #-32]"));
+            } else {
+                go!(store_bytes!());
+            }
+        }
+    }
+
+    /// Adds one window of `8 * steps` input bytes at `x` to `acc` (the block's four filters).
+    ///
+    /// # Safety
+    /// `x` and the window's bytes are readable.
+    unsafe fn dot(&self, acc: &mut [i32; 4], x: *const i8) {
+        let w = self.w.as_ptr();
+        // SAFETY: the caller guarantees the input reads; the filter reads stay in `self.w`.
+        unsafe {
+            asm!(
+                dot_window!(),
+                a0 = inout(reg) acc[0], a1 = inout(reg) acc[1],
+                a2 = inout(reg) acc[2], a3 = inout(reg) acc[3],
+                x = inout(reg) x => _, w = inout(reg) w => _,
+                n = out(reg) _, v = out(reg) _, t = out(reg) _, w0 = out(reg) _, w1 = out(reg) _,
+                options(nostack, readonly),
+            );
+        }
+    }
+}
+
+/// Copies `len` bytes: unaligned words, then the last one to three bytes. Written in assembly
+/// because the compiler turns the loop into a `memcpy` call, which costs more than the copy for
+/// the short runs of a window row.
+///
+/// # Safety
+/// Both ranges are valid for `len` bytes and do not overlap.
+#[inline(always)]
+unsafe fn copy_run(dst: *mut u8, src: *const u8, len: usize) {
+    // SAFETY: the loop copies `len & !3` bytes as words and the tail as bytes, all inside the
+    // two ranges the caller guarantees.
+    unsafe {
+        asm!(
+            "cmp {n}, #4",
+            "blo 3f",
+            "2:",
+            "ldr {t}, [{s}], #4",
+            "subs {n}, {n}, #4",
+            "str {t}, [{d}], #4",
+            "cmp {n}, #4",
+            "bhs 2b",
+            "3:",
+            "cbz {n}, 5f",
+            "4:",
+            "ldrb {t}, [{s}], #1",
+            "subs {n}, {n}, #1",
+            "strb {t}, [{d}], #1",
+            "bne 4b",
+            "5:",
+            s = inout(reg) src => _,
+            d = inout(reg) dst => _,
+            n = inout(reg) len => _,
+            t = out(reg) _,
+            options(nostack),
+        );
+    }
+}
+
+/// The valid taps `lo..hi` of one window axis, like `reference::conv::tap_range` but in
+/// pointer-sized arithmetic (one 32-bit division on these cores instead of 64-bit library
+/// calls, which would dominate small windows). Window positions are bounded by the validated
+/// geometry of tensors that exist in memory, so nothing overflows.
+#[inline(always)]
+pub(crate) fn tap_span(
+    out: usize,
+    stride: usize,
+    pad: usize,
+    dil: usize,
+    k: usize,
+    input: usize,
+) -> (usize, usize) {
+    let origin = (out * stride) as isize - pad as isize;
+    let lo = if origin >= 0 {
+        0
+    } else {
+        ((-origin) as usize).div_ceil(dil)
+    };
+    let last = input as isize - 1 - origin;
+    let hi = if last < 0 {
+        0
+    } else {
+        (last as usize / dil + 1).min(k)
+    };
+    (lo.min(hi), hi)
+}
+
+/// Fills `dst` with `v` (a plain loop: windows are short and a `memset` call costs more).
+#[inline(always)]
+fn fill(dst: &mut [u8], v: u8) {
+    for d in dst {
+        *d = v;
+    }
+}
+
+/// Gathers the windows of output pixels `px0..px0 + count` (group channels from `ch0`) into
+/// `dst`, one window of `kp` bytes after another (`kernel_h * kernel_w * cin_g` bytes,
+/// tap-major like the OHWI filter, then `kp - k` bytes the caller has zeroed). Padded taps are
+/// written as `pad`, the input zero point, whose products vanish once `input_offset * sum(w)`
+/// is added (the kernels fold it into the bias).
+#[allow(clippy::too_many_arguments)]
+fn gather(
+    g: &ConvGeometry,
+    input: &[i8],
+    px0: usize,
+    count: usize,
+    ch0: usize,
+    cin_g: usize,
+    pad: u8,
+    kp: usize,
+    dst: &mut [u8],
+) {
+    let (kh, kw) = (g.kernel_h, g.kernel_w);
+    let row_len = kw * cin_g;
+    // A row's taps are one contiguous run of input when the group spans every channel and the
+    // taps are adjacent.
+    let contiguous = cin_g == g.input.c && g.dilation_w == 1;
+    let (ow, oh) = (g.output.w, g.output.h);
+    let (mut n, mut oy, mut ox) = (px0 / (oh * ow), px0 / ow % oh, px0 % ow);
+    let src = input.as_ptr() as *const u8;
+    for i in 0..count {
+        let d = &mut dst[i * kp..i * kp + kh * row_len];
+        let ky = tap_span(oy, g.stride_h, g.pad_top, g.dilation_h, kh, g.input.h);
+        let kx = tap_span(ox, g.stride_w, g.pad_left, g.dilation_w, kw, g.input.w);
+        let iy0 = (oy * g.stride_h) as isize - g.pad_top as isize;
+        let ix0 = (ox * g.stride_w) as isize - g.pad_left as isize;
+        let pixel = |r: usize, t: usize| {
+            let iy = (iy0 + (r * g.dilation_h) as isize) as usize;
+            let ix = (ix0 + (t * g.dilation_w) as isize) as usize;
+            ((n * g.input.h + iy) * g.input.w + ix) * g.input.c + ch0
+        };
+        if contiguous && kx == (0, kw) && ky == (0, kh) {
+            for r in 0..kh {
+                let at = pixel(r, 0);
+                // SAFETY: the row's `kw` taps are inside the input (full tap ranges) and
+                // contiguous (`contiguous`), so `at..at + row_len` is in `input`; the
+                // destination row is in `d`.
+                unsafe { copy_run(d[r * row_len..].as_mut_ptr(), src.add(at), row_len) };
+            }
+        } else {
+            for r in 0..kh {
+                let dr = &mut d[r * row_len..(r + 1) * row_len];
+                if r < ky.0 || r >= ky.1 || kx.0 == kx.1 {
+                    fill(dr, pad);
+                    continue;
+                }
+                fill(&mut dr[..kx.0 * cin_g], pad);
+                fill(&mut dr[kx.1 * cin_g..], pad);
+                for t in kx.0..kx.1 {
+                    let s = &input[pixel(r, t)..pixel(r, t) + cin_g];
+                    // SAFETY: `s` and the destination tap have `cin_g` bytes each.
+                    unsafe {
+                        copy_run(dr[t * cin_g..].as_mut_ptr(), s.as_ptr() as *const u8, cin_g)
+                    };
+                }
+            }
+        }
+        ox += 1;
+        if ox == ow {
+            ox = 0;
+            oy += 1;
+            if oy == oh {
+                oy = 0;
+                n += 1;
+            }
+        }
+    }
+}
+
+/// Whether [`conv_loop`] handles this convolution: windows of at most [`MAX_K`] elements.
+pub(crate) fn conv_supports(g: &ConvGeometry) -> bool {
+    let cin_g = g.input.c / g.groups.max(1);
+    (g.kernel_h * g.kernel_w * cin_g).next_multiple_of(8) <= MAX_K
+}
+
+/// The int8 convolution on widened filter blocks; the caller has checked every argument (as
+/// `check_conv_s8` does) and [`conv_supports`].
+///
+/// For each group and block of four output channels, the filters are widened on the stack
+/// (with `input_offset * sum(w)` folded into the bias), then every output pixel's window is
+/// summed against them: read in place for pointwise convolutions whose group width is a
+/// multiple of 8, gathered (im2col) otherwise. With the fast requantization and four channels,
+/// one assembly loop runs all windows of a pixel run; a final block of fewer than four channels
+/// and the general requantization sum each window with the same loop and requantize in Rust.
+pub(crate) fn conv_loop(
+    p: &ConvS8Params,
+    input: &[i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+    cin_g: usize,
+    cout_g: usize,
+) {
+    let g = &p.geometry;
+    let q = &p.quant;
+    let k = g.kernel_h * g.kernel_w * cin_g;
+    let kp = k.next_multiple_of(8);
+    let fast = fast_requant_ok(q, bias, k);
+    let scale = if fast { 2 } else { 1 };
+    let off = q.input_offset;
+    let pad = (-off) as u8;
+    let (in_c, out_c) = (g.input.c, g.output.c);
+    let in_place = is_pointwise(g) && cin_g % 8 == 0;
+    let pixels = g.output.pixels();
+    let per_run = (GATHER_BYTES / kp).max(1);
+    let mut blk = DotBlock::new();
+    // Zero once: the gather never writes the bytes past each window's `k` elements.
+    let mut gbuf = [0u8; GATHER_BYTES];
+    for grp in 0..g.groups {
+        let (o_first, o_end) = (grp * cout_g, (grp + 1) * cout_g);
+        let ch0 = grp * cin_g;
+        for o0 in (o_first..o_end).step_by(4) {
+            let nb = (o_end - o0).min(4);
+            let rows = core::array::from_fn(|j| (j < nb).then_some((o0 + j) * k));
+            let sums = blk.widen(filter, rows, k, kp, fast);
+            let b = |j: usize| bias.map_or(0, |b| b[(o0 + j).min(o_end - 1)]);
+            blk.bias = core::array::from_fn(|j| {
+                b(j).wrapping_mul(scale)
+                    .wrapping_add(off.wrapping_mul(sums[j]))
+            });
+            let fin = Finish4::new(q, o0, o_end, fast);
+            if let (Some(rq), 4) = (fin.fast(), nb) {
+                blk.rq = rq;
+                blk.clamp = fin.clamp_lanes();
+                blk.y_step = out_c;
+                if in_place {
+                    blk.count = pixels as u32;
+                    blk.x_skip = (in_c - kp) as isize;
+                    if pixels > 0 {
+                        // SAFETY: pixel `i`'s window is the `kp` group channels of input pixel
+                        // `i`; output pixel `i` holds channels `o0..o0 + 4`.
+                        unsafe {
+                            blk.run(
+                                fin.clamps(),
+                                input.as_ptr().wrapping_add(ch0),
+                                output.as_mut_ptr().wrapping_add(o0),
+                            )
+                        };
+                    }
+                    continue;
+                }
+                let mut px = 0;
+                while px < pixels {
+                    let run = per_run.min(pixels - px);
+                    gather(g, input, px, run, ch0, cin_g, pad, kp, &mut gbuf);
+                    blk.count = run as u32;
+                    blk.x_skip = 0;
+                    // SAFETY: `gbuf` holds `run` windows of `kp` bytes back to back; output
+                    // pixels `px..px + run` hold channels `o0..o0 + 4`.
+                    unsafe {
+                        blk.run(
+                            fin.clamps(),
+                            gbuf.as_ptr() as *const i8,
+                            output.as_mut_ptr().wrapping_add(px * out_c + o0),
+                        )
+                    };
+                    px += run;
+                }
+                continue;
+            }
+            for px in 0..pixels {
+                let x = if in_place {
+                    input[px * in_c + ch0..].as_ptr()
+                } else {
+                    gather(g, input, px, 1, ch0, cin_g, pad, kp, &mut gbuf);
+                    gbuf.as_ptr() as *const i8
+                };
+                let mut acc = blk.bias;
+                // SAFETY: the window has `kp` readable bytes (group channels of an input pixel,
+                // or the gathered copy).
+                unsafe { blk.dot(&mut acc, x) };
+                let v = fin.apply(acc).to_le_bytes();
+                for (j, &b) in v.iter().enumerate().take(nb) {
+                    output[px * out_c + o0 + j] = b as i8;
+                }
+            }
+        }
+    }
 }

@@ -34,8 +34,10 @@ use crate::shape::ConvGeometry;
 pub(crate) mod dsp;
 pub mod portable;
 
-/// The path [`conv_s8`] runs on this build (`"portable"` until architecture loops land).
-pub const PATH: &str = "portable";
+/// The path [`conv_s8`] runs on this build: `"dsp"` on cores with the Arm DSP extension
+/// (windows of up to `dsp::MAX_K` = 512 elements per output channel; larger ones run the
+/// portable loop), `"portable"` elsewhere or with the `force-portable` feature.
+pub const PATH: &str = if cfg!(bfmd_dsp) { "dsp" } else { "portable" };
 
 /// Output requantization of an int8 convolution-like op (convolution, depthwise, fully
 /// connected), in TFLite's naming.
@@ -350,6 +352,15 @@ pub fn conv_s8(
     output: &mut [i8],
     scratch: &mut [u8],
 ) -> Result<()> {
+    #[cfg(bfmd_dsp)]
+    {
+        let (cin_g, cout_g) = check_conv_s8(p, input.len(), filter.len(), bias, output.len())?;
+        check_min_len("scratch", conv_s8_scratch_len(&p.geometry), scratch.len())?;
+        if dsp::conv_supports(&p.geometry) {
+            dsp::conv_loop(p, input, filter, bias, output, cin_g, cout_g);
+            return Ok(());
+        }
+    }
     portable::conv_s8(p, input, filter, bias, output, scratch)
 }
 

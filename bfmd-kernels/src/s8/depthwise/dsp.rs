@@ -13,10 +13,10 @@
 //! Bit-identical to [`super::portable`] for the reasons given in [`crate::s8::conv::dsp`].
 
 use super::DepthwiseS8Params;
-use crate::reference::conv::tap_range;
-use crate::s8::conv::dsp::{fast_requant_ok, needs_clamp, pack16, FastRq};
+use crate::s8::conv::dsp::{
+    fast_requant_ok, lanes8, pack16, requant, store_bytes, store_clamped, tap_span, FastRq, Finish4,
+};
 use crate::s8::conv::portable::{finish, mac};
-use crate::s8::conv::ChannelQuantS8;
 use crate::shape::ConvGeometry;
 use core::arch::asm;
 use core::ptr::write_unaligned;
@@ -29,70 +29,6 @@ pub(crate) const MAX_TAPS: usize = 64;
 /// [`MAX_TAPS`] taps); the dispatcher runs the portable loop otherwise.
 pub(crate) fn supports(g: &ConvGeometry, multiplier: usize) -> bool {
     multiplier == 1 && g.kernel_h * g.kernel_w <= MAX_TAPS
-}
-
-/// `max(min(v, hi), lo)` on each of the four int8 lanes of `v` (`SSUB8` + `SEL`).
-#[inline(always)]
-fn clamp4(v: u32, lo: u32, hi: u32) -> u32 {
-    let r;
-    // SAFETY: register-only DSP instructions; the GE flags they set and read are clobbered
-    // (the block does not preserve flags).
-    unsafe {
-        asm!(
-            "ssub8 {t}, {v}, {lo}",
-            "sel {v}, {v}, {lo}",
-            "ssub8 {t}, {hi}, {v}",
-            "sel {v}, {v}, {hi}",
-            v = inout(reg) v => r,
-            lo = in(reg) lo,
-            hi = in(reg) hi,
-            t = out(reg) _,
-            options(pure, nomem, nostack),
-        );
-    }
-    r
-}
-
-/// Four int8 lanes packed little-endian (lane 0 in the low byte).
-#[inline(always)]
-fn pack8(v: [i32; 4]) -> u32 {
-    (v[0] as u32 & 0xff)
-        | ((v[1] as u32 & 0xff) << 8)
-        | ((v[2] as u32 & 0xff) << 16)
-        | ((v[3] as u32) << 24)
-}
-
-/// The requantization of one block of four channels.
-struct Finish4<'q, 'a> {
-    q: &'q ChannelQuantS8<'a>,
-    /// First channel of the block.
-    c0: usize,
-    /// Per-channel fast form, when [`fast_requant_ok`] holds for the call.
-    fast: Option<[FastRq; 4]>,
-    /// `(act_min, act_max)` broadcast to four lanes, when narrower than int8.
-    clamp: Option<(u32, u32)>,
-}
-
-impl Finish4<'_, '_> {
-    /// The four output bytes of accumulators `acc` (bias included), packed.
-    #[inline(always)]
-    fn apply(&self, acc: [i32; 4]) -> u32 {
-        let v = match &self.fast {
-            Some(rq) => pack8([
-                rq[0].apply(acc[0]),
-                rq[1].apply(acc[1]),
-                rq[2].apply(acc[2]),
-                rq[3].apply(acc[3]),
-            ]),
-            None => pack8(core::array::from_fn(|j| {
-                self.q.requantize(acc[j], self.c0 + j) as i32
-            })),
-        };
-        match self.clamp {
-            Some((lo, hi)) => clamp4(v, lo, hi),
-            None => v,
-        }
-    }
 }
 
 /// The instructions of one tap for four channels: load the tap's four int8 channels from
@@ -197,31 +133,6 @@ macro_rules! window5 {
     };
 }
 
-/// [`FastRq::apply`] of accumulator `$a` with the parameters at byte `$at` of the block
-/// (`mult`, `round`, `shift`), result in `$a`.
-macro_rules! requant {
-    ($a:literal, $at:literal, $shift_at:literal) => {
-        concat!(
-            "ldrd {w0}, {w1}, [{w}, #",
-            $at,
-            "]\n",
-            "smmlar {t}, ",
-            $a,
-            ", {w0}, {w1}\n",
-            "ldr {w0}, [{w}, #",
-            $shift_at,
-            "]\n",
-            "add {t}, {t}, ",
-            $a,
-            ", asr #31\n",
-            "asr {t}, {t}, {w0}\n",
-            "ssat ",
-            $a,
-            ", #8, {t}\n",
-        )
-    };
-}
-
 /// The loop of [`run_interior`] around one window kind: bias, window, requantization of the four
 /// channels; `$store` writes the four results and advances `y`.
 macro_rules! interior_loop {
@@ -231,51 +142,18 @@ macro_rules! interior_loop {
             "ldrd {a0}, {a1}, [{w}, #528]\n",
             "ldrd {a2}, {a3}, [{w}, #536]\n",
             $window,
-            requant!("{a0}", "544", "552"),
-            requant!("{a1}", "556", "564"),
-            requant!("{a2}", "568", "576"),
-            requant!("{a3}", "580", "588"),
+            requant!("{a0}", "[{w}, #544]", "[{w}, #552]"),
+            requant!("{a1}", "[{w}, #556]", "[{w}, #564]"),
+            requant!("{a2}", "[{w}, #568]", "[{w}, #576]"),
+            requant!("{a3}", "[{w}, #580]", "[{w}, #588]"),
             $store,
+            "add {y}, {y}, {c}\n",
             "ldr {v}, [{w}, #516]\n",
             "add {x}, {x}, {v}\n",
             "ldr {v}, [{w}, #520]\n",
             "subs {v}, {v}, #1\n",
             "str {v}, [{w}, #520]\n",
             "bne 2b\n",
-        )
-    };
-}
-
-/// Four saturated results stored as bytes.
-macro_rules! store_bytes {
-    () => {
-        concat!(
-            "strb {a0}, [{y}]\n",
-            "strb {a1}, [{y}, #1]\n",
-            "strb {a2}, [{y}, #2]\n",
-            "strb {a3}, [{y}, #3]\n",
-            "add {y}, {y}, {c}\n",
-        )
-    };
-}
-
-/// Four saturated results packed, clamped to [`FilterBlock::clamp`] lane by lane
-/// (`SSUB8` + `SEL`), stored as one word.
-macro_rules! store_clamped {
-    () => {
-        concat!(
-            "pkhbt {a0}, {a0}, {a2}, lsl #16\n",
-            "pkhbt {a1}, {a1}, {a3}, lsl #16\n",
-            "uxtb16 {a0}, {a0}\n",
-            "uxtb16 {a1}, {a1}\n",
-            "orr {a0}, {a0}, {a1}, lsl #8\n",
-            "ldrd {w0}, {w1}, [{w}, #592]\n",
-            "ssub8 {t}, {a0}, {w0}\n",
-            "sel {a0}, {a0}, {w0}\n",
-            "ssub8 {t}, {w1}, {a0}\n",
-            "sel {a0}, {a0}, {w1}\n",
-            "str {a0}, [{y}]\n",
-            "add {y}, {y}, {c}\n",
         )
     };
 }
@@ -369,9 +247,9 @@ unsafe fn run_interior(
         }
         match (five, clamp) {
             (false, false) => run!(window3!(), store_bytes!()),
-            (false, true) => run!(window3!(), store_clamped!()),
+            (false, true) => run!(window3!(), store_clamped!("[{w}, #592]")),
             (true, false) => run!(window5!(), store_bytes!()),
-            (true, true) => run!(window5!(), store_clamped!()),
+            (true, true) => run!(window5!(), store_clamped!("[{w}, #592]")),
         }
     }
 }
@@ -435,7 +313,6 @@ pub(crate) fn depthwise_loop(
     let fast = fast_requant_ok(q, bias, taps);
     // The fast requantization takes the doubled accumulator: double the filter and the bias.
     let scale = if fast { 2 } else { 1 };
-    let lanes = |v: i32| (v as u8 as u32) * 0x0101_0101;
     let row = g.dilation_h * g.input.w * c;
     let mut fb = FilterBlock {
         taps: [[0; 2]; MAX_TAPS],
@@ -445,7 +322,7 @@ pub(crate) fn depthwise_loop(
         _pad: 0,
         bias: [0; 4],
         rq: [FastRq::default(); 4],
-        clamp: [lanes(q.act_min), lanes(q.act_max)],
+        clamp: [lanes8(q.act_min), lanes8(q.act_max)],
     };
     let off = q.input_offset;
     for c0 in (0..c & !3).step_by(4) {
@@ -464,16 +341,11 @@ pub(crate) fn depthwise_loop(
         };
         // Interior windows sum `w * (x + off)` over every tap: `off * sum(w)` joins the bias.
         fb.bias = core::array::from_fn(|j| b0[j].wrapping_add(off.wrapping_mul(sums[j])));
-        if fast {
-            fb.rq = core::array::from_fn(|j| FastRq::new(q, c0 + j));
+        let fin = Finish4::new(q, c0, c, fast);
+        if let Some(rq) = fin.fast() {
+            fb.rq = rq;
         }
-        let fin = Finish4 {
-            q,
-            c0,
-            fast: fast.then_some(fb.rq),
-            clamp: needs_clamp(q).then_some((fb.clamp[0], fb.clamp[1])),
-        };
-        block_loop(g, input, &mut fb, b0, &fin, pack16(off, off), output);
+        block_loop(g, input, &mut fb, b0, c0, &fin, pack16(off, off), output);
     }
     let tail = c & !3;
     if tail < c {
@@ -481,12 +353,13 @@ pub(crate) fn depthwise_loop(
     }
 }
 
-/// Every output pixel of one block of four channels (`fin.c0`).
+/// Every output pixel of one block of four channels (`c0..c0 + 4`).
 fn block_loop(
     g: &ConvGeometry,
     input: &[i8],
     fb: &mut FilterBlock,
     b0: [i32; 4],
+    c0: usize,
     fin: &Finish4,
     off2: u32,
     output: &mut [i8],
@@ -498,12 +371,12 @@ fn block_loop(
     let col = g.dilation_w * c;
     let (ox_lo, ox_hi) = interior_columns(g);
     let dense = g.dilation_h == 1 && g.dilation_w == 1;
-    let unrolled = fin.fast.is_some() && dense && kh == kw && (kh == 3 || kh == 5);
-    let x0 = input.as_ptr().wrapping_add(fin.c0);
-    let y0 = output.as_mut_ptr().wrapping_add(fin.c0);
+    let unrolled = fin.fast().is_some() && dense && kh == kw && (kh == 3 || kh == 5);
+    let x0 = input.as_ptr().wrapping_add(c0);
+    let y0 = output.as_mut_ptr().wrapping_add(c0);
     for n in 0..g.input.n {
         for oy in 0..out_h {
-            let ky = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, kh, in_h);
+            let ky = tap_span(oy, g.stride_h, g.pad_top, g.dilation_h, kh, in_h);
             let out_row = y0.wrapping_add((n * out_h + oy) * out_w * c);
             if ky.0 == ky.1 {
                 // No valid row: every output of the row is the bias, requantized.
@@ -533,7 +406,7 @@ fn block_loop(
                     unsafe {
                         run_interior(
                             kh == 5,
-                            fin.clamp.is_some(),
+                            fin.clamps(),
                             x0.wrapping_offset(pixel(ox)),
                             c,
                             fb,
@@ -543,7 +416,7 @@ fn block_loop(
                     ox = ox_hi;
                     continue;
                 }
-                let kx = tap_range(ox, g.stride_w, g.pad_left, g.dilation_w, kw, in_w);
+                let kx = tap_span(ox, g.stride_w, g.pad_left, g.dilation_w, kw, in_w);
                 let mut acc = b0;
                 if kx.0 < kx.1 {
                     let first = pixel(ox) + (kx.0 * col) as isize;
