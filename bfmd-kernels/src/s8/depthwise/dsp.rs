@@ -354,6 +354,7 @@ pub(crate) fn depthwise_loop(
 }
 
 /// Every output pixel of one block of four channels (`c0..c0 + 4`).
+#[allow(clippy::too_many_arguments)]
 fn block_loop(
     g: &ConvGeometry,
     input: &[i8],
