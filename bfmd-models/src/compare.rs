@@ -3,6 +3,7 @@
 
 use crate::calib::QuantPlan;
 use crate::error::Result;
+use crate::interp::eval_node;
 use crate::lower::{lower, Precision};
 use crate::net::{Net, Op};
 use crate::run::{cosine, max_abs_diff, rel_max, Runner};
@@ -23,6 +24,11 @@ pub struct LayerError {
     pub rel: f32,
     /// Cosine similarity to f32.
     pub cosine: f64,
+    /// The op's own error: its output against the f32 op evaluated on the very inputs this
+    /// precision gave it ([`crate::interp`]), max-norm relative.
+    pub local_rel: f32,
+    /// The op's own error as a cosine.
+    pub local_cos: f64,
 }
 
 fn op_name(op: &Op) -> &'static str {
@@ -73,6 +79,25 @@ pub fn compare(
             }
         }
     }
+    // Local references: every op in f32 on the inputs the other precision produced.
+    let mut local: Vec<Vec<f32>> = vec![Vec::new(); n];
+    local[net.input.0] = b[net.input.0].clone();
+    let k = inputs.len();
+    for node in &net.nodes {
+        for i in 0..k {
+            let ins: Vec<&[f32]> = node
+                .inputs
+                .iter()
+                .map(|t| {
+                    let per = b[t.0].len() / k;
+                    &b[t.0][i * per..(i + 1) * per]
+                })
+                .collect();
+            for (o, v) in node.outputs.iter().zip(eval_node(net, node, &ins)?) {
+                local[o.0].extend(v);
+            }
+        }
+    }
     let mut order = vec![(net.input.0, "input")];
     for node in &net.nodes {
         for o in &node.outputs {
@@ -84,6 +109,8 @@ pub fn compare(
         .filter(|&(t, _)| !a[t].is_empty())
         .map(|(t, op)| {
             let s = net.tensors[t].shape;
+            // The input has no op: its own error is its conversion.
+            let lref = if t == net.input.0 { &a[t] } else { &local[t] };
             LayerError {
                 tensor: net.tensors[t].name.clone(),
                 op,
@@ -91,19 +118,23 @@ pub fn compare(
                 max_abs: max_abs_diff(&b[t], &a[t]),
                 rel: rel_max(&b[t], &a[t]),
                 cosine: cosine(&b[t], &a[t]),
+                local_rel: rel_max(&b[t], lref),
+                local_cos: cosine(&b[t], lref),
             }
         })
         .collect())
 }
 
-/// The comparison as a table, one line per tensor; lines whose cosine falls below
-/// `flag_below` are marked `<`, and the first such line is named at the end.
+/// The comparison as a table, one line per tensor: the error accumulated since the input
+/// (against the f32 model) and the op's own error (against the f32 op on the same inputs).
+/// Lines whose accumulated cosine falls below `flag_below` are marked `<`; the summary names
+/// the first such tensor and the op with the largest own error.
 pub fn format_table(rows: &[LayerError], flag_below: f64) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<40} {:<11} {:<13} {:>10} {:>9} {:>9}",
-        "tensor", "op", "shape", "max abs", "rel", "cosine"
+        "{:<40} {:<11} {:<13} {:>10} {:>9} {:>9} | {:>9} {:>9}",
+        "tensor", "op", "shape", "max abs", "rel", "cosine", "own rel", "own cos"
     );
     let mut first = None;
     for r in rows {
@@ -117,8 +148,8 @@ pub fn format_table(rows: &[LayerError], flag_below: f64) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<40} {:<11} {:<13} {:>10.4e} {:>9.5} {:>9.6}{mark}",
-            r.tensor, r.op, r.shape, r.max_abs, r.rel, r.cosine
+            "{:<40} {:<11} {:<13} {:>10.4e} {:>9.5} {:>9.6} | {:>9.5} {:>9.6}{mark}",
+            r.tensor, r.op, r.shape, r.max_abs, r.rel, r.cosine, r.local_rel, r.local_cos
         );
     }
     match first {
@@ -129,5 +160,19 @@ pub fn format_table(rows: &[LayerError], flag_below: f64) -> String {
             let _ = writeln!(s, "every tensor at cosine >= {flag_below}");
         }
     }
+    if let Some(w) = worst_local(rows) {
+        let _ = writeln!(
+            s,
+            "largest own error: {} ({}, own rel {:.5}, own cosine {:.6})",
+            w.tensor, w.op, w.local_rel, w.local_cos
+        );
+    }
     s
+}
+
+/// The op with the lowest own cosine (the input's conversion excluded).
+pub fn worst_local(rows: &[LayerError]) -> Option<&LayerError> {
+    rows.iter()
+        .skip(1)
+        .min_by(|a, b| a.local_cos.total_cmp(&b.local_cos))
 }

@@ -63,6 +63,8 @@ pub mod compare;
 #[cfg(feature = "std")]
 pub mod error;
 #[cfg(feature = "std")]
+pub mod interp;
+#[cfg(feature = "std")]
 pub mod lower;
 #[cfg(feature = "std")]
 pub mod net;

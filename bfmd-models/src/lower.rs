@@ -401,3 +401,63 @@ mod tests {
         assert_eq!(b, vec![20, -20]);
     }
 }
+
+#[cfg(test)]
+mod lowering_tests {
+    use crate::calib::quantize;
+    use crate::interp::eval;
+    use crate::lower::{lower, Precision};
+    use crate::net::{Act, NetBuilder};
+    use crate::run::{cosine, Runner};
+    use crate::weights::{Tensor, Weights};
+    use bfmd_kernels::Shape;
+    use std::collections::HashMap;
+
+    #[test]
+    fn int8_linear_with_per_channel_scales() {
+        // Rows of very different magnitudes: each needs its own weight scale.
+        let (n_in, n_out) = (64, 10);
+        let w: Vec<f32> = (0..n_in * n_out)
+            .map(|i| {
+                let o = i / n_in;
+                ((i * 37 % 101) as f32 / 50.0 - 1.0) * (o + 1) as f32 * 0.1
+            })
+            .collect();
+        let b: Vec<f32> = (0..n_out).map(|o| 0.05 * o as f32 - 0.2).collect();
+        let mut t = HashMap::new();
+        t.insert(
+            "fc.weight".to_string(),
+            Tensor {
+                shape: vec![n_out, n_in],
+                data: w,
+            },
+        );
+        t.insert(
+            "fc.bias".to_string(),
+            Tensor {
+                shape: vec![n_out],
+                data: b,
+            },
+        );
+        let mut ws = Weights::from_tensors(t);
+        let (mut nb, x) = NetBuilder::new("fc", Shape::new(1, 1, 1, n_in), &mut ws);
+        let y = nb.linear(x, "fc", n_out, true, Act::None).unwrap();
+        let net = nb.finish(y).unwrap();
+        let inputs: Vec<Vec<f32>> = (0..4)
+            .map(|k| {
+                (0..n_in)
+                    .map(|i| ((i * 13 + k * 7) % 17) as f32 / 8.0 - 1.0)
+                    .collect()
+            })
+            .collect();
+        let plan = quantize(&net, &inputs).unwrap();
+        let l = lower(&net, Precision::Int8, Some(&plan), false).unwrap();
+        let mut r = Runner::new(&l).unwrap();
+        for x in &inputs {
+            let want = eval(&net, x).unwrap().pop().unwrap();
+            let got = r.infer(x).unwrap();
+            let c = cosine(&got, &want);
+            assert!(c > 0.999, "cosine {c}: {got:?} vs {want:?}");
+        }
+    }
+}

@@ -66,6 +66,10 @@ pub struct Conv {
     pub groups: usize,
     /// Fused clamp.
     pub act: Act,
+    /// An elementwise per-channel affine map written as a 1x1 depthwise convolution
+    /// (torchvision's `transform_input`): PyTorch computes it with elementwise ops, so it
+    /// is not counted in [`Net::macs`].
+    pub elementwise: bool,
 }
 
 impl Conv {
@@ -184,6 +188,7 @@ impl Net {
         self.nodes
             .iter()
             .map(|n| match &n.op {
+                Op::Conv(c) if c.elementwise => 0,
                 Op::Conv(c) => {
                     let o = self.shape(n.outputs[0]);
                     (o.h * o.w * c.out_c * c.kernel.0 * c.kernel.1 * (c.in_c / c.groups)) as u64
@@ -521,6 +526,7 @@ impl<'w> NetBuilder<'w> {
             ],
             groups: g,
             act,
+            elementwise: false,
         };
         Ok(self.push(
             name,
@@ -545,6 +551,7 @@ impl<'w> NetBuilder<'w> {
             pad: [0; 4],
             groups: c,
             act: Act::None,
+            elementwise: true,
         };
         let s = self.shape(x);
         self.push(name, Op::Conv(conv), vec![x], &[s])[0]

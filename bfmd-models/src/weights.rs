@@ -9,7 +9,7 @@
 //! the reference data's tensor listings).
 
 use crate::error::{Error, Result};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// One tensor of a `state_dict`, converted to `f32`.
@@ -44,7 +44,7 @@ fn ignorable(name: &str) -> bool {
 pub struct Weights {
     source: Source,
     eps: HashMap<String, f64>,
-    used: BTreeSet<String>,
+    used: BTreeMap<String, Vec<usize>>,
 }
 
 fn shape_str(s: &[usize]) -> String {
@@ -59,7 +59,7 @@ impl Weights {
         Weights {
             source: Source::Synthetic(seed),
             eps: HashMap::new(),
-            used: BTreeSet::new(),
+            used: BTreeMap::new(),
         }
     }
 
@@ -68,7 +68,7 @@ impl Weights {
         Weights {
             source: Source::Loaded(tensors),
             eps: HashMap::new(),
-            used: BTreeSet::new(),
+            used: BTreeMap::new(),
         }
     }
 
@@ -217,7 +217,7 @@ impl Weights {
             }
             Source::Synthetic(seed) => synthetic_tensor(*seed, name, shape),
         };
-        self.used.insert(name.to_string());
+        self.used.insert(name.to_string(), shape.to_vec());
         Ok(data)
     }
 
@@ -228,7 +228,7 @@ impl Weights {
             Source::Loaded(m) => {
                 let mut v: Vec<String> = m
                     .keys()
-                    .filter(|k| !self.used.contains(*k) && !ignorable(k))
+                    .filter(|k| !self.used.contains_key(*k) && !ignorable(k))
                     .cloned()
                     .collect();
                 v.sort();
@@ -236,6 +236,13 @@ impl Weights {
             }
             Source::Synthetic(_) => Vec::new(),
         }
+    }
+
+    /// Every tensor read since the last [`Weights::reset_usage`], with the shape the
+    /// architecture asked for (with synthetic weights: the `state_dict` the architecture
+    /// expects).
+    pub fn requested(&self) -> &BTreeMap<String, Vec<usize>> {
+        &self.used
     }
 
     /// Forgets which tensors were read (before building again from the same weights).

@@ -5,6 +5,7 @@
 use bfmd_kernels::half::f16;
 use bfmd_kernels::quant::{dequantize_s8, quantize_f32_to_s8};
 use bfmd_models::calib::quantize;
+use bfmd_models::compare::{compare, worst_local};
 use bfmd_models::error::Result;
 use bfmd_models::lower::{lower, Precision};
 use bfmd_models::net::{Net, NetBuilder, Op};
@@ -126,7 +127,18 @@ pub struct Report {
     pub int8_floor: f64,
     /// int8 top-1 equals f32 top-1 on every input (classifiers).
     pub int8_top1: bool,
+    /// The int8 op with the largest own error, and its own cosine.
+    pub int8_own: (String, f64),
+    /// The largest own max-norm relative error of an f16 op.
+    pub f16_own: f32,
 }
+
+/// Every int8 op's own cosine (against the f32 op on the same int8 inputs) must reach this.
+/// Not 0.99: an op whose int8 inputs have drifted past the range calibrated on f32 values
+/// saturates at its output clamp (ShuffleNetV2's classifier: 0.979).
+pub const INT8_OWN_COS: f64 = 0.97;
+/// Every f16 op's own max-norm relative error must stay below this.
+pub const F16_OWN_REL: f32 = 1e-2;
 
 /// The bars of the issue.
 pub const F32_REL: f32 = 1e-4;
@@ -247,6 +259,19 @@ pub fn check_with(
             int8_top1 = false;
         }
     }
+    // Each op's own error (against the f32 op on the inputs the int8 / f16 model gave it),
+    // on the first input: small everywhere means the lowering is faithful op by op, and what
+    // the output shows beyond it is the network amplifying rounding.
+    let first = &case.inputs[..1];
+    let rows = compare(&net, Precision::Int8, Some(&plan), first).unwrap();
+    let w8 = worst_local(&rows).unwrap();
+    let int8_own = (w8.tensor.clone(), w8.local_cos);
+    let rows = compare(&net, Precision::F16, None, first).unwrap();
+    let f16_own = rows
+        .iter()
+        .skip(1)
+        .map(|r| r.local_rel)
+        .fold(0f32, f32::max);
     let r = Report {
         f32_rel,
         f16_rel,
@@ -254,6 +279,8 @@ pub fn check_with(
         int8_cos,
         int8_floor,
         int8_top1,
+        int8_own,
+        f16_own,
     };
     eprintln!("{}: {r:?}", case.name);
     let f16_bar = ex.f16_rel.unwrap_or(F16_REL);
@@ -277,6 +304,19 @@ pub fn check_with(
         case.name
     );
     assert!(int8_top1, "{}: int8 top-1 differs from f32", case.name);
+    assert!(
+        r.int8_own.1 >= INT8_OWN_COS,
+        "{}: int8 op {} has own cosine {} < {INT8_OWN_COS}",
+        case.name,
+        r.int8_own.0,
+        r.int8_own.1
+    );
+    assert!(
+        r.f16_own <= F16_OWN_REL,
+        "{}: an f16 op has own relative error {} > {F16_OWN_REL}",
+        case.name,
+        r.f16_own
+    );
     r
 }
 
