@@ -9,12 +9,17 @@
 //!   the DSP extension) or with `-C target-feature=+dsp` (Cortex-M33/M35P built with it);
 //! * any target whose reported features include `dsp` (a future compiler).
 //!
-//! The `force-portable` feature turns the DSP paths off everywhere.
+//! It also emits `cfg(bfmd_neon)` for aarch64 targets with NEON (phones), which compiles the
+//! NEON loops (`s8::*::neon`, `f16::*::neon`); those test `target_feature = "dotprod"` and
+//! `"fp16"` themselves, since aarch64 features are stable in `cfg`.
+//!
+//! The `force-portable` feature turns the DSP and NEON paths off everywhere.
 
 use std::env;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(bfmd_dsp)");
+    println!("cargo::rustc-check-cfg=cfg(bfmd_neon)");
     println!("cargo::rerun-if-changed=build.rs");
     if env::var_os("CARGO_FEATURE_FORCE_PORTABLE").is_some() {
         return;
@@ -24,6 +29,10 @@ fn main() {
     let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
     if has_dsp(&target, &features, &flags) {
         println!("cargo::rustc-cfg=bfmd_dsp");
+    }
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    if arch == "aarch64" && features.split(',').any(|f| f == "neon") {
+        println!("cargo::rustc-cfg=bfmd_neon");
     }
 }
 

@@ -801,7 +801,14 @@ fn scratch_lengths_and_path() {
     assert_eq!(s8conv::conv_s8_scratch_len(&g), 0);
     assert_eq!(f16conv::conv_f16_scratch_len(&g), 0);
     assert_eq!(s8conv::pointwise_conv_s8_overlapping_scratch_len(&g), 16);
-    assert_eq!(s8conv::PATH, "portable");
+    // The NEON tiles use SDOT when the build enables the dot-product extension.
+    let neon = cfg!(bfmd_neon);
+    let want = match (neon, cfg!(target_feature = "dotprod")) {
+        (false, _) => "portable",
+        (true, false) => "neon",
+        (true, true) => "neon-dotprod",
+    };
+    assert_eq!(s8conv::PATH, want);
     assert_eq!(g.conv_macs(), 8 * 8 * 32 * 16);
 }
 

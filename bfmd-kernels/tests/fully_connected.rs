@@ -456,7 +456,14 @@ fn errors() {
     );
     assert_eq!(s8fc::fully_connected_s8_scratch_len(&g), 0);
     assert_eq!(f16fc::fully_connected_f16_scratch_len(&g), 0);
-    assert_eq!(s8fc::PATH, "portable");
+    // The NEON tiles use SDOT when the build enables the dot-product extension.
+    let neon = cfg!(bfmd_neon);
+    let want = match (neon, cfg!(target_feature = "dotprod")) {
+        (false, _) => "portable",
+        (true, false) => "neon",
+        (true, true) => "neon-dotprod",
+    };
+    assert_eq!(s8fc::PATH, want);
 }
 
 proptest! {

@@ -32,12 +32,27 @@ use crate::shape::ConvGeometry;
 
 #[cfg(bfmd_dsp)]
 pub(crate) mod dsp;
+#[cfg(bfmd_neon)]
+pub(crate) mod neon;
 pub mod portable;
 
 /// The path [`conv_s8`] runs on this build: `"dsp"` on cores with the Arm DSP extension
 /// (windows of up to `dsp::MAX_K` = 512 elements per output channel; larger ones run the
 /// portable loop), `"portable"` elsewhere or with the `force-portable` feature.
-pub const PATH: &str = if cfg!(bfmd_dsp) { "dsp" } else { "portable" };
+/// On aarch64 with NEON (unless `force-portable`) the dispatcher runs the NEON tiles:
+/// `"neon-dotprod"` when the build enables the dot-product extension (SDOT), `"neon"` otherwise
+/// (SMLAL).
+pub const PATH: &str = if cfg!(bfmd_dsp) {
+    "dsp"
+} else if cfg!(bfmd_neon) {
+    if cfg!(target_feature = "dotprod") {
+        "neon-dotprod"
+    } else {
+        "neon"
+    }
+} else {
+    "portable"
+};
 
 /// Output requantization of an int8 convolution-like op (convolution, depthwise, fully
 /// connected), in TFLite's naming.
@@ -361,6 +376,9 @@ pub fn conv_s8(
             return Ok(());
         }
     }
+    #[cfg(bfmd_neon)]
+    return neon::conv_s8(p, input, filter, bias, output, scratch);
+    #[allow(unreachable_code)]
     portable::conv_s8(p, input, filter, bias, output, scratch)
 }
 

@@ -18,12 +18,22 @@ use crate::shape::ConvGeometry;
 
 #[cfg(bfmd_dsp)]
 mod dsp;
+#[cfg(bfmd_neon)]
+pub(crate) mod neon;
 pub mod portable;
 
 /// The path [`depthwise_conv_s8`] runs on this build: `"dsp"` on cores with the Arm DSP
 /// extension (channel multiplier 1, windows of up to 64 taps; other shapes run the portable
 /// loop), `"portable"` elsewhere or with the `force-portable` feature.
-pub const PATH: &str = if cfg!(bfmd_dsp) { "dsp" } else { "portable" };
+/// On aarch64 with NEON (unless `force-portable`) the dispatcher runs the NEON loop, `"neon"`
+/// (SMLAL; SDOT does not fit depthwise sums).
+pub const PATH: &str = if cfg!(bfmd_dsp) {
+    "dsp"
+} else if cfg!(bfmd_neon) {
+    "neon"
+} else {
+    "portable"
+};
 
 /// Parameters of the int8 depthwise convolution: the convolution's, with `geometry.groups`
 /// ignored and the channel multiplier `geometry.output.c / geometry.input.c`.
@@ -100,6 +110,9 @@ pub fn depthwise_conv_s8(
             return Ok(());
         }
     }
+    #[cfg(bfmd_neon)]
+    return neon::depthwise_conv_s8(p, input, filter, bias, output, scratch);
+    #[allow(unreachable_code)]
     portable::depthwise_conv_s8(p, input, filter, bias, output, scratch)
 }
 

@@ -36,6 +36,8 @@
 //! # Ok::<(), bfmd_kernels::Error>(())
 //! ```
 
+#[cfg(bfmd_neon)]
+mod neon;
 pub mod portable;
 
 use super::pool::{check_act_range, check_range, check_scale, check_zero_point};
@@ -44,7 +46,8 @@ use crate::quant::{activation_range_s8, quantize_multiplier, FusedActivation};
 use crate::shape::Shape;
 
 /// The inner-loop path the dispatchers in this module run.
-pub const PATH: &str = "portable";
+/// On aarch64 with NEON (unless `force-portable`) the dispatcher runs the NEON rows, `"neon"`.
+pub const PATH: &str = if cfg!(bfmd_neon) { "neon" } else { "portable" };
 
 /// Left shift TFLM applies to int8 ADD inputs before rescaling (`add_common.cc`: 20 for int8,
 /// 15 for int16), keeping 20 bits of headroom for the rescaled sum.
@@ -304,6 +307,9 @@ pub fn add_s8(
     b: &[i8],
     output: &mut [i8],
 ) -> Result<()> {
+    #[cfg(bfmd_neon)]
+    return neon::add_s8(p, a_shape, a, b_shape, b, output);
+    #[allow(unreachable_code)]
     portable::add_s8(p, a_shape, a, b_shape, b, output)
 }
 
@@ -316,6 +322,9 @@ pub fn add_s8_inplace(
     b_shape: Shape,
     b: &[i8],
 ) -> Result<()> {
+    #[cfg(bfmd_neon)]
+    return neon::add_s8_inplace(p, a_shape, a_and_out, b_shape, b);
+    #[allow(unreachable_code)]
     portable::add_s8_inplace(p, a_shape, a_and_out, b_shape, b)
 }
 
@@ -332,6 +341,9 @@ pub fn mul_s8(
     b: &[i8],
     output: &mut [i8],
 ) -> Result<()> {
+    #[cfg(bfmd_neon)]
+    return neon::mul_s8(p, a_shape, a, b_shape, b, output);
+    #[allow(unreachable_code)]
     portable::mul_s8(p, a_shape, a, b_shape, b, output)
 }
 
@@ -344,5 +356,8 @@ pub fn mul_s8_inplace(
     b_shape: Shape,
     b: &[i8],
 ) -> Result<()> {
+    #[cfg(bfmd_neon)]
+    return neon::mul_s8_inplace(p, a_shape, a_and_out, b_shape, b);
+    #[allow(unreachable_code)]
     portable::mul_s8_inplace(p, a_shape, a_and_out, b_shape, b)
 }

@@ -13,10 +13,22 @@ use crate::reference::fully_connected::{check_fc_shapes, FullyConnectedGeometry}
 pub use crate::s8::conv::ChannelQuantS8;
 use crate::s8::conv::{check_filter_scale, check_scale};
 
+#[cfg(bfmd_neon)]
+mod neon;
 pub mod portable;
 
 /// The path [`fully_connected_s8`] runs on this build.
-pub const PATH: &str = "portable";
+/// On aarch64 with NEON (unless `force-portable`) the dispatcher runs the NEON tiles of the
+/// convolution: `"neon-dotprod"` with the dot-product extension, `"neon"` otherwise.
+pub const PATH: &str = if cfg!(bfmd_neon) {
+    if cfg!(target_feature = "dotprod") {
+        "neon-dotprod"
+    } else {
+        "neon"
+    }
+} else {
+    "portable"
+};
 
 /// Parameters of [`fully_connected_s8`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,5 +144,8 @@ pub fn fully_connected_s8(
     output: &mut [i8],
     scratch: &mut [u8],
 ) -> Result<()> {
+    #[cfg(bfmd_neon)]
+    return neon::fully_connected_s8(p, input, weights, bias, output, scratch);
+    #[allow(unreachable_code)]
     portable::fully_connected_s8(p, input, weights, bias, output, scratch)
 }
