@@ -114,6 +114,10 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
+    // Native backbones from PyTorch weights (bfmd-models) have their own options.
+    if args.iter().any(|a| a == "--backbone") {
+        return crate::backbone::run(args);
+    }
     let a = parse_args(args)?;
     let loaded = load(&a.model)?;
     let m = loaded

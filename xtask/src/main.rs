@@ -3,12 +3,14 @@
 //! One module per task (rust-analyzer's xtask habit). Every task installs what it needs
 //! (Rust targets, Debian packages) through [`deps`] and reports every failure of a run at the end.
 
+mod backbone;
 mod board;
 mod demo;
 mod deps;
 mod flash;
 mod fuzz;
 mod infer;
+mod models;
 mod plan;
 mod qemu;
 mod run;
@@ -39,6 +41,16 @@ tasks:
                        run a model once on the host: raw input tensor bytes in (int8 or
                        little-endian f32), raw output tensor bytes out (repeat --input and
                        --output for models with several)
+  infer --backbone NAME --weights W.safetensors --input IN.f32 --output OUT.f32
+        [--dtype f32|f16|int8] [--calibrate FILE...] [--set key=value ...] [--compare]
+        [--save M.bfmd]
+                       build a native backbone (mobilenet_v1 mobilenet_v2 mobilenet_v3_small
+                       mobilenet_v3_large mobilenext shufflenet_v1 shufflenet_v2 googlenet
+                       inception_v3 xception efficientnet_b0 efficientnet_lite0 blazeface) from
+                       a PyTorch state_dict, quantize it on the --calibrate images (int8) and
+                       run it; NHWC f32 in and out; --compare: per-layer error against f32
+  models               params, MACs, int8/f16 arena and weight bytes of every native backbone
+                       at the standard and the reference configurations
   plan --model M.tflite [--json]
                        arena, other RAM, weights, MACs and per op its buffers' offsets and
                        sizes (--json: one JSON object)
@@ -64,6 +76,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::run(rest),
         "infer" => infer::run(rest),
         "plan" => plan::run(rest),
+        "models" => models::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
