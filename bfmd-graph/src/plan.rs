@@ -11,9 +11,12 @@
 //!   that storage is last read there and none is a graph output), its output may join the
 //!   input's storage, at the same start or, for the overlapping 1x1 convolution, `shift` bytes
 //!   below it.
-//! * **Placement**: storage groups and scratch buffers are placed largest first at the lowest
+//! * **Placement**: storage groups and scratch buffers are placed one by one at the lowest
 //!   16-byte aligned offset that does not collide with an already placed buffer whose lifetime
-//!   overlaps (TFLM `greedy_memory_planner.cc`, with its `kBufferAlignment` of 16).
+//!   overlaps (TFLM `greedy_memory_planner.cc`, with its `kBufferAlignment` of 16). TFLM places
+//!   largest first; that order can strand a small early buffer (a graph input) above a large
+//!   group that would have fitted beside it, so with in-place decisions the planner also tries
+//!   first-use order (the smaller of simultaneous items first) and keeps the smaller arena.
 //! * **Choosing**: [`plan`] with `in_place` first plans without in-place decisions (the
 //!   TFLM-style size), then sweeps the candidate ops in execution order, keeping a decision
 //!   only if the arena does not grow and dropping one only if that shrinks it, until a sweep
@@ -271,7 +274,7 @@ fn build_groups(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>)
 /// checked member by member with each member's own lifetime, so a group's early, dead members
 /// do not reserve memory while its later members live (TFLM's first fit, generalised from
 /// single buffers to groups).
-fn place(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -> usize {
+fn place(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>, by: Order) -> usize {
     let n = tensors.len();
     // Group extents on the representatives.
     for s in work.tensors.iter_mut().take(n) {
@@ -315,13 +318,18 @@ fn place(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -> usi
         }
     }
     let order = &mut order[..count];
-    // Insertion sort by extent, largest first; ties keep index order so plans are
-    // deterministic.
+    // Insertion sort, first place first; ties keep index order so plans are deterministic.
+    let key = |id: usize| -> (usize, usize) {
+        let size = extent(ts, os, n, id);
+        let first = if id < n { ts[id].first } else { id - n };
+        match by {
+            Order::Largest => (usize::MAX - size, 0),
+            Order::FirstUse => (first, size),
+        }
+    };
     for a in 1..order.len() {
         let mut b = a;
-        while b > 0
-            && extent(ts, os, n, order[b - 1] as usize) < extent(ts, os, n, order[b] as usize)
-        {
+        while b > 0 && key(order[b - 1] as usize) > key(order[b] as usize) {
             order.swap(b - 1, b);
             b -= 1;
         }
@@ -451,13 +459,40 @@ fn placed_region(
     }
 }
 
-/// One plan with the variants currently in `work.ops` (views always applied); `None` when a
-/// recorded decision is illegal.
-fn plan_fixed(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>) -> Option<usize> {
+/// The order in which [`place`] places storage groups and scratch buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    /// Largest extent first (TFLM's greedy planner).
+    Largest,
+    /// Earliest first use first; among items first used by the same op, the smallest first.
+    FirstUse,
+}
+
+/// One plan with the variants currently in `work.ops` (views always applied), placed in each of
+/// `orders`, keeping the smallest arena (the first on a tie); `None` when a recorded decision is
+/// illegal.
+fn plan_fixed(
+    tensors: &[PlanTensor],
+    ops: &[PlanOp<'_>],
+    work: &mut Work<'_>,
+    orders: &[Order],
+) -> Option<usize> {
     if !build_groups(tensors, ops, work) {
         return None;
     }
-    Some(place(tensors, ops, work))
+    let mut best: Option<(usize, Order)> = None;
+    for &by in orders {
+        let size = place(tensors, ops, work, by);
+        if best.is_none_or(|(b, _)| size < b) {
+            best = Some((size, by));
+        }
+    }
+    let (size, by) = best?;
+    if orders.last() != Some(&by) {
+        // `work` holds the last placement tried; redo the one kept.
+        place(tensors, ops, work, by);
+    }
+    Some(size)
 }
 
 /// Most sweeps over the in-place candidates; one or two settle every graph tried, the bound
@@ -493,7 +528,14 @@ pub fn plan(
             _ => Variant::Normal,
         };
     }
-    let greedy = plan_fixed(tensors, ops, work).ok_or(plan_err(None, "a view is illegal"))?;
+    // Without in-place decisions, TFLM's order: `greedy_bytes` is what TFLM's planner needs.
+    let greedy = plan_fixed(tensors, ops, work, &[Order::Largest])
+        .ok_or(plan_err(None, "a view is illegal"))?;
+    let orders: &[Order] = if in_place {
+        &[Order::Largest, Order::FirstUse]
+    } else {
+        &[Order::Largest]
+    };
     let mut best = greedy;
     if in_place {
         // Later decisions change which earlier ones pay off, so sweep until nothing changes
@@ -509,7 +551,7 @@ pub fn plan(
                 }
                 if current != Variant::Normal {
                     work.ops[j].variant = Variant::Normal;
-                    match plan_fixed(tensors, ops, work) {
+                    match plan_fixed(tensors, ops, work, orders) {
                         Some(size) if size < best => {
                             best = size;
                             changed = true;
@@ -520,7 +562,7 @@ pub fn plan(
                 }
                 for v in candidates(ops[j].alias).into_iter().flatten() {
                     work.ops[j].variant = v;
-                    match plan_fixed(tensors, ops, work) {
+                    match plan_fixed(tensors, ops, work, orders) {
                         Some(size) if size <= best => {
                             best = size;
                             changed = true;
@@ -541,7 +583,8 @@ pub fn plan(
         .filter(|(s, o)| s.variant != Variant::Normal && o.alias != Alias::View)
         .count();
     // Re-run the kept decisions so that `work` holds exactly the chosen plan.
-    let arena_bytes = plan_fixed(tensors, ops, work).ok_or(plan_err(None, "inconsistent plan"))?;
+    let arena_bytes =
+        plan_fixed(tensors, ops, work, orders).ok_or(plan_err(None, "inconsistent plan"))?;
     Ok(PlanSizes {
         arena_bytes,
         greedy_bytes: greedy,
