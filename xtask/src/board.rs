@@ -163,15 +163,7 @@ impl Board {
 
     /// The target directory the firmware is built in.
     pub fn target_dir(&self) -> PathBuf {
-        let base = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target"));
-        let base = if base.is_absolute() {
-            base
-        } else {
-            root().join(base)
-        };
-        base.join("boards").join(self.crate_dir)
+        workspace_target_dir().join("boards").join(self.crate_dir)
     }
 
     /// The ELF of `bin` once built (release profile).
@@ -260,15 +252,27 @@ impl Board {
     }
 }
 
+/// The host workspace's target directory (`$CARGO_TARGET_DIR` or `target/`).
+pub fn workspace_target_dir() -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    if base.is_absolute() {
+        base
+    } else {
+        root().join(base)
+    }
+}
+
 /// `cargo` in `boards/embed` (the host crate the board build scripts use, with the host runner
-/// `bfmd-embed`), with a target directory of its own; returns the command and that directory.
+/// `bfmd-embed`); returns the command and its target directory. That is the host workspace's:
+/// the crate is built with the same profile as the workspace's tests, so the workspace crates it
+/// uses are not compiled a second time.
 pub fn embed_cargo() -> (Command, PathBuf) {
-    let base = BOARDS[0].target_dir().with_file_name("embed");
+    let base = workspace_target_dir();
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root().join("boards/embed"))
-        .env("CARGO_TARGET_DIR", &base)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+        .env("CARGO_TARGET_DIR", &base);
     (c, base)
 }
 

@@ -127,11 +127,11 @@ fn scratch_dir(board: &Board) -> Result<PathBuf, String> {
 /// script does) and returns the outputs.
 pub fn host_infer(model: &Path, inputs: &[PathBuf]) -> Result<Vec<Vec<u8>>, String> {
     let (mut c, target) = crate::board::embed_cargo();
-    c.args(["build", "--release", "--quiet", "--bin", "bfmd-embed"]);
+    c.args(["build", "--quiet", "--bin", "bfmd-embed"]);
     crate::run::status("build the host runner (bfmd-embed)", &mut c)?;
     let scratch = target.join(format!("host-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-    let mut run = std::process::Command::new(target.join("release/bfmd-embed"));
+    let mut run = std::process::Command::new(target.join("debug/bfmd-embed"));
     run.arg("infer").arg(model);
     let outs: Vec<PathBuf> = (0..inputs.len())
         .map(|i| scratch.join(format!("out_{i}.bin")))
