@@ -264,10 +264,9 @@ pub fn workspace_target_dir() -> PathBuf {
     }
 }
 
-/// `cargo` in `boards/embed` (the host crate the board build scripts use, with the host runner
-/// `bfmd-embed`); returns the command and its target directory. That is the host workspace's:
-/// the crate is built with the same profile as the workspace's tests, so the workspace crates it
-/// uses are not compiled a second time.
+/// `cargo` in `boards/embed` (the host crate the board build scripts use); returns the command
+/// and its target directory. That is the host workspace's: the crate is built with the same
+/// profile as the workspace's tests, so the workspace crates it uses are not compiled again.
 pub fn embed_cargo() -> (Command, PathBuf) {
     let base = workspace_target_dir();
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));

@@ -271,7 +271,7 @@ pub fn expected_infer_output(outputs: &[Vec<u8>]) -> String {
 
 /// Runs `model` on `board` for its golden inputs and checks, byte for byte: the firmware's output
 /// against `expected/<model>.out`, that file against the TFLM goldens, and every output against
-/// its golden file. With `bless`, (re)writes the expected file from the goldens first.
+/// its golden file and against the host's. With `bless`, (re)writes the expected file from the goldens first.
 pub fn model_snapshot(board: &Board, model: &str, bless: bool) -> Result<String, String> {
     let path = crate::run::root().join(format!("tests/data/models/{model}.tflite"));
     let dir = crate::sim::golden_dir(&path)
@@ -296,11 +296,17 @@ pub fn model_snapshot(board: &Board, model: &str, bless: bool) -> Result<String,
     let inputs: Vec<_> = pairs.iter().map(|(i, _)| i.clone()).collect();
     let run = crate::sim::run_firmware(board, &elf, &inputs, false)?;
     check_snapshot(&expected_file, &run.snapshot, false)?;
+    let host = crate::sim::host_infer(&path, &inputs)?;
     for (i, (inf, golden)) in run.inferences.iter().zip(&goldens).enumerate() {
         if &inf.output != golden {
             return Err(format!(
                 "{model} input {i}: output differs from {}",
                 pairs[i].1.display()
+            ));
+        }
+        if inf.output != host[i] {
+            return Err(format!(
+                "{model} input {i}: output differs from the host's (`cargo xtask infer`)"
             ));
         }
     }

@@ -122,30 +122,22 @@ fn scratch_dir(board: &Board) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Runs `model` on the host for `inputs` with the executor the firmware uses (the `bfmd-embed
-/// infer` tool of `boards/embed`, which lowers and plans the model exactly as the firmware's build
-/// script does) and returns the outputs.
+/// Runs `model` on the host for `inputs`, as `cargo xtask infer` does (same lowering, planner
+/// and executor, in this process), and returns output 0 of each inference.
 pub fn host_infer(model: &Path, inputs: &[PathBuf]) -> Result<Vec<Vec<u8>>, String> {
-    let (mut c, target) = crate::board::embed_cargo();
-    c.args(["build", "--quiet", "--bin", "bfmd-embed"]);
-    crate::run::status("build the host runner (bfmd-embed)", &mut c)?;
-    let scratch = target.join(format!("host-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-    let mut run = std::process::Command::new(target.join("debug/bfmd-embed"));
-    run.arg("infer").arg(model);
-    let outs: Vec<PathBuf> = (0..inputs.len())
-        .map(|i| scratch.join(format!("out_{i}.bin")))
-        .collect();
-    for (i, o) in inputs.iter().zip(&outs) {
-        run.arg(i).arg(o);
-    }
-    let r = crate::run::output(&mut run).and_then(|_| {
-        outs.iter()
-            .map(|o| std::fs::read(o).map_err(|e| format!("{}: {e}", o.display())))
-            .collect()
-    });
-    let _ = std::fs::remove_dir_all(&scratch);
-    r
+    let loaded = crate::infer::load(model)?;
+    let mut host = bfmd_import::lower::HostModel::new(loaded.blob)
+        .map_err(|e| format!("{}: {e}", model.display()))?;
+    inputs
+        .iter()
+        .map(|p| {
+            let x = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let mut y = host
+                .run(&[&x])
+                .map_err(|e| format!("host inference on {}: {e}", p.display()))?;
+            Ok(y.swap_remove(0))
+        })
+        .collect()
 }
 
 /// The input compiled into firmware for boards without a host to read inputs from: the model's
