@@ -178,11 +178,24 @@ fn run_case(c: &Case, seed: u64) {
     let mut out_h = vec![f16::ZERO; g.output.len()];
     f16dw::depthwise_conv_f16(&pf, &x16, &w16, b_real, &mut out_h, &mut []).unwrap();
     let got = from_f16(&out_h);
-    assert_f16_within(&format!("{name}: f16"), &got, &real16, &mag16, n, act_f);
+    let in_f16 = f16dw::ACCUMULATES_IN_F16;
+    assert_f16_within(
+        &format!("{name}: f16"),
+        &got,
+        &real16,
+        &mag16,
+        n,
+        act_f,
+        in_f16,
+    );
     let mut ref16 = vec![0f32; g.output.len()];
     depthwise_conv_f32(&pf, &x16f, &from_f16(&w16), b_real, &mut ref16).unwrap();
     let what = format!("{name}: f16 vs f32 reference");
-    assert_f16_within_f32_reference(&what, &got, &ref16, &mag16, n, act_f);
+    assert_f16_within_f32_reference(&what, &got, &ref16, &mag16, n, act_f, in_f16);
+    // Every f16 depthwise path accumulates in f32 in the same order: bit-identical.
+    let mut out_p = vec![f16::ZERO; g.output.len()];
+    f16dw::portable::depthwise_conv_f16(&pf, &x16, &w16, b_real, &mut out_p, &mut []).unwrap();
+    assert_eq!(out_h, out_p, "{name}: f16 dispatcher vs portable");
     if inplace {
         let mut buf = x16.clone();
         let mut scratch = vec![0u8; f16dw::depthwise_conv_f16_inplace_scratch_len(&g)];

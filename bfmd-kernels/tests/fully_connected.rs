@@ -172,14 +172,34 @@ fn run_case(
     let (x16f, w16f) = (from_f16(&x16), from_f16(&w16));
     fully_connected_f32(&pf, &x16f, &w16f, b_real.as_deref(), &mut ref16).unwrap();
     let what = format!("{name}: f16 vs f32 reference");
-    assert_f16_within_f32_reference(&what, &from_f16(&out_h), &ref16, &mag16, k, act_f);
+    let in_f16 = f16fc::ACCUMULATES_IN_F16;
+    let h = from_f16(&out_h);
+    assert_f16_within_f32_reference(&what, &h, &ref16, &mag16, k, act_f, in_f16);
     assert_f16_within(
         &format!("{name}: f16"),
-        &from_f16(&out_h),
+        &h,
         &real16,
         &mag16,
         k,
         act_f,
+        in_f16,
+    );
+    // The portable loop, which the dispatcher equals when it runs it, accumulates in f32.
+    let mut out_p = vec![f16::ZERO; g.output_len()];
+    f16fc::portable::fully_connected_f16(&pf, &x16, &w16, b_real.as_deref(), &mut out_p, &mut [])
+        .unwrap();
+    if f16fc::PATH == "portable" {
+        assert_eq!(out_h, out_p, "{name}: f16 dispatcher vs portable");
+    }
+    let p16 = from_f16(&out_p);
+    assert_f16_within(
+        &format!("{name}: portable f16"),
+        &p16,
+        &real16,
+        &mag16,
+        k,
+        act_f,
+        false,
     );
 }
 

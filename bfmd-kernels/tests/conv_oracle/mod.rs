@@ -357,10 +357,25 @@ pub fn assert_within_quant_bound_of_f32(
     assert_within_quant_bound(what, got, &y, &mag2, n, out_scale, out_zp, act);
 }
 
+/// Bound on the accumulation error of an f16 kernel summing `n` products of magnitude sum `s`
+/// (plus a bias): [`f32_sum_error`] when it accumulates in `f32`; when it accumulates in f16
+/// (`ACCUMULATES_IN_F16`, the NEON FP16 path) the same bound with f16's unit roundoff `2^-11`
+/// in place of `2^-24` (each fused multiply-add or addition rounds once to 11 bits; partial
+/// sums are combined in `f32`, whose rounding the looser unit covers), plus `2^-25` per
+/// addition for sums in f16's subnormal range, where the rounding error is absolute.
+pub fn f16_kernel_sum_error(n: usize, s: f64, in_f16: bool) -> f64 {
+    if in_f16 {
+        2.0 * (n as f64 + 2.0) * 2f64.powi(-11) * s + (n as f64 + 2.0) * 2f64.powi(-25)
+    } else {
+        f32_sum_error(n, s)
+    }
+}
+
 /// Checks an f16 output against the exact result of the same (f16-valued) operands.
 ///
-/// Derivation: the kernel accumulates in `f32` (error <= [`f32_sum_error`]) and rounds once to
-/// f16: relative error <= 2^-11 for normal results, absolute <= 2^-25 in the subnormal range.
+/// Derivation: the kernel accumulates with error <= [`f16_kernel_sum_error`] (`in_f16` says
+/// whether it accumulates in f16) and rounds once to f16: relative error <= 2^-11 for normal
+/// results, absolute <= 2^-25 in the subnormal range.
 pub fn assert_f16_within(
     what: &str,
     got: &[f32],
@@ -368,10 +383,11 @@ pub fn assert_f16_within(
     mag: &[f64],
     n: usize,
     act: (f32, f32),
+    in_f16: bool,
 ) {
     for (i, ((&g, &y), &s)) in got.iter().zip(exact).zip(mag).enumerate() {
         let y = y.max(act.0 as f64).min(act.1 as f64);
-        let e32 = f32_sum_error(n, s);
+        let e32 = f16_kernel_sum_error(n, s, in_f16);
         let tol = 2f64.powi(-11) * (y.abs() + e32) + e32 + 2f64.powi(-25);
         assert!(
             (g as f64 - y).abs() <= tol,
@@ -383,7 +399,8 @@ pub fn assert_f16_within(
 /// Checks an f16 output against the `f32` reference kernel run on the same (f16-valued)
 /// operands: the bound of [`assert_f16_within`] with the reference's own summation error added
 /// (hence `2 * S`), i.e. `|f16 - f32_ref| <= 2^-11 * (|y| + e) + e + 2^-25` with
-/// `e = f32_sum_error(n, 2 * S)`.
+/// `e = f16_kernel_sum_error(n, 2 * S, in_f16)` (an f16 kernel bound on `2 * S` also covers
+/// the reference's `f32` error on `S`).
 pub fn assert_f16_within_f32_reference(
     what: &str,
     got: &[f32],
@@ -391,10 +408,11 @@ pub fn assert_f16_within_f32_reference(
     mag: &[f64],
     n: usize,
     act: (f32, f32),
+    in_f16: bool,
 ) {
     let y: Vec<f64> = f32_ref.iter().map(|&v| v as f64).collect();
     let mag2: Vec<f64> = mag.iter().map(|&m| 2.0 * m).collect();
-    assert_f16_within(what, got, &y, &mag2, n, act);
+    assert_f16_within(what, got, &y, &mag2, n, act, in_f16);
 }
 
 /// Checks an `f32` output against the exact result: `|got - exact| <= f32_sum_error`.

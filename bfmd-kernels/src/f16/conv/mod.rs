@@ -1,23 +1,54 @@
 //! Half-precision convolution: dense, grouped and pointwise (1x1), NHWC.
 //!
-//! Tensors are [`half::f16`]; products are accumulated in `f32` in the order of the `f32` reference
-//! ([`crate::reference::conv::conv_f32`]: `(filter_y, filter_x, in_channel)`, bias last), the
-//! sum is clamped in `f32` and rounded once to f16 (round to nearest even). Biases are `f32`.
-//! Given the same (f16-representable) operands, the result is therefore the reference result
-//! rounded to f16.
+//! Tensors are [`half::f16`], biases `f32`. The sum of products is clamped in `f32` and
+//! rounded once to f16 (round to nearest even). How the sum is accumulated depends on the path
+//! ([`PATH`], [`ACCUMULATES_IN_F16`]):
+//!
+//! * portable ([`portable`]): in `f32`, in the order of the `f32` reference
+//!   ([`crate::reference::conv::conv_f32`]: `(filter_y, filter_x, in_channel)`, bias last), so
+//!   given the same (f16-representable) operands the result is the reference result rounded to
+//!   f16;
+//! * NEON without the FP16 extension (`"neon"`): in `f32` (`FCVTL` widens four halves, `FMLA
+//!   .4s` accumulates), four partial sums per output channel added at the end: the `f32`
+//!   summation error bound is the same, the last bit may differ from the portable loop;
+//! * NEON with the FP16 extension (`"neon-fp16"`, `-C target-feature=+fp16`): products
+//!   accumulated in f16 by `FMLA .8h`, eight partial sums per output channel widened to `f32`
+//!   and added there with the bias. f16 accumulation is twice as fast and much less precise:
+//!   each of the `n / 8` additions of a lane rounds to 11 bits, so the error bound is that of
+//!   `f32` accumulation with the unit roundoff `2^-11` instead of `2^-24`, about
+//!   `2 * (n + 2) * 2^-11 * sum |x * w|` for `n` products (the battery's
+//!   `f16_kernel_sum_error`), plus `2^-25` per addition in f16's subnormal range. Sums that
+//!   exceed 65504 in a lane overflow to infinity. Use the portable or `"neon"` build where
+//!   that matters.
 
-use crate::error::{check_min_len, Error, Result};
-use crate::reference::conv::{
-    check_conv_shapes, check_float_activation, conv_float_loop, is_pointwise, ConvF32Params,
-};
+use crate::error::Result;
+use crate::reference::conv::{check_conv_shapes, check_float_activation, ConvF32Params};
 use crate::shape::ConvGeometry;
 use half::f16;
 
-/// The path [`conv_f16`] runs on this build.
-pub const PATH: &str = "portable";
+#[cfg(bfmd_neon)]
+pub(crate) mod neon;
+pub mod portable;
+
+pub use portable::{conv_f16_general, pointwise_conv_f16};
+
+/// The path [`conv_f16`] runs on this build: `"neon-fp16"` on aarch64 with the FP16 extension
+/// (f16 accumulation), `"neon"` on other aarch64 builds (`f32` accumulation), `"portable"`
+/// elsewhere or with the `force-portable` feature.
+pub const PATH: &str = if cfg!(all(bfmd_neon, target_feature = "fp16")) {
+    "neon-fp16"
+} else if cfg!(bfmd_neon) {
+    "neon"
+} else {
+    "portable"
+};
+
+/// Whether [`conv_f16`] accumulates in f16 on this build (the `"neon-fp16"` path) rather than
+/// in `f32`; see the module documentation for what that does to the error bound.
+pub const ACCUMULATES_IN_F16: bool = cfg!(all(bfmd_neon, target_feature = "fp16"));
 
 /// Parameters of [`conv_f16`]: the float convolution parameters (the clamp range is `f32`
-/// because accumulation is).
+/// because the final sum is).
 pub type ConvF16Params = ConvF32Params;
 
 /// Number of scratch bytes [`conv_f16`] needs on this build's path: none.
@@ -25,7 +56,8 @@ pub const fn conv_f16_scratch_len(_geometry: &ConvGeometry) -> usize {
     0
 }
 
-fn check(
+/// Checks every argument of an f16 convolution; returns `(in_c / groups, out_c / groups)`.
+pub(crate) fn check(
     p: &ConvF16Params,
     input: &[f16],
     filter: &[f16],
@@ -50,10 +82,11 @@ fn check(
 /// * `scratch`: at least [`conv_f16_scratch_len`] bytes (0 here; pass `&mut []`).
 ///
 /// Any geometry [`ConvGeometry::validate`] accepts; 1x1 / stride 1 / no padding runs the
-/// pointwise loop ([`pointwise_conv_f16`]), which gives identical results.
+/// pointwise loop. Accumulation precision: see the module documentation.
 ///
 /// # Errors
-/// As [`crate::reference::conv::conv_f32`], plus [`Error::BufferLength`] for a short scratch.
+/// As [`crate::reference::conv::conv_f32`], plus [`crate::Error::BufferLength`] for a short
+/// scratch.
 pub fn conv_f16(
     p: &ConvF16Params,
     input: &[f16],
@@ -62,80 +95,8 @@ pub fn conv_f16(
     output: &mut [f16],
     scratch: &mut [u8],
 ) -> Result<()> {
-    let (cin_g, cout_g) = check(p, input, filter, bias, output)?;
-    check_min_len("scratch", conv_f16_scratch_len(&p.geometry), scratch.len())?;
-    if is_pointwise(&p.geometry) {
-        pointwise_loop(p, input, filter, bias, output, cin_g, cout_g);
-    } else {
-        conv_float_loop(p, input, filter, bias, output, cin_g, cout_g, f16::from_f32);
-    }
-    Ok(())
-}
-
-/// The general f16 convolution loop for any geometry (tests compare it with the pointwise
-/// loop).
-///
-/// # Errors
-/// As [`conv_f16`].
-pub fn conv_f16_general(
-    p: &ConvF16Params,
-    input: &[f16],
-    filter: &[f16],
-    bias: Option<&[f32]>,
-    output: &mut [f16],
-) -> Result<()> {
-    let (cin_g, cout_g) = check(p, input, filter, bias, output)?;
-    conv_float_loop(p, input, filter, bias, output, cin_g, cout_g, f16::from_f32);
-    Ok(())
-}
-
-/// The f16 pointwise loop: a 1x1, stride 1, unpadded (optionally grouped) convolution as one
-/// matrix product per pixel.
-///
-/// # Errors
-/// As [`conv_f16`], and [`Error::Unsupported`] for a geometry that is not pointwise.
-pub fn pointwise_conv_f16(
-    p: &ConvF16Params,
-    input: &[f16],
-    filter: &[f16],
-    bias: Option<&[f32]>,
-    output: &mut [f16],
-) -> Result<()> {
-    let (cin_g, cout_g) = check(p, input, filter, bias, output)?;
-    if !is_pointwise(&p.geometry) {
-        return Err(Error::Unsupported(
-            "pointwise loop needs a 1x1 kernel, stride 1 and no padding",
-        ));
-    }
-    pointwise_loop(p, input, filter, bias, output, cin_g, cout_g);
-    Ok(())
-}
-
-fn pointwise_loop(
-    p: &ConvF16Params,
-    input: &[f16],
-    filter: &[f16],
-    bias: Option<&[f32]>,
-    output: &mut [f16],
-    cin_g: usize,
-    cout_g: usize,
-) {
-    let (in_c, out_c) = (p.geometry.input.c, p.geometry.output.c);
-    for px in 0..p.geometry.input.pixels() {
-        let x = &input[px * in_c..(px + 1) * in_c];
-        let out_px = &mut output[px * out_c..(px + 1) * out_c];
-        for (o, out_v) in out_px.iter_mut().enumerate() {
-            let x0 = (o / cout_g) * cin_g;
-            let xs = &x[x0..x0 + cin_g];
-            let fs = &filter[o * cin_g..(o + 1) * cin_g];
-            let mut acc = 0.0f32;
-            for (x, f) in xs.iter().zip(fs) {
-                acc += x.to_f32() * f.to_f32();
-            }
-            if let Some(bias) = bias {
-                acc += bias[o];
-            }
-            *out_v = f16::from_f32(acc.max(p.act_min).min(p.act_max));
-        }
-    }
+    #[cfg(bfmd_neon)]
+    return neon::conv_f16(p, input, filter, bias, output, scratch);
+    #[allow(unreachable_code)]
+    portable::conv_f16(p, input, filter, bias, output, scratch)
 }

@@ -2,19 +2,32 @@
 //! variant (multiplier 1).
 //!
 //! f16 tensors, `f32` biases, `f32` accumulation in the reference's order
-//! ([`crate::reference::depthwise::depthwise_conv_f32`]), one rounding to f16 at the end.
+//! ([`crate::reference::depthwise::depthwise_conv_f32`]), one rounding to f16 at the end, on
+//! every path: the NEON loop ([`PATH`] `"neon"`) widens eight channels at a time with `FCVTL`
+//! and accumulates each channel's taps in order with `FMLA .4s`, whose single rounding equals
+//! the portable multiply-then-add because the product of two halves is exact in `f32`. So the
+//! paths, and the in-place variant, are bit-identical.
 
 use crate::error::{check_min_len, Result};
 use crate::reference::conv::check_float_activation;
 use crate::reference::depthwise::{
     check_depthwise_inplace, check_depthwise_shapes, depthwise_float_inplace_loop,
-    depthwise_float_loop, DepthwiseF32Params,
+    DepthwiseF32Params,
 };
 use crate::shape::ConvGeometry;
 use half::f16;
 
-/// The path [`depthwise_conv_f16`] runs on this build.
-pub const PATH: &str = "portable";
+#[cfg(bfmd_neon)]
+mod neon;
+pub mod portable;
+
+/// The path [`depthwise_conv_f16`] runs on this build: `"neon"` on aarch64 with NEON,
+/// `"portable"` elsewhere or with the `force-portable` feature.
+pub const PATH: &str = if cfg!(bfmd_neon) { "neon" } else { "portable" };
+
+/// Whether [`depthwise_conv_f16`] accumulates in f16 on this build: never (see the module
+/// documentation).
+pub const ACCUMULATES_IN_F16: bool = false;
 
 /// Parameters of [`depthwise_conv_f16`] (the float depthwise parameters).
 pub type DepthwiseF16Params = DepthwiseF32Params;
@@ -32,6 +45,31 @@ pub const fn depthwise_conv_f16_inplace_scratch_len(geometry: &ConvGeometry) -> 
         .h
         .saturating_mul(geometry.input.w)
         .saturating_mul(2)
+}
+
+/// Checks every argument of an f16 depthwise convolution; returns the channel multiplier.
+pub(crate) fn check(
+    p: &DepthwiseF16Params,
+    input: &[f16],
+    filter: &[f16],
+    bias: Option<&[f32]>,
+    output: &[f16],
+    scratch: &[u8],
+) -> Result<usize> {
+    let mult = check_depthwise_shapes(
+        &p.geometry,
+        input.len(),
+        filter.len(),
+        bias.map(|b| b.len()),
+        output.len(),
+    )?;
+    check_float_activation(p.act_min, p.act_max)?;
+    check_min_len(
+        "scratch",
+        depthwise_conv_f16_scratch_len(&p.geometry),
+        scratch.len(),
+    )?;
+    Ok(mult)
 }
 
 /// f16 depthwise convolution, NHWC.
@@ -52,21 +90,10 @@ pub fn depthwise_conv_f16(
     output: &mut [f16],
     scratch: &mut [u8],
 ) -> Result<()> {
-    let mult = check_depthwise_shapes(
-        &p.geometry,
-        input.len(),
-        filter.len(),
-        bias.map(|b| b.len()),
-        output.len(),
-    )?;
-    check_float_activation(p.act_min, p.act_max)?;
-    check_min_len(
-        "scratch",
-        depthwise_conv_f16_scratch_len(&p.geometry),
-        scratch.len(),
-    )?;
-    depthwise_float_loop(p, input, filter, bias, output, mult, f16::from_f32);
-    Ok(())
+    #[cfg(bfmd_neon)]
+    return neon::depthwise_conv_f16(p, input, filter, bias, output, scratch);
+    #[allow(unreachable_code)]
+    portable::depthwise_conv_f16(p, input, filter, bias, output, scratch)
 }
 
 /// f16 depthwise convolution with multiplier 1 whose output overwrites its input in `buf`

@@ -593,6 +593,13 @@ pub(crate) fn reduce4(a: [int32x4_t; OB]) -> int32x4_t {
     vpaddq_s32(vpaddq_s32(a[0], a[1]), vpaddq_s32(a[2], a[3]))
 }
 
+/// The `f32` form of [`reduce4`]: lane `o` of the result is the sum of the lanes of `a[o]`.
+#[target_feature(enable = "neon")]
+#[inline]
+pub(crate) fn reduce4_f32(a: [float32x4_t; OB]) -> float32x4_t {
+    vpaddq_f32(vpaddq_f32(a[0], a[1]), vpaddq_f32(a[2], a[3]))
+}
+
 /// `SDOT acc.4s, a.16b, b.16b`: each int32 lane adds the four products of its int8 lanes.
 #[cfg(target_feature = "dotprod")]
 #[inline(always)]
