@@ -64,6 +64,30 @@ pub(crate) fn sxtb16_ror8(x: u32) -> u32 {
     r
 }
 
+/// `SXTAB16 r, a, x`: `(a.lo + sext(x.b0), a.hi + sext(x.b2))`.
+#[inline(always)]
+pub(crate) fn sxtab16(a: u32, x: u32) -> u32 {
+    let r;
+    // SAFETY: a register-only instruction of the DSP extension.
+    unsafe {
+        asm!("sxtab16 {r}, {a}, {x}", r = lateout(reg) r, a = in(reg) a, x = in(reg) x,
+             options(pure, nomem, nostack, preserves_flags));
+    }
+    r
+}
+
+/// `SXTAB16 r, a, x, ROR #8`: `(a.lo + sext(x.b1), a.hi + sext(x.b3))`.
+#[inline(always)]
+pub(crate) fn sxtab16_ror8(a: u32, x: u32) -> u32 {
+    let r;
+    // SAFETY: a register-only instruction of the DSP extension.
+    unsafe {
+        asm!("sxtab16 {r}, {a}, {x}, ror #8", r = lateout(reg) r, a = in(reg) a, x = in(reg) x,
+             options(pure, nomem, nostack, preserves_flags));
+    }
+    r
+}
+
 /// `SADD16 r, a, b`: lane-wise int16 sums (modulo 2^16).
 #[inline(always)]
 pub(crate) fn sadd16(a: u32, b: u32) -> u32 {
@@ -595,7 +619,8 @@ unsafe fn copy_run(dst: *mut u8, src: *const u8, len: usize) {
             "cmp {n}, #4",
             "bhs 2b",
             "3:",
-            "cbz {n}, 5f",
+            "cmp {n}, #0",
+            "beq 5f",
             "4:",
             "ldrb {t}, [{s}], #1",
             "subs {n}, {n}, #1",

@@ -36,6 +36,8 @@
 //! # Ok::<(), bfmd_kernels::Error>(())
 //! ```
 
+#[cfg(bfmd_dsp)]
+mod dsp;
 #[cfg(bfmd_neon)]
 mod neon;
 pub mod portable;
@@ -45,9 +47,18 @@ use crate::error::{Error, Result};
 use crate::quant::{activation_range_s8, quantize_multiplier, FusedActivation};
 use crate::shape::Shape;
 
-/// The inner-loop path the dispatchers in this module run.
+/// The inner-loop path the dispatchers in this module run: `"dsp"` on cores with the Arm DSP
+/// extension (exact short requantization forms, tabulated ADD inputs for long calls; parameters
+/// outside those forms run TFLM's element functions), `"portable"` elsewhere or with the
+/// `force-portable` feature.
 /// On aarch64 with NEON (unless `force-portable`) the dispatcher runs the NEON rows, `"neon"`.
-pub const PATH: &str = if cfg!(bfmd_neon) { "neon" } else { "portable" };
+pub const PATH: &str = if cfg!(bfmd_dsp) {
+    "dsp"
+} else if cfg!(bfmd_neon) {
+    "neon"
+} else {
+    "portable"
+};
 
 /// Left shift TFLM applies to int8 ADD inputs before rescaling (`add_common.cc`: 20 for int8,
 /// 15 for int16), keeping 20 bits of headroom for the rescaled sum.
@@ -307,6 +318,19 @@ pub fn add_s8(
     b: &[i8],
     output: &mut [i8],
 ) -> Result<()> {
+    #[cfg(bfmd_dsp)]
+    {
+        p.check()?;
+        let k = dsp::Add::new(p, output.len());
+        return crate::reference::elementwise::binary_rows(
+            a_shape,
+            a,
+            b_shape,
+            b,
+            output,
+            |x, y, o| k.row(x, y, o),
+        );
+    }
     #[cfg(bfmd_neon)]
     return neon::add_s8(p, a_shape, a, b_shape, b, output);
     #[allow(unreachable_code)]
@@ -322,6 +346,18 @@ pub fn add_s8_inplace(
     b_shape: Shape,
     b: &[i8],
 ) -> Result<()> {
+    #[cfg(bfmd_dsp)]
+    {
+        p.check()?;
+        let k = dsp::Add::new(p, a_and_out.len());
+        return crate::reference::elementwise::binary_rows_inplace(
+            a_shape,
+            a_and_out,
+            b_shape,
+            b,
+            |x, y| k.row_inplace(x, y),
+        );
+    }
     #[cfg(bfmd_neon)]
     return neon::add_s8_inplace(p, a_shape, a_and_out, b_shape, b);
     #[allow(unreachable_code)]
@@ -341,6 +377,19 @@ pub fn mul_s8(
     b: &[i8],
     output: &mut [i8],
 ) -> Result<()> {
+    #[cfg(bfmd_dsp)]
+    {
+        p.check()?;
+        let k = dsp::Mul::new(p);
+        return crate::reference::elementwise::binary_rows(
+            a_shape,
+            a,
+            b_shape,
+            b,
+            output,
+            |x, y, o| k.row(x, y, o),
+        );
+    }
     #[cfg(bfmd_neon)]
     return neon::mul_s8(p, a_shape, a, b_shape, b, output);
     #[allow(unreachable_code)]
@@ -356,6 +405,18 @@ pub fn mul_s8_inplace(
     b_shape: Shape,
     b: &[i8],
 ) -> Result<()> {
+    #[cfg(bfmd_dsp)]
+    {
+        p.check()?;
+        let k = dsp::Mul::new(p);
+        return crate::reference::elementwise::binary_rows_inplace(
+            a_shape,
+            a_and_out,
+            b_shape,
+            b,
+            |x, y| k.row_inplace(x, y),
+        );
+    }
     #[cfg(bfmd_neon)]
     return neon::mul_s8_inplace(p, a_shape, a_and_out, b_shape, b);
     #[allow(unreachable_code)]

@@ -13,14 +13,20 @@ use crate::reference::fully_connected::{check_fc_shapes, FullyConnectedGeometry}
 pub use crate::s8::conv::ChannelQuantS8;
 use crate::s8::conv::{check_filter_scale, check_scale};
 
+#[cfg(bfmd_dsp)]
+pub(crate) mod dsp;
 #[cfg(bfmd_neon)]
 mod neon;
 pub mod portable;
 
-/// The path [`fully_connected_s8`] runs on this build.
+/// The path [`fully_connected_s8`] runs on this build: `"dsp"` on cores with the Arm DSP
+/// extension (rows of a multiple of 4 elements on 4-byte aligned weights; others run the
+/// portable loop), `"portable"` elsewhere or with the `force-portable` feature.
 /// On aarch64 with NEON (unless `force-portable`) the dispatcher runs the NEON tiles of the
 /// convolution: `"neon-dotprod"` with the dot-product extension, `"neon"` otherwise.
-pub const PATH: &str = if cfg!(bfmd_neon) {
+pub const PATH: &str = if cfg!(bfmd_dsp) {
+    "dsp"
+} else if cfg!(bfmd_neon) {
     if cfg!(target_feature = "dotprod") {
         "neon-dotprod"
     } else {
@@ -144,6 +150,21 @@ pub fn fully_connected_s8(
     output: &mut [i8],
     scratch: &mut [u8],
 ) -> Result<()> {
+    #[cfg(bfmd_dsp)]
+    {
+        check_fully_connected_s8(
+            p,
+            input.len(),
+            weights.len(),
+            bias,
+            output.len(),
+            scratch.len(),
+        )?;
+        if dsp::rows_supported(p.geometry.in_features, weights) {
+            dsp::fully_connected_loop(p, input, weights, bias, output);
+            return Ok(());
+        }
+    }
     #[cfg(bfmd_neon)]
     return neon::fully_connected_s8(p, input, weights, bias, output, scratch);
     #[allow(unreachable_code)]

@@ -999,6 +999,53 @@ fn elementwise_battery(t: &mut Tally, rng: &mut Rng) {
     }
 }
 
+/// ADD and MUL over every pair of int8 values (a 256x256 tensor pair), with scales chosen so
+/// that many results fall exactly on rounding ties (powers of two, equal scales) and others
+/// that do not: every table entry and rounding branch of the fast paths meets every other.
+fn elementwise_exhaustive(t: &mut Tally, rng: &mut Rng) {
+    let shape = s(1, 256, 256, 1);
+    let a: Vec<i8> = (0..65536).map(|i| (i & 0xff) as u8 as i8).collect();
+    let b: Vec<i8> = (0..65536).map(|i| (i >> 8) as u8 as i8).collect();
+    // (s1, z1, s2, z2, s_out, z_out)
+    let sets: [(f32, i32, f32, i32, f32, i32); 6] = [
+        (0.5, 0, 0.5, 0, 0.5, 0),
+        (0.25, -128, 0.5, 127, 1.0, 3),
+        (0.0625, 7, 0.125, -9, 0.25, -128),
+        (0.02, -128, 0.035, 5, 0.05, -128),
+        (0.1, 0, 0.1, 0, 0.05, 0),
+        (1.0 / 128.0, -3, 1.0 / 64.0, 60, 1.0 / 16.0, -100),
+    ];
+    let n = shape.len();
+    for (i, &(s1, z1, s2, z2, so, zo)) in sets.iter().enumerate() {
+        for act in [FusedActivation::None, FusedActivation::Relu] {
+            if let Ok(p) = AddS8Params::from_scales(s1, z1, s2, z2, so, zo, act) {
+                let (mut x, mut y) = (vec![0i8; n], vec![1i8; n]);
+                let rx = elementwise::add_s8(&p, shape, &a, shape, &b, &mut x);
+                let ry = elementwise::portable::add_s8(&p, shape, &a, shape, &b, &mut y);
+                t.check("add", "exhaustive_pairs", (rx, &x), (ry, &y));
+                let mut inplace = a.clone();
+                let r = elementwise::add_s8_inplace(&p, shape, &mut inplace, shape, &b);
+                t.check("add_inplace", "exhaustive_pairs", (r, &inplace), (ry, &y));
+            } else {
+                println!("FAIL add exhaustive_pairs {}: bad parameters", i);
+                t.failures += 1;
+            }
+            // MUL: output scales around s1 * s2 * 2^k, so products land on ties too.
+            let k = [1.0f32, 64.0, 256.0, 100.0, 0.5, 2048.0][i];
+            if let Ok(p) = MulS8Params::from_scales(s1, z1, s2, z2, s1 * s2 * k, zo, act) {
+                let (mut x, mut y) = (vec![0i8; n], vec![1i8; n]);
+                let rx = elementwise::mul_s8(&p, shape, &a, shape, &b, &mut x);
+                let ry = elementwise::portable::mul_s8(&p, shape, &a, shape, &b, &mut y);
+                t.check("mul", "exhaustive_pairs", (rx, &x), (ry, &y));
+            } else {
+                println!("FAIL mul exhaustive_pairs {}: bad parameters", i);
+                t.failures += 1;
+            }
+        }
+    }
+    let _ = rng;
+}
+
 #[entry]
 fn main() -> ! {
     println!("{}", BEGIN);
@@ -1013,12 +1060,13 @@ fn main() -> ! {
     );
     let mut rng = Rng::new(0xba77e2);
     let mut total = Tally::default();
-    let families: [Family; 5] = [
+    let families: [Family; 6] = [
         ("depthwise", depthwise_battery),
         ("conv", conv_battery),
         ("fully_connected", fc_battery),
         ("pool", pool_battery),
         ("elementwise", elementwise_battery),
+        ("elementwise_exhaustive", elementwise_exhaustive),
     ];
     for (name, run) in families {
         let mut t = Tally::default();
