@@ -119,9 +119,20 @@ fn conv_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
             let y = io.output::<i8>(0)?;
             s8::depthwise::depthwise_conv_s8(&p, x, filter, bias, y, scratch)
         }
-        (Variant::Overlapping, false) => {
+        (Variant::Overlapping, false) if r::conv::is_pointwise(&p.geometry) => {
             let (buf, i, o) = io.shared::<i8>()?;
             s8::conv::pointwise_conv_s8_overlapping(&p, buf, i, o, filter, bias, scratch)
+        }
+        (Variant::Overlapping, false) => {
+            let (buf, i, o) = io.shared::<i8>()?;
+            let rows = crate::rows::run_rows(&p.geometry, buf, i, o, |g, x, y| {
+                let row = ConvS8Params {
+                    geometry: *g,
+                    quant: p.quant,
+                };
+                s8::conv::conv_s8(&row, x, filter, bias, y, scratch)
+            });
+            return rows_result(io, rows);
         }
         (Variant::InPlace { .. }, true) => {
             let (buf, _, _) = io.shared::<i8>()?;
@@ -183,9 +194,31 @@ fn conv_float<T: Element>(
             let (buf, _, _) = io.shared::<T>()?;
             depthwise_inplace(&p, buf, filter, bias, scratch)
         }
+        (Variant::Overlapping, false) => {
+            let (buf, i, o) = io.shared::<T>()?;
+            let rows = crate::rows::run_rows(&p.geometry, buf, i, o, |g, x, y| {
+                let row = r::conv::ConvF32Params { geometry: *g, ..p };
+                conv(&row, x, filter, bias, y, scratch)
+            });
+            return rows_result(io, rows);
+        }
         _ => return Err(io.err("variant not supported by this op")),
     };
     io.kernel(r)
+}
+
+/// The result of a row-streamed convolution as the op's result.
+fn rows_result(
+    io: &OpIo<'_, '_>,
+    r: core::result::Result<(), crate::rows::RowError>,
+) -> Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(crate::rows::RowError::Kernel(e)) => io.kernel(Err(e)),
+        Err(crate::rows::RowError::Placement) => {
+            Err(io.err("output placement does not allow row streaming"))
+        }
+    }
 }
 
 fn fully_connected(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {

@@ -31,18 +31,22 @@ pub(crate) struct Carved<'a> {
 }
 
 /// Bytes of executor state kept on the stack while an op runs: the carved arena, the list of
-/// regions to carve, and the largest per-op list (a concatenation's inputs, or a split's
-/// outputs and sizes). Counted by [`Model::ram_bytes`]; the kernels' own frames (scalars and
-/// loop state, no arrays) and the caller's frames are not.
+/// regions to carve, and the largest per-op state (a concatenation's inputs, a split's outputs
+/// and sizes, or a row-streamed convolution's geometry and per-row parameters). Counted by
+/// [`Model::ram_bytes`]; the kernels' own frames (scalars and loop state, no arrays) and the
+/// caller's frames are not.
 pub const EXEC_STATE_BYTES: usize = {
     use core::mem::size_of;
     let concat =
         size_of::<heapless::Vec<(&'static [u8], Shape), { crate::format::MAX_OP_INPUTS }>>();
     let split = size_of::<heapless::Vec<&'static mut [u8], MAX_OP_OUTPUTS>>()
         + size_of::<heapless::Vec<usize, MAX_OP_OUTPUTS>>();
+    let rows = 2 * size_of::<bfmd_kernels::ConvGeometry>()
+        + size_of::<bfmd_kernels::s8::conv::ConvS8Params<'static>>();
+    let lists = if concat > split { concat } else { split };
     size_of::<Carved<'static>>()
         + size_of::<heapless::Vec<Region, MAX_MUT>>()
-        + if concat > split { concat } else { split }
+        + if lists > rows { lists } else { rows }
 };
 
 impl<'a> Carved<'a> {

@@ -44,6 +44,12 @@ pub(crate) fn conv_memory(kind: OpKind, dtype: DType, g: &ConvGeometry) -> (usiz
             shift,
             scratch: s8::conv::pointwise_conv_s8_overlapping_scratch_len(g),
         }
+    } else if let Some(shift) = crate::rows::row_overlap_shift(g, dtype.size()) {
+        // Any other convolution can be row-streamed over its input (`rows.rs`).
+        Alias::Rows {
+            shift,
+            scratch: crate::rows::row_scratch_len(g, dtype),
+        }
     } else {
         Alias::None
     };

@@ -57,6 +57,7 @@ pub mod format;
 mod kernels;
 pub mod ops;
 pub mod plan;
+mod rows;
 mod validate;
 
 pub use crc::crc32;

@@ -65,6 +65,16 @@ pub enum Alias {
         /// Scratch bytes of the overlapping kernel.
         scratch: usize,
     },
+    /// Like [`Alias::Overlap`], for a convolution computed row by row over its input (any
+    /// window; the output's rows stay below the input rows still to be read). Its decisions are
+    /// made after every other candidate's: taken early, the long storage chains they build
+    /// (the input image, the stem's output, the next block...) can block larger gains later.
+    Rows {
+        /// Bytes by which the output starts below the input.
+        shift: usize,
+        /// Scratch bytes of the row-streamed convolution.
+        scratch: usize,
+    },
 }
 
 /// What the planner needs to know about one op.
@@ -96,6 +106,19 @@ pub struct TensorSlot {
     // Group summary, valid on the representative.
     g_lo: i64,
     g_hi: i64,
+    // The group's members as a list: `head` on the representative, `next` on each member
+    // (`NO_TENSOR` ends it), in index order.
+    head: u16,
+    next: u16,
+}
+
+/// The members of group `g` (activations only), in index order.
+fn members(ts: &[TensorSlot], g: usize) -> impl Iterator<Item = usize> + '_ {
+    let first = ts[g].head;
+    core::iter::successors((first != NO_TENSOR).then_some(first as usize), move |&m| {
+        let next = ts[m].next;
+        (next != NO_TENSOR).then_some(next as usize)
+    })
 }
 
 /// The planner's result for one op.
@@ -231,7 +254,9 @@ fn build_groups(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>)
             (Alias::View, _) => (0usize, 0i64),
             (_, Variant::Normal) => continue,
             (_, Variant::InPlace { input }) => (input as usize, 0),
-            (Alias::Overlap { shift, .. }, Variant::Overlapping) => (0, shift as i64),
+            (Alias::Overlap { shift, .. } | Alias::Rows { shift, .. }, Variant::Overlapping) => {
+                (0, shift as i64)
+            }
             _ => return false,
         };
         let Some(&inp) = op.inputs.get(slot) else {
@@ -290,10 +315,24 @@ fn place(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>, by: Or
         r.g_lo = r.g_lo.min(rel);
         r.g_hi = r.g_hi.max(rel + t.bytes as i64);
     }
+    for s in work.tensors.iter_mut().take(n) {
+        s.head = NO_TENSOR;
+    }
+    // Prepending in reverse index order leaves each list in index order.
+    for m in (0..n).rev() {
+        if tensors[m].activation {
+            let g = work.tensors[m].group as usize;
+            work.tensors[m].next = work.tensors[g].head;
+            work.tensors[g].head = m as u16;
+        }
+    }
     for (op, slot) in ops.iter().zip(work.ops.iter_mut()) {
         let len = match (op.alias, slot.variant) {
             (Alias::InPlace { scratch, .. }, Variant::InPlace { .. }) => scratch,
-            (Alias::Overlap { scratch, .. }, Variant::Overlapping) => scratch,
+            (
+                Alias::Overlap { scratch, .. } | Alias::Rows { scratch, .. },
+                Variant::Overlapping,
+            ) => scratch,
             _ => op.scratch,
         };
         slot.scratch = Region { start: 0, len };
@@ -348,17 +387,15 @@ fn place(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>, by: Or
         loop {
             let placed = &placed[..n_placed];
             let bump = if item < n {
-                (0..n)
-                    .filter(|&m| ts[m].group as usize == item && tensors[m].activation)
-                    .find_map(|m| {
-                        let r = Rect {
-                            off: (ts[m].rel - lo) as usize,
-                            size: tensors[m].bytes,
-                            first: ts[m].first,
-                            last: ts[m].last,
-                        };
-                        conflict(tensors, ts, os, placed, base, r)
-                    })
+                members(ts, item).find_map(|m| {
+                    let r = Rect {
+                        off: (ts[m].rel - lo) as usize,
+                        size: tensors[m].bytes,
+                        first: ts[m].first,
+                        last: ts[m].last,
+                    };
+                    conflict(tensors, ts, os, placed, base, r)
+                })
             } else {
                 let j = item - n;
                 let r = Rect {
@@ -376,15 +413,16 @@ fn place(tensors: &[PlanTensor], ops: &[PlanOp<'_>], work: &mut Work<'_>, by: Or
         }
         // Record the placement.
         if item < n {
-            for m in 0..n {
-                if ts[m].group as usize == item && tensors[m].activation {
-                    ts[m].offset = base + (ts[m].rel - lo) as usize;
-                    arena = arena.max(ts[m].offset + tensors[m].bytes);
-                    if tensors[m].bytes > 0 {
-                        placed[n_placed] = m as u32;
-                        n_placed += 1;
-                    }
+            let mut at = ts[item].head;
+            while at != NO_TENSOR {
+                let m = at as usize;
+                ts[m].offset = base + (ts[m].rel - lo) as usize;
+                arena = arena.max(ts[m].offset + tensors[m].bytes);
+                if tensors[m].bytes > 0 {
+                    placed[n_placed] = m as u32;
+                    n_placed += 1;
                 }
+                at = ts[m].next;
             }
         } else {
             os[item - n].scratch.start = base;
@@ -499,8 +537,9 @@ fn plan_fixed(
 /// keeps the work predictable on pathological ones.
 const MAX_SWEEPS: usize = 4;
 
-/// The in-place placements an op supports, in the order they are tried.
-fn candidates(alias: Alias) -> [Option<Variant>; 2] {
+/// The in-place placements an op supports, in the order they are tried; [`Alias::Rows`] only
+/// when `late`.
+fn candidates(alias: Alias, late: bool) -> [Option<Variant>; 2] {
     match alias {
         // The op record can name input 0 or 1 as the overwritten one.
         Alias::InPlace { slots, .. } => [
@@ -508,40 +547,41 @@ fn candidates(alias: Alias) -> [Option<Variant>; 2] {
             (slots & 2 != 0).then_some(Variant::InPlace { input: 1 }),
         ],
         Alias::Overlap { .. } => [Some(Variant::Overlapping), None],
+        Alias::Rows { .. } if late => [Some(Variant::Overlapping), None],
         _ => [None, None],
     }
 }
 
-/// Plans the arena. With `in_place`, tries every in-place or overlapping candidate in execution
-/// order and keeps each one that does not grow the arena; without, returns the plain greedy
-/// plan. The result is in `work` (tensor offsets, op variants and scratch regions).
-pub fn plan(
-    tensors: &[PlanTensor],
-    ops: &[PlanOp<'_>],
-    in_place: bool,
-    work: &mut Work<'_>,
-) -> Result<PlanSizes> {
-    liveness(tensors, ops, work)?;
+/// Views always, every other op `Normal`.
+fn reset_variants(ops: &[PlanOp<'_>], work: &mut Work<'_>) {
     for (j, op) in ops.iter().enumerate() {
         work.ops[j].variant = match op.alias {
             Alias::View => Variant::InPlace { input: 0 },
             _ => Variant::Normal,
         };
     }
-    // Without in-place decisions, TFLM's order: `greedy_bytes` is what TFLM's planner needs.
-    let greedy = plan_fixed(tensors, ops, work, &[Order::Largest])
-        .ok_or(plan_err(None, "a view is illegal"))?;
-    let orders: &[Order] = if in_place {
-        &[Order::Largest, Order::FirstUse]
-    } else {
-        &[Order::Largest]
-    };
-    let mut best = greedy;
-    if in_place {
-        // Later decisions change which earlier ones pay off, so sweep until nothing changes
-        // (at most MAX_SWEEPS times): a Normal op takes the first placement that does not
-        // grow the arena, an in-place op goes back to Normal only if that shrinks it, so the
-        // arena never grows.
+}
+
+/// Makes the in-place decisions from none, starting from an arena of `start`, in execution
+/// order; with `staged`, a first round leaves the row-streamed convolutions ([`Alias::Rows`])
+/// out and a second adds them. Returns the arena of the decisions left in `work`.
+///
+/// Later decisions change which earlier ones pay off, so each round sweeps until nothing
+/// changes (at most MAX_SWEEPS times): a Normal op takes the first placement that does not
+/// grow the arena, an in-place op goes back to Normal only if that shrinks it, so the arena
+/// never grows.
+fn decide(
+    tensors: &[PlanTensor],
+    ops: &[PlanOp<'_>],
+    work: &mut Work<'_>,
+    orders: &[Order],
+    start: usize,
+    staged: bool,
+) -> usize {
+    reset_variants(ops, work);
+    let mut best = start;
+    let rounds: &[bool] = if staged { &[false, true] } else { &[true] };
+    for &late in rounds {
         for _ in 0..MAX_SWEEPS {
             let mut changed = false;
             for j in 0..ops.len() {
@@ -560,7 +600,7 @@ pub fn plan(
                     }
                     continue;
                 }
-                for v in candidates(ops[j].alias).into_iter().flatten() {
+                for v in candidates(ops[j].alias, late).into_iter().flatten() {
                     work.ops[j].variant = v;
                     match plan_fixed(tensors, ops, work, orders) {
                         Some(size) if size <= best => {
@@ -575,6 +615,48 @@ pub fn plan(
             if !changed {
                 break;
             }
+        }
+    }
+    best
+}
+
+/// Plans the arena. With `in_place`, tries the in-place and overlapping candidates in execution
+/// order and keeps each one that does not grow the arena; without, returns the plain greedy
+/// plan. The result is in `work` (tensor offsets, op variants and scratch regions).
+///
+/// A decision that costs nothing where it is made can block a larger gain later: a stem
+/// convolution row-streamed over the input image ties the image, the stem's output and the
+/// next block into one storage chain that MobileNeXt's first expansion then no longer fits
+/// beside, while MobileNetV3-small gains most when its row-streamed convolutions are decided
+/// with the rest. So the decisions are made twice, staged ([`Alias::Rows`] after the others)
+/// and all together, and the smaller arena is kept (staged on a tie).
+pub fn plan(
+    tensors: &[PlanTensor],
+    ops: &[PlanOp<'_>],
+    in_place: bool,
+    work: &mut Work<'_>,
+) -> Result<PlanSizes> {
+    liveness(tensors, ops, work)?;
+    reset_variants(ops, work);
+    // Without in-place decisions, TFLM's order: `greedy_bytes` is what TFLM's planner needs.
+    let greedy = plan_fixed(tensors, ops, work, &[Order::Largest])
+        .ok_or(plan_err(None, "a view is illegal"))?;
+    let orders: &[Order] = if in_place {
+        &[Order::Largest, Order::FirstUse]
+    } else {
+        &[Order::Largest]
+    };
+    let has_rows = ops.iter().any(|o| matches!(o.alias, Alias::Rows { .. }));
+    if in_place {
+        if has_rows {
+            let together = decide(tensors, ops, work, orders, greedy, false);
+            let staged = decide(tensors, ops, work, orders, greedy, true);
+            if together < staged {
+                // `work` holds the staged decisions; redo the others (deterministic).
+                decide(tensors, ops, work, orders, greedy, false);
+            }
+        } else {
+            decide(tensors, ops, work, orders, greedy, true);
         }
     }
     let in_place_ops = work.ops[..ops.len()]

@@ -601,10 +601,16 @@ fn allowed_overlap(c: &Ctx<'_, '_>, i: usize, r: Region, o: Region) -> Result<bo
                 && g.stride_w == 1
                 && g.pad_top + g.pad_bottom + g.pad_left + g.pad_right == 0;
             let size = x.dtype.size();
-            pointwise
-                && overlap_output_offset(r.start / size, x.shape.pixels(), x.shape.c, y.shape.c)
+            if pointwise && x.dtype == DType::S8 {
+                overlap_output_offset(r.start / size, x.shape.pixels(), x.shape.c, y.shape.c)
                     == Some(o.start / size)
-                && op.scratch.len >= x.shape.c * size
+                    && op.scratch.len >= x.shape.c * size
+            } else {
+                // Row-streamed (`rows.rs`): exactly the planner's shift below the input.
+                crate::rows::row_overlap_shift(&g, size)
+                    .is_some_and(|shift| o.start.checked_add(shift) == Some(r.start))
+                    && op.scratch.len >= crate::rows::row_scratch_len(&g, x.dtype)
+            }
         }
     })
 }
