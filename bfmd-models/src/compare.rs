@@ -176,3 +176,69 @@ pub fn worst_local(rows: &[LayerError]) -> Option<&LayerError> {
         .skip(1)
         .min_by(|a, b| a.local_cos.total_cmp(&b.local_cos))
 }
+
+/// `net` with every convolution and linear weight passed through `f`, called once per
+/// output channel's weights.
+fn map_weights(net: &Net, f: impl Fn(&mut [f32])) -> Net {
+    let mut n = net.clone();
+    for node in &mut n.nodes {
+        let (w, c) = match &mut node.op {
+            Op::Conv(c) => (&mut c.weight, c.out_c),
+            Op::Linear(l) => (&mut l.weight, l.out_f),
+            _ => continue,
+        };
+        let per = w.len() / c;
+        w.chunks_mut(per).for_each(&f);
+    }
+    n
+}
+
+/// The part of the f16 error no f16 engine avoids: the f32 model's output when only its
+/// input and its weights are rounded to f16 (as the f16 model stores them), against
+/// `reference` (the f32 outputs of `inputs`); max-norm relative, worst input.
+pub fn f16_floor(net: &Net, inputs: &[Vec<f32>], reference: &[Vec<f32>]) -> Result<f32> {
+    use bfmd_kernels::half::f16;
+    let r16 = |v: &mut f32| *v = f16::from_f32(*v).to_f32();
+    let rounded = map_weights(net, |ch| ch.iter_mut().for_each(r16));
+    let mut r = Runner::new(&lower(&rounded, Precision::F32, None, false)?)?;
+    let mut worst = 0f32;
+    for (x, y) in inputs.iter().zip(reference) {
+        let mut xr = x.clone();
+        xr.iter_mut().for_each(r16);
+        worst = worst.max(rel_max(&r.infer(&xr)?, y));
+    }
+    Ok(worst)
+}
+
+/// The part of the int8 error no int8 engine avoids: the f32 model's output when only its
+/// input is quantized (with `plan`'s input quantization) and its weights are quantized per
+/// channel (`scale = max|w| / 127`), against `reference`; cosine, worst input.
+pub fn int8_floor(
+    net: &Net,
+    plan: &QuantPlan,
+    inputs: &[Vec<f32>],
+    reference: &[Vec<f32>],
+) -> Result<f64> {
+    use bfmd_kernels::quant::{dequantize_s8, quantize_f32_to_s8};
+    let fq = map_weights(net, |ch| {
+        let m = ch.iter().fold(0f32, |a, v| a.max(v.abs()));
+        if m > 0.0 {
+            let s = m / 127.0;
+            ch.iter_mut().for_each(|v| *v = (*v / s).round() * s);
+        }
+    });
+    let q = plan.quant[net.input.0];
+    let mut r = Runner::new(&lower(&fq, Precision::F32, None, false)?)?;
+    let mut worst = 1f64;
+    for (x, y) in inputs.iter().zip(reference) {
+        let xq: Vec<f32> = x
+            .iter()
+            .map(|&v| {
+                let i = quantize_f32_to_s8(v, q.scale, q.zero_point);
+                dequantize_s8(i, q.scale, q.zero_point)
+            })
+            .collect();
+        worst = worst.min(cosine(&r.infer(&xq)?, y));
+    }
+    Ok(worst)
+}

@@ -494,3 +494,60 @@ fn set_keys_parse_and_reject_mistakes() {
         "{e}"
     );
 }
+
+/// Every backbone, small, with made-up weights: the f32 lowering through bfmd-graph and the
+/// kernels agrees with bfmd-models' plain interpreter (an independent oracle written from the
+/// PyTorch semantics), including torchvision GoogLeNet's `ceil_mode` pools and
+/// `transform_input`, which no weighted reference covers.
+#[test]
+fn every_backbone_lowers_like_the_interpreter() {
+    use bfmd_models::interp::eval;
+    use bfmd_models::lower::{lower, Precision};
+    use bfmd_models::run::{rel_max, Runner};
+    let small = |b: Backbone, width: f32, resolution: usize| {
+        let s = b.standard();
+        Config {
+            width,
+            resolution,
+            classes: if b.is_classifier() { 7 } else { 0 },
+            ..s
+        }
+    };
+    let mut cases: Vec<(Backbone, Config)> = Backbone::ALL
+        .iter()
+        .map(|&b| match b {
+            Backbone::ShuffleNetV2 => (b, small(b, 0.5, 64)),
+            Backbone::InceptionV3 | Backbone::Xception => (b, small(b, 0.125, 80)),
+            Backbone::BlazeFace => (b, small(b, 0.5, 64)),
+            _ => (b, small(b, 0.25, 64)),
+        })
+        .collect();
+    // torchvision GoogLeNet on an odd size (ceil_mode pools pad at the bottom/right) with
+    // transform_input, and the seed's.
+    cases.push((
+        Backbone::GoogLeNet,
+        Config {
+            transform_input: true,
+            ..small(Backbone::GoogLeNet, 0.25, 71)
+        },
+    ));
+    cases.push((
+        Backbone::GoogLeNet,
+        Config {
+            seed_style: true,
+            ..small(Backbone::GoogLeNet, 0.25, 64)
+        },
+    ));
+    for (b, cfg) in cases {
+        let net = build(b, &cfg, &mut Weights::synthetic(3)).unwrap();
+        let n = net.shape(net.input).len();
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919 % 2003) as f32 / 1001.0) - 1.0)
+            .collect();
+        let want = eval(&net, &x).unwrap().swap_remove(net.output.0);
+        let l = lower(&net, Precision::F32, None, false).unwrap();
+        let got = Runner::new(&l).unwrap().infer(&x).unwrap();
+        let e = rel_max(&got, &want);
+        assert!(e < 1e-4, "{} {cfg:?}: graph vs interpreter {e:e}", b.name());
+    }
+}

@@ -3,6 +3,11 @@
 //! parameters, multiply-accumulates (convolutions and linear layers), arena bytes of the int8
 //! and f16 lowerings, and weight bytes; beside them the published counts (standard rows) or
 //! the reference manifest's counts (reference rows).
+//!
+//! `cargo xtask models --accuracy DIR` instead runs every reference found in `DIR` (the
+//! layout of `tests/data/torch/` or of the shared `torch/` folder) on all of its inputs in
+//! f32, f16 and int8 (calibrated on those inputs) and prints the agreement as Markdown rows
+//! (the README's table).
 
 use bfmd_models::{Backbone, Config, Summary};
 use std::path::Path;
@@ -146,12 +151,115 @@ fn row(b: Backbone, c: &Config, s: &Summary, check: &str) {
     );
 }
 
+fn read_f32(path: &Path) -> Result<Vec<f32>, String> {
+    let b = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// One reference folder in f32, f16 and int8, as a Markdown row.
+fn accuracy_row(folder: &Path, name: &str, b: Backbone, c: &Config) -> Result<String, String> {
+    use bfmd_models::calib::quantize;
+    use bfmd_models::compare::{compare, f16_floor, int8_floor, worst_local};
+    use bfmd_models::lower::{lower, Precision};
+    use bfmd_models::run::{argmax, cosine, rel_max, Runner};
+    let e = |e: bfmd_models::error::Error| format!("{name}: {e}");
+    let mut w = bfmd_models::weights::Weights::load(&folder.join(format!("{name}.safetensors")))
+        .map_err(e)?;
+    let net = bfmd_models::build(b, c, &mut w).map_err(e)?;
+    let (mut inputs, mut torch) = (Vec::new(), Vec::new());
+    for i in 0.. {
+        let x = folder.join(format!("input_{i}.nhwc.f32"));
+        if !x.exists() {
+            break;
+        }
+        let y = [format!("output_{i}.f32"), format!("output_{i}.nhwc.f32")]
+            .iter()
+            .map(|f| folder.join(f))
+            .find(|p| p.exists())
+            .ok_or_else(|| format!("{name}: no output_{i}"))?;
+        inputs.push(read_f32(&x)?);
+        torch.push(read_f32(&y)?);
+    }
+    let run = |p: Precision, plan| -> Result<Vec<Vec<f32>>, String> {
+        let mut r = Runner::new(&lower(&net, p, plan, false).map_err(e)?).map_err(e)?;
+        inputs.iter().map(|x| r.infer(x).map_err(e)).collect()
+    };
+    let y32 = run(Precision::F32, None)?;
+    let f32_rel = y32
+        .iter()
+        .zip(&torch)
+        .map(|(a, t)| rel_max(a, t))
+        .fold(0f32, f32::max);
+    let y16 = run(Precision::F16, None)?;
+    let f16_rel = y16
+        .iter()
+        .zip(&y32)
+        .map(|(a, t)| rel_max(a, t))
+        .fold(0f32, f32::max);
+    let plan = quantize(&net, &inputs).map_err(e)?;
+    let y8 = run(Precision::Int8, Some(&plan))?;
+    let cos = y8
+        .iter()
+        .zip(&y32)
+        .map(|(a, t)| cosine(a, t))
+        .fold(1f64, f64::min);
+    let top1 = y8
+        .iter()
+        .zip(&y32)
+        .filter(|(a, t)| argmax(a) == argmax(t))
+        .count();
+    let fl16 = f16_floor(&net, &inputs, &y32).map_err(e)?;
+    let fl8 = int8_floor(&net, &plan, &inputs, &y32).map_err(e)?;
+    let rows = compare(&net, Precision::Int8, Some(&plan), &inputs).map_err(e)?;
+    let own = worst_local(&rows).map(|r| r.local_cos).unwrap_or(1.0);
+    let s = Summary::of_net(&net).map_err(e)?;
+    let top1 = if b.is_classifier() {
+        format!("{top1}/{}", inputs.len())
+    } else {
+        "-".into()
+    };
+    Ok(format!(
+        "| {} | {} | {:.1e} | {:.1e} ({:.1e}) | {:.4} ({:.4}) | {} | {:.4} | {} | {} | {} | {} |",
+        b.name(),
+        config_text(b, c),
+        f32_rel,
+        f16_rel,
+        fl16,
+        cos,
+        fl8,
+        top1,
+        own,
+        s.params,
+        s.macs,
+        s.arena_int8,
+        s.arena_f16
+    ))
+}
+
+fn accuracy(dir: &Path) -> Result<(), String> {
+    println!("| backbone | configuration | f32 vs PyTorch | f16 vs f32 (floor) | int8 cosine (floor) | int8 top-1 = f32 | worst own int8 op | params | MACs | arena int8 | arena f16 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (name, b, c) in references() {
+        let folder = dir.join(name);
+        if folder.exists() {
+            println!("{}", accuracy_row(&folder, name, b, &c)?);
+        }
+    }
+    Ok(())
+}
+
 /// Runs `models`.
 pub fn run(args: &[String]) -> Result<(), String> {
-    if let Some(a) = args.first() {
-        return Err(format!(
-            "unknown argument `{a}` (usage: cargo xtask models)"
-        ));
+    match args {
+        [] => {}
+        [a, d] if a == "--accuracy" => return accuracy(Path::new(d)),
+        _ => {
+            return Err(format!(
+                "unknown arguments {args:?} (usage: cargo xtask models [--accuracy DIR])"
+            ))
+        }
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut failures = Vec::new();

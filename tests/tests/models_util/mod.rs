@@ -2,13 +2,11 @@
 //! each one is built with bfmd-models, and the checks every case runs.
 #![allow(dead_code)]
 
-use bfmd_kernels::half::f16;
-use bfmd_kernels::quant::{dequantize_s8, quantize_f32_to_s8};
 use bfmd_models::calib::quantize;
 use bfmd_models::compare::{compare, worst_local};
 use bfmd_models::error::Result;
 use bfmd_models::lower::{lower, Precision};
-use bfmd_models::net::{Net, NetBuilder, Op};
+use bfmd_models::net::{Net, NetBuilder};
 use bfmd_models::run::{argmax, cosine, rel_max, Runner};
 use bfmd_models::weights::Weights;
 use bfmd_models::{Backbone, Config};
@@ -215,13 +213,7 @@ pub fn check_with(
 
     // The f16 floor: the same f32 arithmetic with only the input and the weights rounded to
     // f16. No f16 engine does better than this; it is the evidence behind an `Exception`.
-    let rounded = round_to_f16(&net);
-    let mut rr = Runner::new(&lower(&rounded, Precision::F32, None, false).unwrap()).unwrap();
-    let mut f16_floor = 0f32;
-    for (x, y32) in case.inputs.iter().zip(&f32_out) {
-        let xr: Vec<f32> = x.iter().map(|&v| f16::from_f32(v).to_f32()).collect();
-        f16_floor = f16_floor.max(rel_max(&rr.infer(&xr).unwrap(), y32));
-    }
+    let f16_floor = bfmd_models::compare::f16_floor(&net, &case.inputs, &f32_out).unwrap();
     let lh = lower(&net, Precision::F16, None, false).unwrap();
     let mut rh = Runner::new(&lh).unwrap();
     let mut f16_rel = 0f32;
@@ -230,22 +222,9 @@ pub fn check_with(
     }
 
     let plan = quantize(&net, &case.inputs).unwrap();
-    // The int8 floor: f32 arithmetic with only the input quantized (with the calibrated input
-    // quantization) and the weights quantized per channel, as the int8 model stores them.
-    let fq = fake_quant_weights(&net);
-    let mut rfq = Runner::new(&lower(&fq, Precision::F32, None, false).unwrap()).unwrap();
-    let qi = plan.quant[net.input.0];
-    let mut int8_floor = 1f64;
-    for (x, y32) in case.inputs.iter().zip(&f32_out) {
-        let xq: Vec<f32> = x
-            .iter()
-            .map(|&v| {
-                let q = quantize_f32_to_s8(v, qi.scale, qi.zero_point);
-                dequantize_s8(q, qi.scale, qi.zero_point)
-            })
-            .collect();
-        int8_floor = int8_floor.min(cosine(&rfq.infer(&xq).unwrap(), y32));
-    }
+    // The int8 floor: f32 arithmetic with only the input and the weights quantized as the
+    // int8 model stores them.
+    let int8_floor = bfmd_models::compare::int8_floor(&net, &plan, &case.inputs, &f32_out).unwrap();
     let lq = lower(&net, Precision::Int8, Some(&plan), false).unwrap();
     let mut rq = Runner::new(&lq).unwrap();
     let mut int8_cos = 1f64;
@@ -318,42 +297,4 @@ pub fn check_with(
         r.f16_own
     );
     r
-}
-
-/// `net` with every weight and bias rounded to f16 (the f16 lowering stores weights in f16).
-pub fn round_to_f16(net: &Net) -> Net {
-    let mut n = net.clone();
-    let r = |v: &mut Vec<f32>| v.iter_mut().for_each(|x| *x = f16::from_f32(*x).to_f32());
-    for node in &mut n.nodes {
-        match &mut node.op {
-            Op::Conv(c) => r(&mut c.weight),
-            Op::Linear(l) => r(&mut l.weight),
-            _ => {}
-        }
-    }
-    n
-}
-
-/// `net` with every convolution and linear weight quantized symmetrically per output channel
-/// to int8 and back (`scale = max|w| / 127`), as the int8 lowering stores them.
-pub fn fake_quant_weights(net: &Net) -> Net {
-    let mut n = net.clone();
-    let fq = |w: &mut Vec<f32>, channels: usize| {
-        let per = w.len() / channels;
-        for ch in w.chunks_mut(per) {
-            let m = ch.iter().fold(0f32, |a, v| a.max(v.abs()));
-            if m > 0.0 {
-                let s = m / 127.0;
-                ch.iter_mut().for_each(|v| *v = (*v / s).round() * s);
-            }
-        }
-    };
-    for node in &mut n.nodes {
-        match &mut node.op {
-            Op::Conv(c) => fq(&mut c.weight, c.out_c),
-            Op::Linear(l) => fq(&mut l.weight, l.out_f),
-            _ => {}
-        }
-    }
-    n
 }
