@@ -40,6 +40,8 @@
 //! # Ok::<(), bfmd_kernels::Error>(())
 //! ```
 
+#[cfg(bfmd_dsp)]
+mod dsp;
 #[cfg(bfmd_neon)]
 mod neon;
 pub mod portable;
@@ -49,9 +51,16 @@ use crate::quant::{activation_range_s8, quantize_multiplier, FusedActivation};
 use crate::reference::pool::{check_mean_call, check_pool_geometry};
 use crate::shape::{PoolGeometry, Shape};
 
-/// The inner-loop path the dispatchers in this module run.
+/// The inner-loop path the dispatchers in this module run: `"dsp"` on cores with the Arm DSP
+/// extension, `"portable"` elsewhere or with the `force-portable` feature.
 /// On aarch64 with NEON (unless `force-portable`) the dispatcher runs the NEON loops, `"neon"`.
-pub const PATH: &str = if cfg!(bfmd_neon) { "neon" } else { "portable" };
+pub const PATH: &str = if cfg!(bfmd_dsp) {
+    "dsp"
+} else if cfg!(bfmd_neon) {
+    "neon"
+} else {
+    "portable"
+};
 
 /// Checks that a quantization scale is a positive finite number.
 pub(crate) fn check_scale(what: &'static str, scale: f32) -> Result<()> {
@@ -163,6 +172,12 @@ impl PoolS8Params {
 ///
 /// `input` is NHWC `p.geometry.input`, `output` NHWC `p.geometry.output`.
 pub fn max_pool_s8(p: &PoolS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
+    #[cfg(bfmd_dsp)]
+    {
+        p.check(input.len(), output.len())?;
+        dsp::max_pool(p, input, output);
+        return Ok(());
+    }
     #[cfg(bfmd_neon)]
     return neon::max_pool_s8(p, input, output);
     #[allow(unreachable_code)]
@@ -175,6 +190,12 @@ pub fn max_pool_s8(p: &PoolS8Params, input: &[i8], output: &mut [i8]) -> Result<
 /// With `p.count_include_pad` the divisor is the window area and each padded tap adds
 /// `p.zero_point` to the sum (bfmd-defined, same rounding).
 pub fn avg_pool_s8(p: &PoolS8Params, input: &[i8], output: &mut [i8]) -> Result<()> {
+    #[cfg(bfmd_dsp)]
+    {
+        p.check(input.len(), output.len())?;
+        dsp::avg_pool(p, input, output);
+        return Ok(());
+    }
     #[cfg(bfmd_neon)]
     return neon::avg_pool_s8(p, input, output);
     #[allow(unreachable_code)]
@@ -256,6 +277,12 @@ impl MeanS8Params {
 /// checked against the `tflite-micro` Python runtime (0.dev20261023), where some older TFLM
 /// trees instead took a truncating `reference_ops::Mean` for equal quantization.
 pub fn mean_s8(p: &MeanS8Params, input: Shape, input_data: &[i8], output: &mut [i8]) -> Result<()> {
+    #[cfg(bfmd_dsp)]
+    {
+        let count = check_mean_s8(p, input, input_data.len(), output.len())?;
+        dsp::mean(p, input, input_data, output, count);
+        return Ok(());
+    }
     #[cfg(bfmd_neon)]
     return neon::mean_s8(p, input, input_data, output);
     #[allow(unreachable_code)]

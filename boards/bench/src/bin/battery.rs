@@ -844,7 +844,7 @@ type Family = (&'static str, fn(&mut Tally, &mut Rng));
 /// Pooling: max and average (TFLite and count-include-pad) over the pooling cases of
 /// `bfmd-kernels/tests/pool.rs`, and MEAN.
 fn pool_battery(t: &mut Tally, rng: &mut Rng) {
-    let cases: [PoolCase; 10] = [
+    let cases: [PoolCase; 12] = [
         (
             "global_3x3x256",
             s(1, 3, 3, 256),
@@ -894,6 +894,20 @@ fn pool_battery(t: &mut Tally, rng: &mut Rng) {
             "global_16x16x3",
             s(1, 16, 16, 3),
             (16, 16),
+            (1, 1),
+            Padding::Valid,
+        ),
+        (
+            "global_16x17x8",
+            s(1, 16, 17, 8),
+            (16, 17),
+            (1, 1),
+            Padding::Valid,
+        ),
+        (
+            "3x3_s1_valid_batch2",
+            s(2, 5, 6, 16),
+            (3, 3),
             (1, 1),
             Padding::Valid,
         ),
