@@ -22,27 +22,27 @@ fn f32s(bytes: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-/// The int8 model's input quantization (the goldens' inputs are int8).
-fn input_quant(model: &str) -> (f32, i32) {
-    let m = parse(&read(&format!("models/{model}_int8.tflite"))).unwrap();
-    match &m.tensors[m.inputs[0]].quantization {
+/// The float input matching the int8 input `q` of `int8_model` (`models/<file>`): each value
+/// dequantized with that model's input scale and zero point, as little-endian f32 bytes.
+fn dequantized(int8_model: &str, q: &[u8]) -> Vec<u8> {
+    let m = parse(&read(&format!("models/{int8_model}"))).unwrap();
+    let (scale, zero_point) = match &m.tensors[m.inputs[0]].quantization {
         Some(Quantization::PerTensor { scale, zero_point }) => (*scale, *zero_point),
-        q => panic!("{model}: input quantization {q:?}"),
-    }
+        other => panic!("{int8_model}: input quantization {other:?}"),
+    };
+    q.iter()
+        .flat_map(|&v| (scale * (i32::from(v as i8) - zero_point) as f32).to_le_bytes())
+        .collect()
 }
 
 #[test]
 fn f32_twins_match_the_float_reference() {
     let mut failures = Vec::new();
     for name in F32_TWINS {
-        let (scale, zero_point) = input_quant(name);
         let (mut h, r) = host(&format!("{name}_f32.tflite"));
         for i in 0..INPUTS {
             let q = read(&format!("golden/{name}/input_{i}.bin"));
-            let x: Vec<u8> = q
-                .iter()
-                .flat_map(|&v| (scale * (i32::from(v as i8) - zero_point) as f32).to_le_bytes())
-                .collect();
+            let x = dequantized(&format!("{name}_int8.tflite"), &q);
             let want = f32s(&read(&format!("golden/{name}/output_f32_{i}.bin")));
             let out = h
                 .run(&[&x])
@@ -81,18 +81,10 @@ fn f32_twins_match_the_float_reference() {
 /// input.
 #[test]
 fn float_visual_wake_words_classifies_the_photographs_like_tflm() {
-    let m = parse(&read("models/vww_96_int8.tflite")).unwrap();
-    let (scale, zero_point) = match &m.tensors[m.inputs[0]].quantization {
-        Some(Quantization::PerTensor { scale, zero_point }) => (*scale, *zero_point),
-        q => panic!("input quantization {q:?}"),
-    };
     let (mut h, _) = host("vww_96_float.tflite");
     for name in ["astronaut", "chelsea", "coffee", "brick"] {
         let q = read(&format!("golden/vww_96_int8_real/{name}.input.bin"));
-        let x: Vec<u8> = q
-            .iter()
-            .flat_map(|&v| (scale * (i32::from(v as i8) - zero_point) as f32).to_le_bytes())
-            .collect();
+        let x = dequantized("vww_96_int8.tflite", &q);
         let y = f32s(&h.run(&[&x]).unwrap()[0]);
         let tflm = read(&format!("golden/vww_96_int8_real/{name}.output.bin"));
         let (p_float, p_int8) = (y[1], (i32::from(tflm[1] as i8) + 128) as f32 / 256.0);

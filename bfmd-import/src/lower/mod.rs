@@ -26,7 +26,7 @@
 //! tensor (index and name): [`ImportError::Lowering`].
 //!
 //! The first version of this lowering was written for the boards' build scripts
-//! (`boards/embed/src/lower.rs`); this is the canonical one.
+//! (`boards/embed/src/lower.rs`); this one replaced it, and the boards call it.
 
 mod host;
 
