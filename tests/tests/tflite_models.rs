@@ -126,3 +126,47 @@ fn channel_shuffle_fold_matches_the_unfolded_ops() {
         }
     }
 }
+
+/// `LowerOptions::extra_outputs` exposes intermediate tensors (for hunting a first differing
+/// op against a reference interpreter) without changing the model's own outputs; a tensor the
+/// lowering folded away cannot be exposed, and the error names it.
+#[test]
+fn extra_outputs_expose_intermediate_tensors() {
+    use bfmd_import::lower::{lower, HostModel, LowerOptions};
+    use bfmd_import::tflite::{parse, ImportError};
+    let m = parse(&read("models/shufflenet_v2_int8.tflite")).unwrap();
+    let stem = m.operators[0].outputs[0];
+    let last = m.outputs[0];
+    let options = LowerOptions {
+        extra_outputs: vec![stem, last],
+        ..LowerOptions::default()
+    };
+    let l = lower(&m, &options).unwrap();
+    let mut h = HostModel::new(l.built.blob).unwrap();
+    let out = h.run(&[&read("golden/shufflenet_v2/input_0.bin")]).unwrap();
+    let want = read("golden/shufflenet_v2/output_0.bin");
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0], want);
+    assert_eq!(out[1].len(), m.tensors[stem].num_elements());
+    assert_eq!(out[2], want, "the graph output exposed again");
+    // The stem's ReLU output: no value below the output zero point.
+    let zp = match &m.tensors[stem].quantization {
+        Some(bfmd_import::tflite::Quantization::PerTensor { zero_point, .. }) => *zero_point,
+        q => panic!("{q:?}"),
+    };
+    assert!(out[1].iter().all(|&v| i32::from(v as i8) >= zp));
+
+    // Operator 8 is the first shuffle's RESHAPE; its output exists only in TFLite.
+    let folded = m.operators[8].outputs[0];
+    let options = LowerOptions {
+        extra_outputs: vec![folded],
+        ..LowerOptions::default()
+    };
+    match lower(&m, &options) {
+        Err(ImportError::Lowering {
+            tensor: Some((t, _)),
+            ..
+        }) => assert_eq!(t, folded),
+        other => panic!("expected an error naming tensor {folded}, got {other:?}"),
+    }
+}
