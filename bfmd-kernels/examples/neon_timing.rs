@@ -1,15 +1,21 @@
-//! Wall-clock timing of the dispatched kernels against the portable loops on the shapes of
-//! `BENCH.md` (a-g), for comparing the NEON paths with the portable ones.
+//! Runs the dispatched kernels and the portable loops on the shapes of `BENCH.md` (a-g), in
+//! int8 and (for the convolutions and the fully connected layer) f16, for comparing the NEON
+//! paths with the portable ones.
 //!
 //! ```text
 //! cargo run --release --target aarch64-unknown-linux-gnu -p bfmd-kernels --example neon_timing
+//! cargo run ... --example neon_timing -- run <case> <dispatch|portable> <calls>
 //! ```
 //!
+//! Without arguments it prints a table of wall-clock time per MAC (per add for the pool, per
+//! element for the add). With `run` it only sets up case number `<case>` (the table's row
+//! order) and calls one of its two paths `<calls>` times, so that an instruction-counting QEMU
+//! plugin can measure one call as the difference of two runs.
+//!
 //! Under `qemu-aarch64` (the runner in `.cargo/config.toml`) the times are those of an
-//! emulator: only the ratio between two paths of the same run means anything, and even that
-//! only roughly (QEMU translates each guest instruction to host code of varying cost). Speed is
-//! never asserted; this program only prints. On a real phone the same command (with the binary
-//! copied over) gives real figures.
+//! emulator: QEMU translates each guest instruction to host code of very different cost (many
+//! NEON instructions become calls to helper functions), so even the ratio between two paths
+//! says little about a phone. Speed is never asserted; this program only prints.
 
 use bfmd_kernels::f16::{conv as hconv, depthwise as hdw, fully_connected as hfc};
 use bfmd_kernels::half::f16;
@@ -27,7 +33,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 /// Seconds per call of `f`, repeated until at least `budget` seconds have passed.
-fn time(budget: f64, mut f: impl FnMut()) -> f64 {
+fn time(budget: f64, f: &mut dyn FnMut()) -> f64 {
     f();
     let mut n = 1u64;
     loop {
@@ -76,126 +82,127 @@ fn quant<'a>(m: &'a [i32], s: &'a [i32]) -> ChannelQuantS8<'a> {
     }
 }
 
-struct Row {
+/// One benchmark row: the two paths as closures owning their data.
+struct Case {
     id: &'static str,
-    what: &'static str,
+    what: String,
     path: &'static str,
-    work: f64,
-    fast: f64,
-    portable: f64,
+    /// MACs (adds for the pool, elements for the add).
+    work: usize,
+    dispatch: Box<dyn FnMut()>,
+    portable: Box<dyn FnMut()>,
 }
 
-fn main() {
-    let budget = 0.3;
-    let mut rows = Vec::new();
-    let mult = vec![1_500_000_000; 256];
-    let shift = vec![-9; 256];
+const MULT: i32 = 1_500_000_000;
+const SHIFT: i32 = -9;
 
-    let conv_case = |id, what, g: ConvGeometry, dw: bool, rows: &mut Vec<Row>| {
-        let taps = if dw {
-            g.kernel_h * g.kernel_w
-        } else {
-            g.kernel_h * g.kernel_w * g.input.c
-        };
-        let filter = bytes(taps * g.output.c, 2);
-        let input = bytes(g.input.len(), 1);
-        let bias: Vec<i32> = bytes(g.output.c, 3)
-            .iter()
-            .map(|&b| b as i32 * 64)
-            .collect();
-        let p = ConvS8Params {
-            geometry: g,
-            quant: quant(&mult[..g.output.c], &shift[..g.output.c]),
-        };
-        let mut out = vec![0i8; g.output.len()];
-        let b = Some(&bias[..]);
-        let (fast, portable, path) = if dw {
-            (
-                time(budget, || {
-                    depthwise::depthwise_conv_s8(&p, &input, &filter, b, &mut out, &mut [])
-                        .unwrap();
-                    black_box(&out);
-                }),
-                time(budget, || {
-                    depthwise::portable::depthwise_conv_s8(
-                        &p,
-                        &input,
-                        &filter,
-                        b,
-                        &mut out,
-                        &mut [],
-                    )
+/// The int8 and f16 cases of a convolution (`dw`: depthwise) shape.
+fn conv_cases(id: &'static str, what: &str, g: ConvGeometry, dw: bool) -> [Case; 2] {
+    let taps = g.kernel_h * g.kernel_w * if dw { 1 } else { g.input.c };
+    let (oc, work) = (g.output.c, g.output.len() * taps);
+    let filter = bytes(taps * oc, 2);
+    let input = bytes(g.input.len(), 1);
+    let bias: Vec<i32> = bytes(oc, 3).iter().map(|&b| b as i32 * 64).collect();
+    let (m, s) = (vec![MULT; oc], vec![SHIFT; oc]);
+    let mut out = vec![0i8; g.output.len()];
+    let (f2, i2, b2, m2, s2, mut o2) = (
+        filter.clone(),
+        input.clone(),
+        bias.clone(),
+        m.clone(),
+        s.clone(),
+        out.clone(),
+    );
+    let s8 = if dw {
+        Case {
+            id,
+            what: format!("{what}, int8"),
+            path: depthwise::PATH,
+            work,
+            dispatch: Box::new(move || {
+                let p = ConvS8Params {
+                    geometry: g,
+                    quant: quant(&m, &s),
+                };
+                depthwise::depthwise_conv_s8(&p, &input, &filter, Some(&bias), &mut out, &mut [])
                     .unwrap();
-                    black_box(&out);
-                }),
-                depthwise::PATH,
-            )
-        } else {
-            (
-                time(budget, || {
-                    conv::conv_s8(&p, &input, &filter, b, &mut out, &mut []).unwrap();
-                    black_box(&out);
-                }),
-                time(budget, || {
-                    conv::portable::conv_s8(&p, &input, &filter, b, &mut out, &mut []).unwrap();
-                    black_box(&out);
-                }),
-                conv::PATH,
-            )
-        };
-        let work = (g.output.len() * taps) as f64;
-        rows.push(Row {
+                black_box(&out);
+            }),
+            portable: Box::new(move || {
+                let p = ConvS8Params {
+                    geometry: g,
+                    quant: quant(&m2, &s2),
+                };
+                depthwise::portable::depthwise_conv_s8(&p, &i2, &f2, Some(&b2), &mut o2, &mut [])
+                    .unwrap();
+                black_box(&o2);
+            }),
+        }
+    } else {
+        Case {
             id,
-            what,
-            path,
+            what: format!("{what}, int8"),
+            path: conv::PATH,
             work,
-            fast,
-            portable,
-        });
-
-        // The same shape in f16 (f32 bias), dispatcher against the portable loop.
-        let x16 = halves(g.input.len(), 4);
-        let w16 = halves(filter.len(), 5);
-        let b32: Vec<f32> = bias.iter().map(|&v| v as f32 / 4096.0).collect();
-        let pf = ConvF32Params::new(g, FusedActivation::Relu6);
-        let mut out16 = vec![f16::ZERO; g.output.len()];
-        let b = Some(&b32[..]);
-        let (fast, portable, path) = if dw {
-            (
-                time(budget, || {
-                    hdw::depthwise_conv_f16(&pf, &x16, &w16, b, &mut out16, &mut []).unwrap();
-                    black_box(&out16);
-                }),
-                time(budget, || {
-                    hdw::portable::depthwise_conv_f16(&pf, &x16, &w16, b, &mut out16, &mut [])
-                        .unwrap();
-                    black_box(&out16);
-                }),
-                hdw::PATH,
-            )
-        } else {
-            (
-                time(budget, || {
-                    hconv::conv_f16(&pf, &x16, &w16, b, &mut out16, &mut []).unwrap();
-                    black_box(&out16);
-                }),
-                time(budget, || {
-                    hconv::portable::conv_f16(&pf, &x16, &w16, b, &mut out16, &mut []).unwrap();
-                    black_box(&out16);
-                }),
-                hconv::PATH,
-            )
-        };
-        rows.push(Row {
-            id,
-            what: "  same, f16",
-            path,
-            work,
-            fast,
-            portable,
-        });
+            dispatch: Box::new(move || {
+                let p = ConvS8Params {
+                    geometry: g,
+                    quant: quant(&m, &s),
+                };
+                conv::conv_s8(&p, &input, &filter, Some(&bias), &mut out, &mut []).unwrap();
+                black_box(&out);
+            }),
+            portable: Box::new(move || {
+                let p = ConvS8Params {
+                    geometry: g,
+                    quant: quant(&m2, &s2),
+                };
+                conv::portable::conv_s8(&p, &i2, &f2, Some(&b2), &mut o2, &mut []).unwrap();
+                black_box(&o2);
+            }),
+        }
     };
+    let (x, w) = (halves(g.input.len(), 4), halves(taps * oc, 5));
+    let b: Vec<f32> = bytes(oc, 6).iter().map(|&v| v as f32 / 64.0).collect();
+    let pf = ConvF32Params::new(g, FusedActivation::Relu6);
+    let mut out = vec![f16::ZERO; g.output.len()];
+    let (x2, w2, bb2, mut o2) = (x.clone(), w.clone(), b.clone(), out.clone());
+    let f16_case = if dw {
+        Case {
+            id,
+            what: format!("{what}, f16"),
+            path: hdw::PATH,
+            work,
+            dispatch: Box::new(move || {
+                hdw::depthwise_conv_f16(&pf, &x, &w, Some(&b), &mut out, &mut []).unwrap();
+                black_box(&out);
+            }),
+            portable: Box::new(move || {
+                hdw::portable::depthwise_conv_f16(&pf, &x2, &w2, Some(&bb2), &mut o2, &mut [])
+                    .unwrap();
+                black_box(&o2);
+            }),
+        }
+    } else {
+        Case {
+            id,
+            what: format!("{what}, f16"),
+            path: hconv::PATH,
+            work,
+            dispatch: Box::new(move || {
+                hconv::conv_f16(&pf, &x, &w, Some(&b), &mut out, &mut []).unwrap();
+                black_box(&out);
+            }),
+            portable: Box::new(move || {
+                hconv::portable::conv_f16(&pf, &x2, &w2, Some(&bb2), &mut o2, &mut []).unwrap();
+                black_box(&o2);
+            }),
+        }
+    };
+    [s8, f16_case]
+}
 
+fn cases() -> Vec<Case> {
     let s = Shape::new;
     let pad1 = Padding::Explicit {
         top: 1,
@@ -203,93 +210,86 @@ fn main() {
         left: 1,
         right: 1,
     };
-    let g = ConvGeometry::new(s(1, 48, 48, 32), 32, (3, 3), (1, 1), (1, 1), pad1, 1).unwrap();
-    conv_case("a", "depthwise 3x3 s1, 48x48x32", g, true, &mut rows);
-    let g = ConvGeometry::new(s(1, 48, 48, 64), 64, (3, 3), (2, 2), (1, 1), pad1, 1).unwrap();
-    conv_case("b", "depthwise 3x3 s2, 48x48x64", g, true, &mut rows);
-    let g = ConvGeometry::new(
-        s(1, 24, 24, 64),
-        128,
-        (1, 1),
-        (1, 1),
-        (1, 1),
-        Padding::Valid,
-        1,
-    )
-    .unwrap();
-    conv_case("c", "1x1 conv 24x24x64 -> 128", g, false, &mut rows);
-    let g = ConvGeometry::new(
-        s(1, 12, 12, 128),
-        128,
-        (1, 1),
-        (1, 1),
-        (1, 1),
-        Padding::Valid,
-        1,
-    )
-    .unwrap();
-    conv_case("d", "1x1 conv 12x12x128 -> 128", g, false, &mut rows);
-    let g =
-        ConvGeometry::new(s(1, 96, 96, 3), 8, (3, 3), (2, 2), (1, 1), Padding::Same, 1).unwrap();
-    conv_case("e", "conv 3x3 s2, 96x96x3 -> 8", g, false, &mut rows);
+    let valid = Padding::Valid;
+    let geo = |i, o, k, st, p| ConvGeometry::new(i, o, k, st, (1, 1), p, 1).unwrap();
+    let mut v = Vec::new();
+    let a = geo(s(1, 48, 48, 32), 32, (3, 3), (1, 1), pad1);
+    v.extend(conv_cases("a", "depthwise 3x3 s1 48x48x32", a, true));
+    let b = geo(s(1, 48, 48, 64), 64, (3, 3), (2, 2), pad1);
+    v.extend(conv_cases("b", "depthwise 3x3 s2 48x48x64", b, true));
+    let c = geo(s(1, 24, 24, 64), 128, (1, 1), (1, 1), valid);
+    v.extend(conv_cases("c", "1x1 24x24x64->128", c, false));
+    let d = geo(s(1, 12, 12, 128), 128, (1, 1), (1, 1), valid);
+    v.extend(conv_cases("d", "1x1 12x12x128->128", d, false));
+    let e = geo(s(1, 96, 96, 3), 8, (3, 3), (2, 2), Padding::Same);
+    v.extend(conv_cases("e", "3x3 s2 96x96x3->8", e, false));
 
-    // f1: global average pool 3x3x256.
-    let g = pool_geometry(s(1, 3, 3, 256), (3, 3), (1, 1), Padding::Valid).unwrap();
+    // f1: global average pool 3x3x256 (TFLite AVERAGE_POOL_2D over the whole input).
+    let g = pool_geometry(s(1, 3, 3, 256), (3, 3), (1, 1), valid).unwrap();
     let p = PoolS8Params::from_scales(g, 0.05, -128, 0.05, -128, FusedActivation::None).unwrap();
     let input = bytes(g.input.len(), 6);
-    let mut out = vec![0i8; 256];
-    rows.push(Row {
+    let i2 = input.clone();
+    let (mut out, mut o2) = (vec![0i8; 256], vec![0i8; 256]);
+    v.push(Case {
         id: "f1",
-        what: "avg pool 3x3x256 (adds)",
+        what: "avg pool 3x3x256, int8 (per add)".into(),
         path: pool::PATH,
-        work: 2304.0,
-        fast: time(budget, || {
+        work: 2304,
+        dispatch: Box::new(move || {
             pool::avg_pool_s8(&p, &input, &mut out).unwrap();
             black_box(&out);
         }),
-        portable: time(budget, || {
-            pool::portable::avg_pool_s8(&p, &input, &mut out).unwrap();
-            black_box(&out);
+        portable: Box::new(move || {
+            pool::portable::avg_pool_s8(&p, &i2, &mut o2).unwrap();
+            black_box(&o2);
         }),
     });
 
     // f2: fully connected 256 -> 10, int8 and f16.
     let fg = FullyConnectedGeometry::new(1, 256, 10);
-    let p = FullyConnectedS8Params {
-        geometry: fg,
-        quant: quant(&mult[..10], &shift[..10]),
-    };
     let (x, w) = (bytes(256, 7), bytes(2560, 8));
-    let mut out = vec![0i8; 10];
-    rows.push(Row {
+    let (x2, w2) = (x.clone(), w.clone());
+    let (m, sh) = (vec![MULT; 10], vec![SHIFT; 10]);
+    let (m2, sh2) = (m.clone(), sh.clone());
+    let (mut out, mut o2) = (vec![0i8; 10], vec![0i8; 10]);
+    v.push(Case {
         id: "f2",
-        what: "fully connected 256 -> 10",
+        what: "fully connected 256->10, int8".into(),
         path: fc::PATH,
-        work: 2560.0,
-        fast: time(budget, || {
+        work: 2560,
+        dispatch: Box::new(move || {
+            let p = FullyConnectedS8Params {
+                geometry: fg,
+                quant: quant(&m, &sh),
+            };
             fc::fully_connected_s8(&p, &x, &w, None, &mut out, &mut []).unwrap();
             black_box(&out);
         }),
-        portable: time(budget, || {
-            fc::portable::fully_connected_s8(&p, &x, &w, None, &mut out, &mut []).unwrap();
-            black_box(&out);
+        portable: Box::new(move || {
+            let p = FullyConnectedS8Params {
+                geometry: fg,
+                quant: quant(&m2, &sh2),
+            };
+            fc::portable::fully_connected_s8(&p, &x2, &w2, None, &mut o2, &mut []).unwrap();
+            black_box(&o2);
         }),
     });
     let pf = FullyConnectedF32Params::new(fg, FusedActivation::None);
-    let (x16, w16) = (halves(256, 9), halves(2560, 10));
-    let mut out16 = vec![f16::ZERO; 10];
-    rows.push(Row {
+    let (x, w) = (halves(256, 9), halves(2560, 10));
+    let (x2, w2) = (x.clone(), w.clone());
+    let (mut out, mut o2) = (vec![f16::ZERO; 10], vec![f16::ZERO; 10]);
+    v.push(Case {
         id: "f2",
-        what: "  same, f16",
+        what: "fully connected 256->10, f16".into(),
         path: hfc::PATH,
-        work: 2560.0,
-        fast: time(budget, || {
-            hfc::fully_connected_f16(&pf, &x16, &w16, None, &mut out16, &mut []).unwrap();
-            black_box(&out16);
+        work: 2560,
+        dispatch: Box::new(move || {
+            hfc::fully_connected_f16(&pf, &x, &w, None, &mut out, &mut []).unwrap();
+            black_box(&out);
         }),
-        portable: time(budget, || {
-            hfc::portable::fully_connected_f16(&pf, &x16, &w16, None, &mut out16, &mut []).unwrap();
-            black_box(&out16);
+        portable: Box::new(move || {
+            hfc::portable::fully_connected_f16(&pf, &x2, &w2, None, &mut o2, &mut []).unwrap();
+            black_box(&o2);
         }),
     });
 
@@ -297,33 +297,65 @@ fn main() {
     let p = AddS8Params::from_scales(0.05, -3, 0.1, 4, 0.1, -10, FusedActivation::None).unwrap();
     let sh = s(1, 24, 24, 32);
     let (a, b) = (bytes(sh.len(), 11), bytes(sh.len(), 12));
-    let mut out = vec![0i8; sh.len()];
-    rows.push(Row {
+    let (a2, b2) = (a.clone(), b.clone());
+    let (mut out, mut o2) = (vec![0i8; sh.len()], vec![0i8; sh.len()]);
+    v.push(Case {
         id: "g",
-        what: "add 24x24x32 (elements)",
+        what: "add 24x24x32, int8 (per element)".into(),
         path: elementwise::PATH,
-        work: sh.len() as f64,
-        fast: time(budget, || {
+        work: sh.len(),
+        dispatch: Box::new(move || {
             elementwise::add_s8(&p, sh, &a, sh, &b, &mut out).unwrap();
             black_box(&out);
         }),
-        portable: time(budget, || {
-            elementwise::portable::add_s8(&p, sh, &a, sh, &b, &mut out).unwrap();
-            black_box(&out);
+        portable: Box::new(move || {
+            elementwise::portable::add_s8(&p, sh, &a2, sh, &b2, &mut o2).unwrap();
+            black_box(&o2);
         }),
     });
+    v
+}
 
-    println!("| id | shape | path | dispatcher ns/MAC | portable ns/MAC | portable / dispatcher |");
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut cases = cases();
+    if args.first().map(String::as_str) == Some("run") {
+        let usage = "usage: neon_timing run <case> <dispatch|portable> <calls>";
+        let i: usize = args.get(1).and_then(|a| a.parse().ok()).expect(usage);
+        let calls: usize = args.get(3).and_then(|a| a.parse().ok()).expect(usage);
+        let c = cases.get_mut(i).expect("no such case");
+        let f = match args.get(2).map(String::as_str) {
+            Some("dispatch") => &mut c.dispatch,
+            Some("portable") => &mut c.portable,
+            _ => panic!("{usage}"),
+        };
+        for _ in 0..calls {
+            f();
+        }
+        return;
+    }
+    if args.first().map(String::as_str) == Some("list") {
+        for (i, c) in cases.iter().enumerate() {
+            println!("{i}\t{}\t{}\t{}\t{}", c.id, c.what, c.path, c.work);
+        }
+        return;
+    }
+    println!(
+        "| id | shape | path | dispatcher ns/unit | portable ns/unit | portable / dispatcher |"
+    );
     println!("|---|---|---|---|---|---|");
-    for r in &rows {
+    for c in &mut cases {
+        let fast = time(0.3, &mut c.dispatch);
+        let portable = time(0.3, &mut c.portable);
+        let w = c.work as f64;
         println!(
             "| {} | {} | {} | {:.3} | {:.3} | {:.2}x |",
-            r.id,
-            r.what,
-            r.path,
-            r.fast * 1e9 / r.work,
-            r.portable * 1e9 / r.work,
-            r.portable / r.fast
+            c.id,
+            c.what,
+            c.path,
+            fast * 1e9 / w,
+            portable * 1e9 / w,
+            portable / fast
         );
     }
 }

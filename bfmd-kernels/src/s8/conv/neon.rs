@@ -157,6 +157,54 @@ impl StageS8 {
     }
 }
 
+impl StageS8 {
+    /// The staged bias of channels `j..j + 4`.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    pub(crate) fn bias4(&self, j: usize) -> int32x4_t {
+        load_i32x4(&self.bias[j..])
+    }
+
+    /// Channels `j..j + 4`: `acc` (bias included) requantized, plus the output offset
+    /// (wrapping, like TFLM's `int32_t` add), not clamped.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    fn requant_offset4(&self, j: usize, acc: int32x4_t) -> int32x4_t {
+        let r = requantize4(
+            acc,
+            load_i32x4(&self.mult[j..]),
+            load_i32x4(&self.left[j..]),
+            load_i32x4(&self.right[j..]),
+        );
+        vaddq_s32(r, vdupq_n_s32(self.out_offset))
+    }
+
+    /// Sixteen channels `j..j + 16` whose sums `acc` already include the bias: requantized,
+    /// offset, narrowed with saturation and clamped. Equal to [`StageS8::finish4`] lane by
+    /// lane: saturating to int16 then int8 and clamping to a range inside int8 is the same
+    /// as clamping the int32 value, and the clamp is skipped when it is the whole int8 range.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    pub(crate) fn finish16_biased(&self, j: usize, acc: [int32x4_t; 4]) -> int8x16_t {
+        // Written out lane group by lane group: `array::map` is not always inlined here.
+        let v0 = self.requant_offset4(j, acc[0]);
+        let v1 = self.requant_offset4(j + 4, acc[1]);
+        let v2 = self.requant_offset4(j + 8, acc[2]);
+        let v3 = self.requant_offset4(j + 12, acc[3]);
+        let v = [v0, v1, v2, v3];
+        let lo = vcombine_s16(vqmovn_s32(v[0]), vqmovn_s32(v[1]));
+        let hi = vcombine_s16(vqmovn_s32(v[2]), vqmovn_s32(v[3]));
+        let b = vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi));
+        if self.act_min == -128 && self.act_max == 127 {
+            b
+        } else {
+            // Both bounds are validated to lie in -128..=127.
+            let b = vmaxq_s8(b, vdupq_n_s8(self.act_min as i8));
+            vminq_s8(b, vdupq_n_s8(self.act_max as i8))
+        }
+    }
+}
+
 /// Narrows four int32 lanes already in `-128..=127` to int8 and stores the first `out.len()`
 /// (at most 4) of them.
 #[target_feature(enable = "neon")]
@@ -178,7 +226,13 @@ pub(crate) fn store_s8x4(out: &mut [i8], v: int32x4_t) {
 pub(crate) fn store_s8x16(out: &mut [i8], v: [int32x4_t; 4]) {
     let lo = vcombine_s16(vqmovn_s32(v[0]), vqmovn_s32(v[1]));
     let hi = vcombine_s16(vqmovn_s32(v[2]), vqmovn_s32(v[3]));
-    let b = vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi));
+    store_i8x16(out, vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi)));
+}
+
+/// Stores the first `out.len()` (at most 16) lanes of `b`.
+#[target_feature(enable = "neon")]
+#[inline]
+pub(crate) fn store_i8x16(out: &mut [i8], b: int8x16_t) {
     if out.len() >= 16 {
         // SAFETY: `out` has at least 16 writable bytes.
         unsafe { vst1q_s8(out.as_mut_ptr(), b) };

@@ -18,8 +18,8 @@
 
 use super::{check_depthwise_s8, depthwise_conv_s8_scratch_len, DepthwiseS8Params};
 use crate::error::{check_min_len, Result};
-use crate::reference::conv::for_each_window;
-use crate::s8::conv::neon::{load_s8x16, store_s8x16, StageS8};
+use crate::reference::conv::{for_each_window, tap_range};
+use crate::s8::conv::neon::{load_s8x16, store_i8x16, StageS8};
 use core::arch::aarch64::*;
 
 /// Output channels per block: one int8x16 register.
@@ -45,19 +45,28 @@ pub(crate) fn depthwise_conv_s8(
     Ok(())
 }
 
-/// `acc += (x + off) * w` on sixteen channels (`acc[i]` holds channels `4i..4i + 4`).
+/// `acc += (x + off) * w` on sixteen channels (`acc[i]` holds channels `4i..4i + 4`), the
+/// weights already widened to int16 (`w[0]`: channels 0..8, `w[1]`: 8..16).
 #[target_feature(enable = "neon")]
 #[inline]
-fn mac16(acc: &mut [int32x4_t; 4], x: int8x16_t, w: int8x16_t, off: int16x8_t) {
+fn mac16(acc: &mut [int32x4_t; 4], x: int8x16_t, w: [int16x8_t; 2], off: int16x8_t) {
     let (xl, xh) = (vaddw_s8(off, vget_low_s8(x)), vaddw_high_s8(off, x));
-    let (wl, wh) = (vmovl_s8(vget_low_s8(w)), vmovl_high_s8(w));
-    acc[0] = vmlal_s16(acc[0], vget_low_s16(xl), vget_low_s16(wl));
-    acc[1] = vmlal_high_s16(acc[1], xl, wl);
-    acc[2] = vmlal_s16(acc[2], vget_low_s16(xh), vget_low_s16(wh));
-    acc[3] = vmlal_high_s16(acc[3], xh, wh);
+    acc[0] = vmlal_s16(acc[0], vget_low_s16(xl), vget_low_s16(w[0]));
+    acc[1] = vmlal_high_s16(acc[1], xl, w[0]);
+    acc[2] = vmlal_s16(acc[2], vget_low_s16(xh), vget_low_s16(w[1]));
+    acc[3] = vmlal_high_s16(acc[3], xh, w[1]);
 }
 
-/// The depthwise loop; arguments are checked.
+/// Sixteen int8 weights widened to int16.
+#[target_feature(enable = "neon")]
+#[inline]
+fn widen16(w: int8x16_t) -> [int16x8_t; 2] {
+    [vmovl_s8(vget_low_s8(w)), vmovl_high_s8(w)]
+}
+
+/// The depthwise loop; arguments are checked. Full blocks of sixteen channels with
+/// multiplier 1 take [`block16`]; the rest (a channel tail, multipliers above 1) the lane-by-lane
+/// gathering loop [`block_any`].
 #[target_feature(enable = "neon")]
 fn depthwise_loop(
     p: &DepthwiseS8Params,
@@ -67,35 +76,153 @@ fn depthwise_loop(
     output: &mut [i8],
     mult: usize,
 ) {
-    let g = &p.geometry;
-    let (in_c, out_c) = (g.input.c, g.output.c);
-    // The input offset is validated to -127..=128, so it fits an int16 lane.
-    let off = vdupq_n_s16(p.quant.input_offset as i16);
+    let out_c = p.geometry.output.c;
     let mut c0 = 0;
     while c0 < out_c {
         let n = CB.min(out_c - c0);
         let stage = StageS8::new(&p.quant, bias, c0, n);
-        for_each_window(g, |px, window| {
-            let mut acc = [vdupq_n_s32(0); 4];
-            window.for_each_tap(g, |ipx, t| {
-                let x_px = &input[ipx * in_c..][..in_c];
-                let x = if mult == 1 {
-                    load_s8x16(&x_px[c0..c0 + n])
-                } else {
-                    let mut lanes = [0i8; CB];
-                    for (j, l) in lanes[..n].iter_mut().enumerate() {
-                        *l = x_px[(c0 + j) / mult];
-                    }
-                    load_s8x16(&lanes)
-                };
-                let w = load_s8x16(&filter[t * out_c + c0..][..n]);
-                mac16(&mut acc, x, w, off);
-            });
-            let v = [0, 1, 2, 3].map(|i| stage.finish4(4 * i, acc[i]));
-            store_s8x16(&mut output[px * out_c + c0..][..n], v);
-        });
+        if mult == 1 && n == CB {
+            block16(p, input, filter, output, c0, &stage);
+        } else {
+            block_any(p, input, filter, output, mult, c0, n, &stage);
+        }
         c0 += n;
     }
+}
+
+/// Channels `c0..c0 + 16` (multiplier 1) of every output pixel.
+///
+/// The output columns whose windows lie inside the input horizontally are known once per call
+/// (`interior`); along each row they go two at a time, sharing each widened weight, and the
+/// columns at the borders go one at a time with their clipped windows. Accumulators start at
+/// the bias. Each pixel's input reads are bounds-checked once (at the window's last tap, the
+/// largest index) and then made without per-tap checks.
+#[target_feature(enable = "neon")]
+fn block16(
+    p: &DepthwiseS8Params,
+    input: &[i8],
+    filter: &[i8],
+    output: &mut [i8],
+    c0: usize,
+    stage: &StageS8,
+) {
+    let g = &p.geometry;
+    let (h, w, c) = (g.input.h, g.input.w, g.input.c);
+    let (oh, ow) = (g.output.h, g.output.w);
+    let (kw, taps) = (g.kernel_w, g.kernel_h * g.kernel_w);
+    let (sw, dw, pl) = (g.stride_w, g.dilation_w, g.pad_left);
+    let off = vdupq_n_s16(p.quant.input_offset as i16);
+    let bias = [
+        stage.bias4(0),
+        stage.bias4(4),
+        stage.bias4(8),
+        stage.bias4(12),
+    ];
+    // Filter tap `t` of this block is filter[t * c + c0..][..16]; the last one ends in bounds.
+    assert!(taps == 0 || (taps - 1) * c + c0 + CB <= filter.len());
+    let wtap = |t: usize| {
+        // SAFETY: `t < taps`, and the assertion above bounds the last tap's 16 bytes.
+        widen16(unsafe { vld1q_s8(filter.as_ptr().add(t * c + c0)) })
+    };
+    // Columns `ox` with `ox * sw >= pl` and `ox * sw - pl + (kw - 1) * dw <= w - 1`.
+    let span = (kw - 1) * dw;
+    let lo = pl.div_ceil(sw).min(ow);
+    let hi = if w + pl > span {
+        ((w - 1 + pl - span) / sw + 1).clamp(lo, ow)
+    } else {
+        lo
+    };
+    let step = sw * c;
+    for b in 0..g.input.n {
+        for oy in 0..oh {
+            let (ky0, ky1) = tap_range(oy, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, h);
+            let out_row = (b * oh + oy) * ow;
+            // `P` pixels from column `ox` whose valid taps are `kx0..kx1`.
+            let mut pixels = |ox: usize, (kx0, kx1): (usize, usize), pair: bool| {
+                // Element index of tap (ky, kx) of pixel `ox`, channel c0 (valid taps only).
+                let at = |ky: usize, kx: usize| {
+                    let iy = b * h + oy * g.stride_h + ky * g.dilation_h - g.pad_top;
+                    (iy * w + ox * sw + kx * dw - pl) * c + c0
+                };
+                let mut acc = bias;
+                let mut acc2 = bias;
+                if ky0 < ky1 && kx0 < kx1 {
+                    // The largest index read: the last tap, plus the second pixel's step.
+                    let last = at(ky1 - 1, kx1 - 1) + if pair { step } else { 0 };
+                    assert!(last + CB <= input.len());
+                    for ky in ky0..ky1 {
+                        for kx in kx0..kx1 {
+                            let i = at(ky, kx);
+                            let wv = wtap(ky * kw + kx);
+                            // SAFETY: `i` is at most `last` (indices grow with ky and kx),
+                            // whose 16 bytes the assertion above keeps in bounds.
+                            let x = unsafe { vld1q_s8(input.as_ptr().add(i)) };
+                            mac16(&mut acc, x, wv, off);
+                            if pair {
+                                // SAFETY: as above, `i + step <= last`.
+                                let x2 = unsafe { vld1q_s8(input.as_ptr().add(i + step)) };
+                                mac16(&mut acc2, x2, wv, off);
+                            }
+                        }
+                    }
+                }
+                let o = (out_row + ox) * g.output.c + c0;
+                store_i8x16(&mut output[o..o + CB], stage.finish16_biased(0, acc));
+                if pair {
+                    let o = o + g.output.c;
+                    store_i8x16(&mut output[o..o + CB], stage.finish16_biased(0, acc2));
+                }
+            };
+            let clipped = |ox: usize| tap_range(ox, sw, pl, dw, kw, w);
+            for ox in 0..lo {
+                pixels(ox, clipped(ox), false);
+            }
+            let mut ox = lo;
+            while ox + 2 <= hi {
+                pixels(ox, (0, kw), true);
+                ox += 2;
+            }
+            for ox in ox..ow {
+                pixels(ox, clipped(ox), false);
+            }
+        }
+    }
+}
+
+/// Channels `c0..c0 + n` (`n <= 16`) of every output pixel, any multiplier: input channel
+/// `oc / mult` is gathered into each lane, the block's weights are zero-padded.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "neon")]
+fn block_any(
+    p: &DepthwiseS8Params,
+    input: &[i8],
+    filter: &[i8],
+    output: &mut [i8],
+    mult: usize,
+    c0: usize,
+    n: usize,
+    stage: &StageS8,
+) {
+    let g = &p.geometry;
+    let (in_c, out_c) = (g.input.c, g.output.c);
+    let off = vdupq_n_s16(p.quant.input_offset as i16);
+    for_each_window(g, |px, window| {
+        let mut acc = [vdupq_n_s32(0); 4];
+        window.for_each_tap(g, |ipx, t| {
+            let x_px = &input[ipx * in_c..][..in_c];
+            let mut lanes = [0i8; CB];
+            for (j, l) in lanes[..n].iter_mut().enumerate() {
+                *l = x_px[(c0 + j) / mult];
+            }
+            let w = widen16(load_s8x16(&filter[t * out_c + c0..][..n]));
+            mac16(&mut acc, load_s8x16(&lanes), w, off);
+        });
+        let acc = [0, 1, 2, 3].map(|i| vaddq_s32(acc[i], stage.bias4(4 * i)));
+        store_i8x16(
+            &mut output[px * out_c + c0..][..n],
+            stage.finish16_biased(0, acc),
+        );
+    });
 }
 
 #[cfg(test)]
