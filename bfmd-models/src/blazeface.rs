@@ -39,7 +39,7 @@ mod host {
     use crate::config::Config;
     use crate::error::{Error, Result};
     use crate::mobilenet_v1::path;
-    use crate::net::{Act, Bn, ConvSpec, Net, NetBuilder, T};
+    use crate::net::{Act, Bn, ConvSpec, Net, NetBuilder, BN_EPS, T};
     use crate::weights::Weights;
     use bfmd_kernels::Shape;
 
@@ -59,10 +59,8 @@ mod host {
             .stride(stride)
             .pad((k - 1) / 2)
             .groups(c);
-        let (a, b) = (path(prefix, "0"), path(prefix, "1"));
-        let y = nb.conv(x, &a, spec, Some(Bn::new(&b)), Act::None)?;
-        let (a, b) = (path(prefix, "2"), path(prefix, "3"));
-        nb.conv(y, &a, ConvSpec::new(oup, 1), Some(Bn::new(&b)), act)
+        let y = nb.seq_conv_bn(x, prefix, 0, spec, BN_EPS, Act::None)?;
+        nb.seq_conv_bn(y, prefix, 2, ConvSpec::new(oup, 1), BN_EPS, act)
     }
 
     /// A BlazeBlock at module `prefix` (paper Fig. 1): single (`double_oup == 0`) or double;

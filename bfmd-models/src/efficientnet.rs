@@ -97,10 +97,21 @@ mod host {
         )?;
         j += 1;
         y = conv_bn_act(nb, y, &block(j), ConvSpec::new(out, 1), None, BN_EPS)?;
-        if stride == 1 && inp == out {
-            y = nb.add(y, x, &path(prefix, "add"), Act::None)?;
-        }
-        Ok(y)
+        nb.residual(y, x, prefix, stride == 1 && inp == out)
+    }
+
+    /// A convolution `prefix.conv` + its batch norm `prefix.bn` (timm's naming) + a clamp.
+    fn timm_conv_bn(
+        nb: &mut NetBuilder<'_>,
+        x: T,
+        prefix: &str,
+        conv: &str,
+        bn: &str,
+        spec: ConvSpec,
+        act: Act,
+    ) -> Result<T> {
+        let b = path(prefix, bn);
+        nb.conv(x, &path(prefix, conv), spec, Some(Bn::new(&b)), act)
     }
 
     /// timm's `InvertedResidual` as EfficientNet-Lite uses it, at module `prefix`: 1x1
@@ -118,30 +129,27 @@ mod host {
     ) -> Result<T> {
         let inp = nb.channels(x);
         let mid = adjust(inp, expand as f32);
-        let p = |s: &str| path(prefix, s);
-        let bn = |s: &str| p(s);
-        let (b1, b2, b3) = (bn("bn1"), bn("bn2"), bn("bn3"));
-        let y = nb.conv(
+        let dw = ConvSpec::new(mid, k).stride(stride).same().groups(mid);
+        let y = timm_conv_bn(
+            nb,
             x,
-            &p("conv_pw"),
+            prefix,
+            "conv_pw",
+            "bn1",
             ConvSpec::new(mid, 1),
-            Some(Bn::new(&b1)),
             Act::Relu6,
         )?;
-        let spec = ConvSpec::new(mid, k).stride(stride).same().groups(mid);
-        let y = nb.conv(y, &p("conv_dw"), spec, Some(Bn::new(&b2)), Act::Relu6)?;
-        let y = nb.conv(
+        let y = timm_conv_bn(nb, y, prefix, "conv_dw", "bn2", dw, Act::Relu6)?;
+        let y = timm_conv_bn(
+            nb,
             y,
-            &p("conv_pwl"),
+            prefix,
+            "conv_pwl",
+            "bn3",
             ConvSpec::new(out, 1),
-            Some(Bn::new(&b3)),
             Act::None,
         )?;
-        if stride == 1 && inp == out {
-            nb.add(y, x, &p("add"), Act::None)
-        } else {
-            Ok(y)
-        }
+        nb.residual(y, x, prefix, stride == 1 && inp == out)
     }
 
     /// timm's `DepthwiseSeparableConv` (EfficientNet-Lite's first stage): `k x k` depthwise +
@@ -156,22 +164,18 @@ mod host {
         out: usize,
     ) -> Result<T> {
         let inp = nb.channels(x);
-        let p = |s: &str| path(prefix, s);
-        let (b1, b2) = (p("bn1"), p("bn2"));
-        let spec = ConvSpec::new(inp, k).stride(stride).same().groups(inp);
-        let y = nb.conv(x, &p("conv_dw"), spec, Some(Bn::new(&b1)), Act::Relu6)?;
-        let y = nb.conv(
+        let dw = ConvSpec::new(inp, k).stride(stride).same().groups(inp);
+        let y = timm_conv_bn(nb, x, prefix, "conv_dw", "bn1", dw, Act::Relu6)?;
+        let y = timm_conv_bn(
+            nb,
             y,
-            &p("conv_pw"),
+            prefix,
+            "conv_pw",
+            "bn2",
             ConvSpec::new(out, 1),
-            Some(Bn::new(&b2)),
             Act::None,
         )?;
-        if stride == 1 && inp == out {
-            nb.add(y, x, &p("add"), Act::None)
-        } else {
-            Ok(y)
-        }
+        nb.residual(y, x, prefix, stride == 1 && inp == out)
     }
 
     /// torchvision's EfficientNet-B0 with `width_mult = cfg.width`, `depth_mult =

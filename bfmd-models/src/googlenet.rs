@@ -92,21 +92,6 @@ mod host {
         nb.conv(x, &c, spec, Some(Bn::eps(&b, BN_EPS_TV)), Act::Relu)
     }
 
-    fn seed_cbr(
-        nb: &mut NetBuilder<'_>,
-        x: T,
-        prefix: &str,
-        i: usize,
-        spec: ConvSpec,
-        eps: f64,
-    ) -> Result<T> {
-        let (c, b) = (
-            path(prefix, &i.to_string()),
-            path(prefix, &(i + 1).to_string()),
-        );
-        nb.conv(x, &c, spec, Some(Bn::eps(&b, eps)), Act::Relu)
-    }
-
     /// An Inception module (paper Fig. 2b) at module `prefix` with widths `[n1x1,
     /// n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj]`: a 1x1 branch, 1x1 -> 3x3, 1x1 ->
     /// "5x5" (one 3x3 in torchvision, two 3x3 in the seed), 3x3 max pool -> 1x1;
@@ -136,14 +121,14 @@ mod host {
                 let k1 = |o: usize| k1(o).bias(true);
                 let k3 = |o: usize| k3(o).bias(true);
                 let quirk = if eps_quirk { c[4] as f64 } else { BN_EPS };
-                let b1 = seed_cbr(nb, x, &p("b1"), 0, k1(c[0]), BN_EPS)?;
-                let b2 = seed_cbr(nb, x, &p("b2"), 0, k1(c[1]), BN_EPS)?;
-                let b2 = seed_cbr(nb, b2, &p("b2"), 3, k3(c[2]), BN_EPS)?;
-                let b3 = seed_cbr(nb, x, &p("b3"), 0, k1(c[3]), BN_EPS)?;
-                let b3 = seed_cbr(nb, b3, &p("b3"), 3, k3(c[4]), quirk)?;
-                let b3 = seed_cbr(nb, b3, &p("b3"), 6, k3(c[4]), BN_EPS)?;
+                let b1 = nb.seq_conv_bn(x, &p("b1"), 0, k1(c[0]), BN_EPS, Act::Relu)?;
+                let b2 = nb.seq_conv_bn(x, &p("b2"), 0, k1(c[1]), BN_EPS, Act::Relu)?;
+                let b2 = nb.seq_conv_bn(b2, &p("b2"), 3, k3(c[2]), BN_EPS, Act::Relu)?;
+                let b3 = nb.seq_conv_bn(x, &p("b3"), 0, k1(c[3]), BN_EPS, Act::Relu)?;
+                let b3 = nb.seq_conv_bn(b3, &p("b3"), 3, k3(c[4]), quirk, Act::Relu)?;
+                let b3 = nb.seq_conv_bn(b3, &p("b3"), 6, k3(c[4]), BN_EPS, Act::Relu)?;
                 let b4 = nb.max_pool(x, &p("b4.0"), 3, 1, 1, false)?;
-                let b4 = seed_cbr(nb, b4, &p("b4"), 1, k1(c[5]), BN_EPS)?;
+                let b4 = nb.seq_conv_bn(b4, &p("b4"), 1, k1(c[5]), BN_EPS, Act::Relu)?;
                 [b1, b2, b3, b4]
             }
         };
@@ -164,23 +149,23 @@ mod host {
         let (stage_pool_ceil, stage_pool_pad) = if seed { (false, 1) } else { (true, 0) };
         if seed {
             let e = BN_EPS;
-            y = seed_cbr(
-                &mut nb,
+            y = nb.seq_conv_bn(
                 y,
                 "prelayer.0",
                 0,
                 ConvSpec::new(s(64), 7).stride(2).pad(3),
                 e,
+                Act::Relu,
             )?;
             y = nb.max_pool(y, "prelayer.1", 3, 2, 1, false)?;
-            y = seed_cbr(&mut nb, y, "prelayer.2", 0, ConvSpec::new(s(64), 1), e)?;
-            y = seed_cbr(
-                &mut nb,
+            y = nb.seq_conv_bn(y, "prelayer.2", 0, ConvSpec::new(s(64), 1), e, Act::Relu)?;
+            y = nb.seq_conv_bn(
                 y,
                 "prelayer.3",
                 0,
                 ConvSpec::new(s(192), 3).pad(1),
                 e,
+                Act::Relu,
             )?;
             y = nb.max_pool(y, "prelayer.4", 3, 2, 1, false)?;
         } else {

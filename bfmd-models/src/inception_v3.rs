@@ -38,6 +38,38 @@ mod host {
         nb.conv(x, &c, spec, Some(Bn::eps(&b, BN_EPS_TV)), Act::Relu)
     }
 
+    /// `basic_conv2d`s one after the other from `x`, each `(name, spec)` at `prefix.name`:
+    /// one branch of a factorized module.
+    pub fn branch(
+        nb: &mut NetBuilder<'_>,
+        x: T,
+        prefix: &str,
+        convs: &[(&str, ConvSpec)],
+    ) -> Result<T> {
+        let mut y = x;
+        for (name, spec) in convs {
+            y = basic_conv2d(nb, y, &path(prefix, name), *spec)?;
+        }
+        Ok(y)
+    }
+
+    fn k1(o: usize) -> ConvSpec {
+        ConvSpec::new(o, 1)
+    }
+
+    fn k3(o: usize) -> ConvSpec {
+        ConvSpec::new(o, 3).pad(1)
+    }
+
+    /// `1 x n` (row) and `n x 1` (column) windows with size-keeping padding.
+    fn row(o: usize, n: usize) -> ConvSpec {
+        ConvSpec::rect(o, 1, n).pad_hw(0, n / 2)
+    }
+
+    fn col(o: usize, n: usize) -> ConvSpec {
+        ConvSpec::rect(o, n, 1).pad_hw(n / 2, 0)
+    }
+
     /// `InceptionA` (paper Fig. 5): 1x1; 1x1 -> 5x5; 1x1 -> 3x3 -> 3x3; 3x3 average pool
     /// (count_include_pad) -> 1x1 `pool_features`.
     pub fn inception_a(
@@ -47,16 +79,27 @@ mod host {
         pool_features: usize,
         s: &dyn Fn(usize) -> usize,
     ) -> Result<T> {
-        let p = |n: &str| path(prefix, n);
-        let b1 = basic_conv2d(nb, x, &p("branch1x1"), ConvSpec::new(s(64), 1))?;
-        let b5 = basic_conv2d(nb, x, &p("branch5x5_1"), ConvSpec::new(s(48), 1))?;
-        let b5 = basic_conv2d(nb, b5, &p("branch5x5_2"), ConvSpec::new(s(64), 5).pad(2))?;
-        let b3 = basic_conv2d(nb, x, &p("branch3x3dbl_1"), ConvSpec::new(s(64), 1))?;
-        let b3 = basic_conv2d(nb, b3, &p("branch3x3dbl_2"), ConvSpec::new(s(96), 3).pad(1))?;
-        let b3 = basic_conv2d(nb, b3, &p("branch3x3dbl_3"), ConvSpec::new(s(96), 3).pad(1))?;
-        let bp = nb.avg_pool(x, &p("avg_pool"), 3, 1, 1, true)?;
-        let bp = basic_conv2d(nb, bp, &p("branch_pool"), ConvSpec::new(pool_features, 1))?;
-        nb.concat(&[b1, b5, b3, bp], &p("cat"))
+        let b1 = branch(nb, x, prefix, &[("branch1x1", k1(s(64)))])?;
+        let five = ConvSpec::new(s(64), 5).pad(2);
+        let b5 = branch(
+            nb,
+            x,
+            prefix,
+            &[("branch5x5_1", k1(s(48))), ("branch5x5_2", five)],
+        )?;
+        let b3 = branch(
+            nb,
+            x,
+            prefix,
+            &[
+                ("branch3x3dbl_1", k1(s(64))),
+                ("branch3x3dbl_2", k3(s(96))),
+                ("branch3x3dbl_3", k3(s(96))),
+            ],
+        )?;
+        let bp = nb.avg_pool(x, &path(prefix, "avg_pool"), 3, 1, 1, true)?;
+        let bp = branch(nb, bp, prefix, &[("branch_pool", k1(pool_features))])?;
+        nb.concat(&[b1, b5, b3, bp], &path(prefix, "cat"))
     }
 
     /// `InceptionB` (grid reduction, paper Fig. 10): 3x3 stride 2; 1x1 -> 3x3 -> 3x3
@@ -67,18 +110,20 @@ mod host {
         prefix: &str,
         s: &dyn Fn(usize) -> usize,
     ) -> Result<T> {
-        let p = |n: &str| path(prefix, n);
-        let b3 = basic_conv2d(nb, x, &p("branch3x3"), ConvSpec::new(s(384), 3).stride(2))?;
-        let bd = basic_conv2d(nb, x, &p("branch3x3dbl_1"), ConvSpec::new(s(64), 1))?;
-        let bd = basic_conv2d(nb, bd, &p("branch3x3dbl_2"), ConvSpec::new(s(96), 3).pad(1))?;
-        let bd = basic_conv2d(
+        let down = |o: usize| ConvSpec::new(o, 3).stride(2);
+        let b3 = branch(nb, x, prefix, &[("branch3x3", down(s(384)))])?;
+        let bd = branch(
             nb,
-            bd,
-            &p("branch3x3dbl_3"),
-            ConvSpec::new(s(96), 3).stride(2),
+            x,
+            prefix,
+            &[
+                ("branch3x3dbl_1", k1(s(64))),
+                ("branch3x3dbl_2", k3(s(96))),
+                ("branch3x3dbl_3", down(s(96))),
+            ],
         )?;
-        let bp = nb.max_pool(x, &p("max_pool"), 3, 2, 0, false)?;
-        nb.concat(&[b3, bd, bp], &p("cat"))
+        let bp = nb.max_pool(x, &path(prefix, "max_pool"), 3, 2, 0, false)?;
+        nb.concat(&[b3, bd, bp], &path(prefix, "cat"))
     }
 
     /// `InceptionC` (paper Fig. 6, n = 7): 1x1; 1x1 -> 1x7 -> 7x1; 1x1 -> 7x1 -> 1x7 -> 7x1
@@ -90,21 +135,32 @@ mod host {
         c7: usize,
         s: &dyn Fn(usize) -> usize,
     ) -> Result<T> {
-        let p = |n: &str| path(prefix, n);
-        let row = |o: usize| ConvSpec::rect(o, 1, 7).pad_hw(0, 3);
-        let col = |o: usize| ConvSpec::rect(o, 7, 1).pad_hw(3, 0);
-        let b1 = basic_conv2d(nb, x, &p("branch1x1"), ConvSpec::new(s(192), 1))?;
-        let b7 = basic_conv2d(nb, x, &p("branch7x7_1"), ConvSpec::new(c7, 1))?;
-        let b7 = basic_conv2d(nb, b7, &p("branch7x7_2"), row(c7))?;
-        let b7 = basic_conv2d(nb, b7, &p("branch7x7_3"), col(s(192)))?;
-        let bd = basic_conv2d(nb, x, &p("branch7x7dbl_1"), ConvSpec::new(c7, 1))?;
-        let bd = basic_conv2d(nb, bd, &p("branch7x7dbl_2"), col(c7))?;
-        let bd = basic_conv2d(nb, bd, &p("branch7x7dbl_3"), row(c7))?;
-        let bd = basic_conv2d(nb, bd, &p("branch7x7dbl_4"), col(c7))?;
-        let bd = basic_conv2d(nb, bd, &p("branch7x7dbl_5"), row(s(192)))?;
-        let bp = nb.avg_pool(x, &p("avg_pool"), 3, 1, 1, true)?;
-        let bp = basic_conv2d(nb, bp, &p("branch_pool"), ConvSpec::new(s(192), 1))?;
-        nb.concat(&[b1, b7, bd, bp], &p("cat"))
+        let b1 = branch(nb, x, prefix, &[("branch1x1", k1(s(192)))])?;
+        let b7 = branch(
+            nb,
+            x,
+            prefix,
+            &[
+                ("branch7x7_1", k1(c7)),
+                ("branch7x7_2", row(c7, 7)),
+                ("branch7x7_3", col(s(192), 7)),
+            ],
+        )?;
+        let bd = branch(
+            nb,
+            x,
+            prefix,
+            &[
+                ("branch7x7dbl_1", k1(c7)),
+                ("branch7x7dbl_2", col(c7, 7)),
+                ("branch7x7dbl_3", row(c7, 7)),
+                ("branch7x7dbl_4", col(c7, 7)),
+                ("branch7x7dbl_5", row(s(192), 7)),
+            ],
+        )?;
+        let bp = nb.avg_pool(x, &path(prefix, "avg_pool"), 3, 1, 1, true)?;
+        let bp = branch(nb, bp, prefix, &[("branch_pool", k1(s(192)))])?;
+        nb.concat(&[b1, b7, bd, bp], &path(prefix, "cat"))
     }
 
     /// `InceptionD` (grid reduction): 1x1 -> 3x3 stride 2; 1x1 -> 1x7 -> 7x1 -> 3x3 stride
@@ -115,35 +171,26 @@ mod host {
         prefix: &str,
         s: &dyn Fn(usize) -> usize,
     ) -> Result<T> {
-        let p = |n: &str| path(prefix, n);
-        let b3 = basic_conv2d(nb, x, &p("branch3x3_1"), ConvSpec::new(s(192), 1))?;
-        let b3 = basic_conv2d(
+        let down = |o: usize| ConvSpec::new(o, 3).stride(2);
+        let b3 = branch(
             nb,
-            b3,
-            &p("branch3x3_2"),
-            ConvSpec::new(s(320), 3).stride(2),
+            x,
+            prefix,
+            &[("branch3x3_1", k1(s(192))), ("branch3x3_2", down(s(320)))],
         )?;
-        let b7 = basic_conv2d(nb, x, &p("branch7x7x3_1"), ConvSpec::new(s(192), 1))?;
-        let b7 = basic_conv2d(
+        let b7 = branch(
             nb,
-            b7,
-            &p("branch7x7x3_2"),
-            ConvSpec::rect(s(192), 1, 7).pad_hw(0, 3),
+            x,
+            prefix,
+            &[
+                ("branch7x7x3_1", k1(s(192))),
+                ("branch7x7x3_2", row(s(192), 7)),
+                ("branch7x7x3_3", col(s(192), 7)),
+                ("branch7x7x3_4", down(s(192))),
+            ],
         )?;
-        let b7 = basic_conv2d(
-            nb,
-            b7,
-            &p("branch7x7x3_3"),
-            ConvSpec::rect(s(192), 7, 1).pad_hw(3, 0),
-        )?;
-        let b7 = basic_conv2d(
-            nb,
-            b7,
-            &p("branch7x7x3_4"),
-            ConvSpec::new(s(192), 3).stride(2),
-        )?;
-        let bp = nb.max_pool(x, &p("max_pool"), 3, 2, 0, false)?;
-        nb.concat(&[b3, b7, bp], &p("cat"))
+        let bp = nb.max_pool(x, &path(prefix, "max_pool"), 3, 2, 0, false)?;
+        nb.concat(&[b3, b7, bp], &path(prefix, "cat"))
     }
 
     /// `InceptionE` (paper Fig. 7): 1x1; 1x1 -> (1x3, 3x1); 1x1 -> 3x3 -> (1x3, 3x1);
@@ -155,25 +202,24 @@ mod host {
         prefix: &str,
         s: &dyn Fn(usize) -> usize,
     ) -> Result<T> {
-        let p = |n: &str| path(prefix, n);
-        let row = |o: usize| ConvSpec::rect(o, 1, 3).pad_hw(0, 1);
-        let col = |o: usize| ConvSpec::rect(o, 3, 1).pad_hw(1, 0);
-        let b1 = basic_conv2d(nb, x, &p("branch1x1"), ConvSpec::new(s(320), 1))?;
-        let b3 = basic_conv2d(nb, x, &p("branch3x3_1"), ConvSpec::new(s(384), 1))?;
-        let b3a = basic_conv2d(nb, b3, &p("branch3x3_2a"), row(s(384)))?;
-        let b3b = basic_conv2d(nb, b3, &p("branch3x3_2b"), col(s(384)))?;
-        let bd = basic_conv2d(nb, x, &p("branch3x3dbl_1"), ConvSpec::new(s(448), 1))?;
-        let bd = basic_conv2d(
+        let b1x1 = branch(nb, x, prefix, &[("branch1x1", k1(s(320)))])?;
+        let b3 = branch(nb, x, prefix, &[("branch3x3_1", k1(s(384)))])?;
+        let b3a = branch(nb, b3, prefix, &[("branch3x3_2a", row(s(384), 3))])?;
+        let b3b = branch(nb, b3, prefix, &[("branch3x3_2b", col(s(384), 3))])?;
+        let bd = branch(
             nb,
-            bd,
-            &p("branch3x3dbl_2"),
-            ConvSpec::new(s(384), 3).pad(1),
+            x,
+            prefix,
+            &[
+                ("branch3x3dbl_1", k1(s(448))),
+                ("branch3x3dbl_2", k3(s(384))),
+            ],
         )?;
-        let bda = basic_conv2d(nb, bd, &p("branch3x3dbl_3a"), row(s(384)))?;
-        let bdb = basic_conv2d(nb, bd, &p("branch3x3dbl_3b"), col(s(384)))?;
-        let bp = nb.avg_pool(x, &p("avg_pool"), 3, 1, 1, true)?;
-        let bp = basic_conv2d(nb, bp, &p("branch_pool"), ConvSpec::new(s(192), 1))?;
-        nb.concat(&[b1, b3a, b3b, bda, bdb, bp], &p("cat"))
+        let bda = branch(nb, bd, prefix, &[("branch3x3dbl_3a", row(s(384), 3))])?;
+        let bdb = branch(nb, bd, prefix, &[("branch3x3dbl_3b", col(s(384), 3))])?;
+        let bp = nb.avg_pool(x, &path(prefix, "avg_pool"), 3, 1, 1, true)?;
+        let bp = branch(nb, bp, prefix, &[("branch_pool", k1(s(192)))])?;
+        nb.concat(&[b1x1, b3a, b3b, bda, bdb, bp], &path(prefix, "cat"))
     }
 
     /// The seed's "Inception convolution" (IC-Conv, Liu et al. 2020) at module `prefix`:

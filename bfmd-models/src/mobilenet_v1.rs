@@ -50,14 +50,7 @@ mod host {
     use crate::weights::Weights;
     use bfmd_kernels::Shape;
 
-    /// `prefix.name`, or `name` for an empty prefix.
-    pub(crate) fn path(prefix: &str, name: &str) -> String {
-        if prefix.is_empty() {
-            name.to_string()
-        } else {
-            format!("{prefix}.{name}")
-        }
-    }
+    pub(crate) use crate::net::join as path;
 
     /// The seed's `DepthSeperabelConv2d(in, out, 3, stride=s, padding=1, bias=dw_bias)` at
     /// module `prefix`: depthwise 3x3 + BN + ReLU, then pointwise 1x1 (with bias) + BN + ReLU.
@@ -70,16 +63,14 @@ mod host {
         dw_bias: bool,
     ) -> Result<T> {
         let c = nb.channels(x);
-        let (dw, dw_bn) = (path(prefix, "depthwise.0"), path(prefix, "depthwise.1"));
-        let (pw, pw_bn) = (path(prefix, "pointwise.0"), path(prefix, "pointwise.1"));
         let spec = ConvSpec::new(c, 3)
             .stride(stride)
             .pad(1)
             .groups(c)
             .bias(dw_bias);
-        let y = nb.conv(x, &dw, spec, Some(Bn::new(&dw_bn)), Act::Relu)?;
+        let y = nb.seq_conv_bn(x, &path(prefix, "depthwise"), 0, spec, BN_EPS, Act::Relu)?;
         let spec = ConvSpec::new(out, 1).bias(true);
-        nb.conv(y, &pw, spec, Some(Bn::new(&pw_bn)), Act::Relu)
+        nb.seq_conv_bn(y, &path(prefix, "pointwise"), 0, spec, BN_EPS, Act::Relu)
     }
 
     /// The seed's MobileNetV1 with `cfg.width` (alpha), `cfg.stem_stride`, `cfg.resolution`

@@ -121,10 +121,7 @@ mod host {
         y = nb.conv(y, &n[2], spec, Some(bn(3)), Act::Relu6)?;
         let spec = ConvSpec::new(out, 1).bias(bias);
         y = nb.conv(y, &n[4], spec, Some(bn(5)), Act::None)?;
-        if stride == 1 && inp == out {
-            y = nb.add(y, x, &path(prefix, "add"), Act::None)?;
-        }
-        Ok(y)
+        nb.residual(y, x, prefix, stride == 1 && inp == out)
     }
 
     /// torchvision's `mobilenet_v2(width_mult=cfg.width, num_classes=cfg.classes)` at

@@ -150,43 +150,27 @@ mod host {
         };
         let mut j = 0;
         let mut y = x;
+        let block = |j: usize| format!("{prefix}.block.{j}");
         if expanded != inp {
             let spec = ConvSpec::new(expanded, 1);
-            y = conv_bn_act(
-                nb,
-                y,
-                &format!("{prefix}.block.{j}"),
-                spec,
-                Some(act),
-                BN_EPS_V3,
-            )?;
+            y = conv_bn_act(nb, y, &block(j), spec, Some(act), BN_EPS_V3)?;
             j += 1;
         }
         let spec = ConvSpec::new(expanded, k)
             .stride(stride)
             .same()
             .groups(expanded);
-        y = conv_bn_act(
-            nb,
-            y,
-            &format!("{prefix}.block.{j}"),
-            spec,
-            Some(act),
-            BN_EPS_V3,
-        )?;
+        y = conv_bn_act(nb, y, &block(j), spec, Some(act), BN_EPS_V3)?;
         j += 1;
         if use_se {
             let sq = make_divisible((expanded / 4) as f32, 8, 0);
-            let p = format!("{prefix}.block.{j}");
+            let p = block(j);
             y = squeeze_excitation(nb, y, &p, "fc1", "fc2", sq, Unary::Relu, Unary::HardSigmoid)?;
             j += 1;
         }
         let spec = ConvSpec::new(out, 1);
-        y = conv_bn_act(nb, y, &format!("{prefix}.block.{j}"), spec, None, BN_EPS_V3)?;
-        if stride == 1 && inp == out {
-            y = nb.add(y, x, &format!("{prefix}.add"), Act::None)?;
-        }
-        Ok(y)
+        y = conv_bn_act(nb, y, &block(j), spec, None, BN_EPS_V3)?;
+        nb.residual(y, x, prefix, stride == 1 && inp == out)
     }
 
     /// torchvision's `mobilenet_v3_large` (`large`) or `mobilenet_v3_small` with

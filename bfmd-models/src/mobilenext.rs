@@ -41,23 +41,9 @@ mod host {
     use crate::config::Config;
     use crate::error::{Error, Result};
     use crate::mobilenet_v1::path;
-    use crate::net::{Act, Bn, ConvSpec, Net, NetBuilder, T};
+    use crate::net::{Act, Bn, ConvSpec, Net, NetBuilder, BN_EPS, T};
     use crate::weights::Weights;
     use bfmd_kernels::Shape;
-
-    /// One convolution + BN of a sandglass block's `Sequential`, at `conv.{i}` / `conv.{i+1}`.
-    fn layer(
-        nb: &mut NetBuilder<'_>,
-        x: T,
-        prefix: &str,
-        i: usize,
-        spec: ConvSpec,
-        act: Act,
-    ) -> Result<T> {
-        let c = path(prefix, &format!("conv.{i}"));
-        let b = path(prefix, &format!("conv.{}", i + 1));
-        nb.conv(x, &c, spec, Some(Bn::new(&b)), act)
-    }
 
     /// The seed's `SGBlock(inp, oup, stride, t, keep_3x3)` at module `prefix`: the
     /// sandglass block and its three reduced forms (the seed picks one from `t`, the widths,
@@ -78,32 +64,29 @@ mod host {
         let hidden = hidden_dim(inp, oup, t);
         let dw = |c: usize, s: usize| ConvSpec::new(c, 3).stride(s).pad(1).groups(c);
         let pw = |c: usize| ConvSpec::new(c, 1);
+        let conv = path(prefix, "conv");
         let mut identity = false;
         let y = if t == 2 {
-            let y = layer(nb, x, prefix, 0, dw(inp, 1), Act::Relu6)?;
-            let y = layer(nb, y, prefix, 3, pw(hidden), Act::None)?;
-            let y = layer(nb, y, prefix, 5, pw(oup), Act::Relu6)?;
-            layer(nb, y, prefix, 8, dw(oup, stride), Act::None)?
+            let y = nb.seq_conv_bn(x, &conv, 0, dw(inp, 1), BN_EPS, Act::Relu6)?;
+            let y = nb.seq_conv_bn(y, &conv, 3, pw(hidden), BN_EPS, Act::None)?;
+            let y = nb.seq_conv_bn(y, &conv, 5, pw(oup), BN_EPS, Act::Relu6)?;
+            nb.seq_conv_bn(y, &conv, 8, dw(oup, stride), BN_EPS, Act::None)?
         } else if inp != oup && stride == 1 && !keep_3x3 {
-            let y = layer(nb, x, prefix, 0, pw(hidden), Act::None)?;
-            layer(nb, y, prefix, 2, pw(oup), Act::Relu6)?
+            let y = nb.seq_conv_bn(x, &conv, 0, pw(hidden), BN_EPS, Act::None)?;
+            nb.seq_conv_bn(y, &conv, 2, pw(oup), BN_EPS, Act::Relu6)?
         } else if inp != oup && stride == 2 && !keep_3x3 {
-            let y = layer(nb, x, prefix, 0, pw(hidden), Act::None)?;
-            let y = layer(nb, y, prefix, 2, pw(oup), Act::Relu6)?;
-            layer(nb, y, prefix, 5, dw(oup, stride), Act::None)?
+            let y = nb.seq_conv_bn(x, &conv, 0, pw(hidden), BN_EPS, Act::None)?;
+            let y = nb.seq_conv_bn(y, &conv, 2, pw(oup), BN_EPS, Act::Relu6)?;
+            nb.seq_conv_bn(y, &conv, 5, dw(oup, stride), BN_EPS, Act::None)?
         } else {
             identity = !keep_3x3;
-            let y = layer(nb, x, prefix, 0, dw(inp, 1), Act::Relu6)?;
-            let y = layer(nb, y, prefix, 3, pw(hidden), Act::None)?;
-            let y = layer(nb, y, prefix, 5, pw(oup), Act::Relu6)?;
+            let y = nb.seq_conv_bn(x, &conv, 0, dw(inp, 1), BN_EPS, Act::Relu6)?;
+            let y = nb.seq_conv_bn(y, &conv, 3, pw(hidden), BN_EPS, Act::None)?;
+            let y = nb.seq_conv_bn(y, &conv, 5, pw(oup), BN_EPS, Act::Relu6)?;
             // The seed's last depthwise here has stride 1 whatever `stride` says.
-            layer(nb, y, prefix, 8, dw(oup, 1), Act::None)?
+            nb.seq_conv_bn(y, &conv, 8, dw(oup, 1), BN_EPS, Act::None)?
         };
-        if identity {
-            nb.add(y, x, &path(prefix, "add"), Act::None)
-        } else {
-            Ok(y)
-        }
+        nb.residual(y, x, prefix, identity)
     }
 
     /// The seed's `MobileNeXt(num_classes, width_mult, scale_last)`.

@@ -536,6 +536,33 @@ impl<'w> NetBuilder<'w> {
         )[0])
     }
 
+    /// A `Conv2d` at `{prefix}.{i}` followed by its `BatchNorm2d` at `{prefix}.{i + 1}` with
+    /// `eps`: the usual layout of an `nn.Sequential` block.
+    pub fn seq_conv_bn(
+        &mut self,
+        x: T,
+        prefix: &str,
+        i: usize,
+        spec: ConvSpec,
+        eps: f64,
+        act: Act,
+    ) -> Result<T> {
+        let (c, b) = (
+            join(prefix, &i.to_string()),
+            join(prefix, &(i + 1).to_string()),
+        );
+        self.conv(x, &c, spec, Some(Bn::eps(&b, eps)), act)
+    }
+
+    /// `y + x` when `shortcut` (an identity shortcut at `{prefix}.add`), else `y`.
+    pub fn residual(&mut self, y: T, x: T, prefix: &str, shortcut: bool) -> Result<T> {
+        if shortcut {
+            self.add(y, x, &join(prefix, "add"), Act::None)
+        } else {
+            Ok(y)
+        }
+    }
+
     /// An elementwise per-channel affine map `y = x * scale + shift` as a 1x1 depthwise
     /// convolution (torchvision's `transform_input`), named `name`.
     pub fn channel_affine(&mut self, x: T, name: &str, scale: &[f32], shift: &[f32]) -> T {
@@ -577,6 +604,37 @@ impl<'w> NetBuilder<'w> {
         Ok(self.push(name, Op::Linear(l), vec![x], &[Shape::new(1, 1, 1, out)])[0])
     }
 
+    /// A `k x k` pooling window with PyTorch's padding and output size; `avg` chooses the
+    /// op, `flag` is `ceil_mode` for max pooling and `count_include_pad` for averages.
+    #[allow(clippy::too_many_arguments)]
+    fn pool(
+        &mut self,
+        x: T,
+        name: &str,
+        avg: bool,
+        k: usize,
+        s: usize,
+        p: usize,
+        flag: bool,
+    ) -> Result<T> {
+        let xs = self.shape(x);
+        let ceil_mode = flag && !avg;
+        let (oh, t, b) = torch_pool_axis(xs.h, k, s, p, ceil_mode)?;
+        let (ow, l, r) = torch_pool_axis(xs.w, k, s, p, ceil_mode)?;
+        let pool = Pool {
+            kernel: (k, k),
+            stride: (s, s),
+            pad: [t, b, l, r],
+            count_include_pad: flag && avg,
+        };
+        let op = if avg {
+            Op::AvgPool(pool)
+        } else {
+            Op::MaxPool(pool)
+        };
+        Ok(self.push(name, op, vec![x], &[Shape::new(1, oh, ow, xs.c)])[0])
+    }
+
     /// `MaxPool2d(k, s, p, ceil_mode)`.
     pub fn max_pool(
         &mut self,
@@ -587,21 +645,7 @@ impl<'w> NetBuilder<'w> {
         p: usize,
         ceil_mode: bool,
     ) -> Result<T> {
-        let xs = self.shape(x);
-        let (oh, t, b) = torch_pool_axis(xs.h, k, s, p, ceil_mode)?;
-        let (ow, l, r) = torch_pool_axis(xs.w, k, s, p, ceil_mode)?;
-        let pool = Pool {
-            kernel: (k, k),
-            stride: (s, s),
-            pad: [t, b, l, r],
-            count_include_pad: false,
-        };
-        Ok(self.push(
-            name,
-            Op::MaxPool(pool),
-            vec![x],
-            &[Shape::new(1, oh, ow, xs.c)],
-        )[0])
+        self.pool(x, name, false, k, s, p, ceil_mode)
     }
 
     /// `AvgPool2d(k, s, p)` (`ceil_mode=False`), `count_include_pad` as given (PyTorch's
@@ -615,21 +659,7 @@ impl<'w> NetBuilder<'w> {
         p: usize,
         count_include_pad: bool,
     ) -> Result<T> {
-        let xs = self.shape(x);
-        let (oh, t, b) = torch_pool_axis(xs.h, k, s, p, false)?;
-        let (ow, l, r) = torch_pool_axis(xs.w, k, s, p, false)?;
-        let pool = Pool {
-            kernel: (k, k),
-            stride: (s, s),
-            pad: [t, b, l, r],
-            count_include_pad,
-        };
-        Ok(self.push(
-            name,
-            Op::AvgPool(pool),
-            vec![x],
-            &[Shape::new(1, oh, ow, xs.c)],
-        )[0])
+        self.pool(x, name, true, k, s, p, count_include_pad)
     }
 
     /// `AdaptiveAvgPool2d(1)`: the mean over height and width.
@@ -724,6 +754,15 @@ impl<'w> NetBuilder<'w> {
         }
         self.net.output = output;
         Ok(self.net)
+    }
+}
+
+/// `prefix.name`, or `name` for an empty prefix: a PyTorch module path.
+pub fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
     }
 }
 

@@ -35,7 +35,7 @@ mod host {
     use crate::config::Config;
     use crate::error::{Error, Result};
     use crate::mobilenet_v1::path;
-    use crate::net::{Act, Bn, ConvSpec, Net, NetBuilder, T};
+    use crate::net::{Act, Bn, ConvSpec, Net, NetBuilder, BN_EPS, T};
     use crate::weights::Weights;
     use bfmd_kernels::Shape;
 
@@ -48,21 +48,6 @@ mod host {
         /// The seed's `ShuffleUnit`: biases everywhere; `shortcut` and `residual`; the
         /// stride-2 residual branch keeps the input width until its last 1x1.
         Seed,
-    }
-
-    fn cbr(
-        nb: &mut NetBuilder<'_>,
-        x: T,
-        prefix: &str,
-        i: usize,
-        spec: ConvSpec,
-        act: Act,
-    ) -> Result<T> {
-        let (c, b) = (
-            path(prefix, &i.to_string()),
-            path(prefix, &(i + 1).to_string()),
-        );
-        nb.conv(x, &c, spec, Some(Bn::new(&b)), act)
     }
 
     /// A ShuffleNetV2 unit at module `prefix` (paper Fig. 3 c and d): for stride 1, split the
@@ -95,8 +80,8 @@ mod host {
         };
         let pw = |c: usize| ConvSpec::new(c, 1).bias(bias);
         let (short, res_in) = if down {
-            let s = cbr(nb, x, &sp, 0, dw(inp), Act::None)?;
-            let s = cbr(nb, s, &sp, 2, pw(half), Act::Relu)?;
+            let s = nb.seq_conv_bn(x, &sp, 0, dw(inp), BN_EPS, Act::None)?;
+            let s = nb.seq_conv_bn(s, &sp, 2, pw(half), BN_EPS, Act::Relu)?;
             (s, x)
         } else {
             if inp % 2 != 0 {
@@ -113,9 +98,16 @@ mod host {
             Style::Torchvision => half,
             Style::Seed => c_in,
         };
-        let r = cbr(nb, res_in, &rp, 0, pw(mid), Act::Relu)?;
-        let r = cbr(nb, r, &rp, 3, dw(mid), Act::None)?;
-        let r = cbr(nb, r, &rp, 5, pw(if down { half } else { c_in }), Act::Relu)?;
+        let r = nb.seq_conv_bn(res_in, &rp, 0, pw(mid), BN_EPS, Act::Relu)?;
+        let r = nb.seq_conv_bn(r, &rp, 3, dw(mid), BN_EPS, Act::None)?;
+        let r = nb.seq_conv_bn(
+            r,
+            &rp,
+            5,
+            pw(if down { half } else { c_in }),
+            BN_EPS,
+            Act::Relu,
+        )?;
         let y = nb.concat(&[short, r], &path(prefix, "cat"))?;
         nb.shuffle(y, 2, &path(prefix, "shuffle"))
     }
