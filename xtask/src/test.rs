@@ -67,8 +67,49 @@ pub fn run(args: &[String]) -> Result<(), String> {
         c.args(["-p", k]);
     }
     f.record(name, status(name, &mut c));
+    aarch64_kernel_steps(&mut f);
 
     crate::qemu::test_steps(&mut f);
 
     f.finish("cargo xtask test")
+}
+
+/// The kernels' other aarch64 builds, under `qemu-aarch64 -cpu max` (which has both
+/// extensions): the NEON paths with the dot-product and FP16 extensions (SDOT tiles, f16
+/// accumulation; the step above runs the baseline NEON paths) and the portable loops
+/// (`force-portable`). Only `bfmd-kernels`, whose batteries run every dispatcher, to keep the
+/// extra time modest. Each build has its own target directory so that neither rebuilds the
+/// other's artifacts on every run.
+fn aarch64_kernel_steps(f: &mut Failures) {
+    let base = crate::board::workspace_target_dir();
+    let builds: [(&str, &str, &[&str], &str); 2] = [
+        (
+            "aarch64 kernel tests, +dotprod,+fp16 (qemu-aarch64)",
+            "-C target-feature=+dotprod,+fp16",
+            &[],
+            "aarch64-dotprod-fp16",
+        ),
+        (
+            "aarch64 kernel tests, force-portable (qemu-aarch64)",
+            "",
+            &["--features", "force-portable"],
+            "aarch64-force-portable",
+        ),
+    ];
+    for (name, flags, extra, dir) in builds {
+        let mut c = cargo();
+        c.args([
+            "test",
+            "--target",
+            "aarch64-unknown-linux-gnu",
+            "-p",
+            "bfmd-kernels",
+        ])
+        .args(extra)
+        .env("CARGO_TARGET_DIR", base.join(dir));
+        if !flags.is_empty() {
+            c.env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS", flags);
+        }
+        f.record(name, status(name, &mut c));
+    }
 }

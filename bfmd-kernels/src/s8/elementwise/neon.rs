@@ -371,12 +371,8 @@ mod tests {
     #[test]
     fn add_and_mul_match_portable_on_every_input_pair() {
         let mut rng = Rng::new(11);
-        let xs: Vec<i8> = (0..256 * 256)
-            .map(|i| (i / 256) as u8 as i8)
-            .collect();
-        let ys: Vec<i8> = (0..256 * 256)
-            .map(|i| (i % 256) as u8 as i8)
-            .collect();
+        let xs: Vec<i8> = (0..256 * 256).map(|i| (i / 256) as u8 as i8).collect();
+        let ys: Vec<i8> = (0..256 * 256).map(|i| (i % 256) as u8 as i8).collect();
         let full = Shape::new(1, 256, 256, 1);
         let acts = [FusedActivation::None, FusedActivation::Relu6];
         for round in 0..6 {
