@@ -13,7 +13,10 @@
 //! NEON loops (`s8::*::neon`, `f16::*::neon`); those test `target_feature = "dotprod"` and
 //! `"fp16"` themselves, since aarch64 features are stable in `cfg`.
 //!
-//! The `force-portable` feature turns the DSP and NEON paths off everywhere.
+//! The `force-portable` feature turns the DSP and NEON paths off everywhere. So does
+//! `BFMD_FORCE_PORTABLE=1` in the build's environment, for builds that cannot name the feature
+//! (a firmware crate that reaches this crate through `bfmd-graph`, which `cargo xtask bench`
+//! builds both ways to compare the paths).
 
 use std::env;
 
@@ -21,7 +24,10 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(bfmd_dsp)");
     println!("cargo::rustc-check-cfg=cfg(bfmd_neon)");
     println!("cargo::rerun-if-changed=build.rs");
-    if env::var_os("CARGO_FEATURE_FORCE_PORTABLE").is_some() {
+    println!("cargo::rerun-if-env-changed=BFMD_FORCE_PORTABLE");
+    if env::var_os("CARGO_FEATURE_FORCE_PORTABLE").is_some()
+        || env::var("BFMD_FORCE_PORTABLE").is_ok_and(|v| v == "1")
+    {
         return;
     }
     let target = env::var("TARGET").unwrap_or_default();
