@@ -4,6 +4,7 @@
 //! (Rust targets, Debian packages) through [`deps`] and reports every failure of a run at the end.
 
 mod backbone;
+mod bench;
 mod board;
 mod demo;
 mod deps;
@@ -28,6 +29,10 @@ tasks:
                        aarch64 tests under qemu-aarch64; reports every failure at the end
   test boards          only the firmware builds and the QEMU snapshot tests
   deps                 install the Rust targets and Debian packages the other tasks need
+  bench [--shapes-only] [--models a,b] [--no-portable] [--no-m55] [--no-host]
+                       kernel shapes of BENCH.md and every int8 test model on the emulated
+                       Cortex-M7/M55 (exact instruction counts vs CMSIS-NN, RAM, flash) and host
+                       latency (criterion); writes bench/results.json and bench/README.md
   demo                 person detection (MLPerf Tiny VWW) on an emulated Cortex-M7 in QEMU:
                        label, probability and instructions per photograph; arena and flash bytes
   sim --board qemu-m7|qemu-m55 [--model M.tflite] [--input IN.bin --output OUT.bin]... [--profile]
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
         "deps" => deps::ensure_all().map(|_| ()),
         "demo" => demo::run(rest),
         "sim" => sim::run(rest),
+        "bench" => bench::run(rest),
         "flash" => flash::run(rest),
         "size" => size::run(rest),
         "fuzz" => fuzz::run(rest),
