@@ -550,3 +550,33 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `cargo xtask test`'s on-target kernel battery: the `battery` program of `boards/bench` (every
+/// int8 dispatcher against the portable loop, bit for bit) on the emulated Cortex-M7 and M55,
+/// where the DSP paths run; a failing case fails the step with the firmware's report.
+pub fn battery_steps(f: &mut crate::run::Failures) {
+    for name in ["qemu-m7", "qemu-m55"] {
+        let step = format!("QEMU int8 kernel battery ({name})");
+        let r = (|| {
+            let b = board::find(name)?;
+            let (mut c, dir) = firmware_cargo(b, "bench", "");
+            c.args(["--bin", "battery"]);
+            status(&format!("build {name} battery"), &mut c)?;
+            let out = crate::qemu::run(
+                b,
+                &dir.join("battery"),
+                &std::env::temp_dir(),
+                &[],
+                Duration::from_secs(300),
+            )?;
+            let summary = out
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("battery passed"))
+                .ok_or_else(|| format!("{step}: no `battery passed` line"))?;
+            eprintln!("    {name}: {summary}");
+            Ok(())
+        })();
+        f.record(&step, r);
+    }
+}

@@ -12,6 +12,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         deps::ensure_all()?;
         let mut f = Failures::default();
         crate::qemu::test_steps(&mut f);
+        crate::bench::battery_steps(&mut f);
         return f.finish("cargo xtask test boards");
     }
     if let Some(a) = args.first() {
@@ -70,6 +71,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     aarch64_kernel_steps(&mut f);
 
     crate::qemu::test_steps(&mut f);
+    crate::bench::battery_steps(&mut f);
 
     f.finish("cargo xtask test")
 }
