@@ -53,10 +53,30 @@ fn infer_reproduces_tflm_and_plan_reports_the_lowering() {
         read("golden/vww_96_int8_real/astronaut.output.bin")
     );
 
+    // The same through a blob built beforehand (what a board embeds).
+    let blob = tmp("vww.bfmd");
+    let want = lower_file("vww_96_int8.tflite").built;
+    std::fs::write(&blob, want.blob.as_bytes()).unwrap();
+    let out_blob = tmp("astronaut.blob.out.bin");
+    let o = xtask(&[
+        "infer",
+        "--model",
+        blob.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out_blob.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "infer (.bfmd) failed: {}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&out_blob).unwrap(),
+        std::fs::read(&out).unwrap()
+    );
+
     let o = xtask(&["plan", "--model", model, "--json"]);
     assert!(o.status.success(), "plan failed: {}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
-    let want = lower_file("vww_96_int8.tflite").built.report;
+    let want = want.report;
     let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("no `{k}` in {v}")) as usize;
     assert_eq!(n("arena_bytes"), want.arena_bytes);
     assert_eq!(n("ram_bytes"), want.ram_bytes);
