@@ -14,7 +14,7 @@ use bfmd_graph::builder::ModelBytes;
 use bfmd_import::lower::{lower, HostModel, LowerOptions};
 use bfmd_import::tflite::{parse, DType, ImportError, OpCode, TfliteModel};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use tflite_common::{read, INT8_MODELS};
+use tflite_common::read;
 
 /// Seeded mutations per model.
 const MUTATIONS: usize = 96;
@@ -128,12 +128,14 @@ fn structure_positions(m: &TfliteModel, len: usize) -> Vec<usize> {
 
 #[test]
 fn truncated_and_bit_flipped_models_error_and_never_panic() {
-    let mut files: Vec<String> = INT8_MODELS
-        .iter()
-        .map(|m| format!("{m}_int8.tflite"))
+    // Every model of `tests/data/models/`, int8 and float.
+    let mut files: Vec<String> = std::fs::read_dir(tflite_common::data().join("models"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| f.ends_with(".tflite"))
         .collect();
-    files.push("vww_96_int8.tflite".into());
-    files.push("mobilenet_v1_f32.tflite".into());
+    files.sort();
+    assert_eq!(files.len(), 16, "{files:?}");
     let mut failures = Vec::new();
     let mut total = Tally::default();
     for (k, file) in files.iter().enumerate() {
