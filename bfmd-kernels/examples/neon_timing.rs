@@ -90,7 +90,9 @@ struct Case {
     /// MACs (adds for the pool, elements for the add).
     work: usize,
     dispatch: Box<dyn FnMut()>,
-    portable: Box<dyn FnMut()>,
+    /// The portable loop, where the crate exposes one (`None` for the in-place variants: time
+    /// those in a `force-portable` build, whose dispatcher is the portable loop).
+    portable: Option<Box<dyn FnMut()>>,
 }
 
 const MULT: i32 = 1_500_000_000;
@@ -128,7 +130,7 @@ fn conv_cases(id: &'static str, what: &str, g: ConvGeometry, dw: bool) -> [Case;
                     .unwrap();
                 black_box(&out);
             }),
-            portable: Box::new(move || {
+            portable: Some(Box::new(move || {
                 let p = ConvS8Params {
                     geometry: g,
                     quant: quant(&m2, &s2),
@@ -136,7 +138,7 @@ fn conv_cases(id: &'static str, what: &str, g: ConvGeometry, dw: bool) -> [Case;
                 depthwise::portable::depthwise_conv_s8(&p, &i2, &f2, Some(&b2), &mut o2, &mut [])
                     .unwrap();
                 black_box(&o2);
-            }),
+            })),
         }
     } else {
         Case {
@@ -152,14 +154,14 @@ fn conv_cases(id: &'static str, what: &str, g: ConvGeometry, dw: bool) -> [Case;
                 conv::conv_s8(&p, &input, &filter, Some(&bias), &mut out, &mut []).unwrap();
                 black_box(&out);
             }),
-            portable: Box::new(move || {
+            portable: Some(Box::new(move || {
                 let p = ConvS8Params {
                     geometry: g,
                     quant: quant(&m2, &s2),
                 };
                 conv::portable::conv_s8(&p, &i2, &f2, Some(&b2), &mut o2, &mut []).unwrap();
                 black_box(&o2);
-            }),
+            })),
         }
     };
     let (x, w) = (halves(g.input.len(), 4), halves(taps * oc, 5));
@@ -177,11 +179,11 @@ fn conv_cases(id: &'static str, what: &str, g: ConvGeometry, dw: bool) -> [Case;
                 hdw::depthwise_conv_f16(&pf, &x, &w, Some(&b), &mut out, &mut []).unwrap();
                 black_box(&out);
             }),
-            portable: Box::new(move || {
+            portable: Some(Box::new(move || {
                 hdw::portable::depthwise_conv_f16(&pf, &x2, &w2, Some(&bb2), &mut o2, &mut [])
                     .unwrap();
                 black_box(&o2);
-            }),
+            })),
         }
     } else {
         Case {
@@ -193,13 +195,81 @@ fn conv_cases(id: &'static str, what: &str, g: ConvGeometry, dw: bool) -> [Case;
                 hconv::conv_f16(&pf, &x, &w, Some(&b), &mut out, &mut []).unwrap();
                 black_box(&out);
             }),
-            portable: Box::new(move || {
+            portable: Some(Box::new(move || {
                 hconv::portable::conv_f16(&pf, &x2, &w2, Some(&bb2), &mut o2, &mut []).unwrap();
                 black_box(&o2);
-            }),
+            })),
         }
     };
     [s8, f16_case]
+}
+
+/// Shape a in place (the planner's choice when it saves memory), int8.
+fn depthwise_inplace_case(g: ConvGeometry) -> Case {
+    let (taps, c) = (g.kernel_h * g.kernel_w, g.output.c);
+    let (filter, input) = (bytes(taps * c, 2), bytes(g.input.len(), 1));
+    let bias: Vec<i32> = bytes(c, 3).iter().map(|&b| b as i32 * 64).collect();
+    let (m, s) = (vec![MULT; c], vec![SHIFT; c]);
+    let mut buf = input.clone();
+    let mut scratch = vec![0u8; depthwise::depthwise_conv_s8_inplace_scratch_len(&g)];
+    Case {
+        id: "a",
+        what: "depthwise 3x3 s1 48x48x32, int8 in place".into(),
+        path: depthwise::PATH,
+        work: g.output.len() * taps,
+        dispatch: Box::new(move || {
+            let p = ConvS8Params {
+                geometry: g,
+                quant: quant(&m, &s),
+            };
+            // Each call overwrites its input; restoring it is part of the measured work
+            // (a copy of 73 KB, small next to the convolution).
+            buf.copy_from_slice(&input);
+            depthwise::depthwise_conv_s8_inplace(&p, &mut buf, &filter, Some(&bias), &mut scratch)
+                .unwrap();
+            black_box(&buf);
+        }),
+        portable: None,
+    }
+}
+
+/// Shape c with the output overlapping the input in one buffer, int8.
+fn overlapping_case(g: ConvGeometry) -> Case {
+    let (k, oc) = (g.input.c, g.output.c);
+    let (filter, input) = (bytes(k * oc, 2), bytes(g.input.len(), 1));
+    let bias: Vec<i32> = bytes(oc, 3).iter().map(|&b| b as i32 * 64).collect();
+    let (m, s) = (vec![MULT; oc], vec![SHIFT; oc]);
+    let pixels = g.input.pixels();
+    // The output starts at 0 and overlaps the input as much as the rule allows.
+    let in_off = (pixels - 1) * (oc - k);
+    let out_off = conv::pointwise_overlap_out_offset(in_off, pixels, k, oc);
+    let mut buf = vec![0i8; (in_off + input.len()).max(out_off + pixels * oc)];
+    let mut scratch = vec![0u8; conv::pointwise_conv_s8_overlapping_scratch_len(&g)];
+    Case {
+        id: "c",
+        what: "1x1 24x24x64->128, int8 overlapping".into(),
+        path: conv::PATH,
+        work: g.output.len() * k,
+        dispatch: Box::new(move || {
+            let p = ConvS8Params {
+                geometry: g,
+                quant: quant(&m, &s),
+            };
+            buf[in_off..in_off + input.len()].copy_from_slice(&input);
+            conv::pointwise_conv_s8_overlapping(
+                &p,
+                &mut buf,
+                in_off,
+                out_off,
+                &filter,
+                Some(&bias),
+                &mut scratch,
+            )
+            .unwrap();
+            black_box(&buf);
+        }),
+        portable: None,
+    }
 }
 
 fn cases() -> Vec<Case> {
@@ -215,10 +285,12 @@ fn cases() -> Vec<Case> {
     let mut v = Vec::new();
     let a = geo(s(1, 48, 48, 32), 32, (3, 3), (1, 1), pad1);
     v.extend(conv_cases("a", "depthwise 3x3 s1 48x48x32", a, true));
+    v.push(depthwise_inplace_case(a));
     let b = geo(s(1, 48, 48, 64), 64, (3, 3), (2, 2), pad1);
     v.extend(conv_cases("b", "depthwise 3x3 s2 48x48x64", b, true));
     let c = geo(s(1, 24, 24, 64), 128, (1, 1), (1, 1), valid);
     v.extend(conv_cases("c", "1x1 24x24x64->128", c, false));
+    v.push(overlapping_case(c));
     let d = geo(s(1, 12, 12, 128), 128, (1, 1), (1, 1), valid);
     v.extend(conv_cases("d", "1x1 12x12x128->128", d, false));
     let e = geo(s(1, 96, 96, 3), 8, (3, 3), (2, 2), Padding::Same);
@@ -239,10 +311,10 @@ fn cases() -> Vec<Case> {
             pool::avg_pool_s8(&p, &input, &mut out).unwrap();
             black_box(&out);
         }),
-        portable: Box::new(move || {
+        portable: Some(Box::new(move || {
             pool::portable::avg_pool_s8(&p, &i2, &mut o2).unwrap();
             black_box(&o2);
-        }),
+        })),
     });
 
     // f2: fully connected 256 -> 10, int8 and f16.
@@ -265,14 +337,14 @@ fn cases() -> Vec<Case> {
             fc::fully_connected_s8(&p, &x, &w, None, &mut out, &mut []).unwrap();
             black_box(&out);
         }),
-        portable: Box::new(move || {
+        portable: Some(Box::new(move || {
             let p = FullyConnectedS8Params {
                 geometry: fg,
                 quant: quant(&m2, &sh2),
             };
             fc::portable::fully_connected_s8(&p, &x2, &w2, None, &mut o2, &mut []).unwrap();
             black_box(&o2);
-        }),
+        })),
     });
     let pf = FullyConnectedF32Params::new(fg, FusedActivation::None);
     let (x, w) = (halves(256, 9), halves(2560, 10));
@@ -287,10 +359,10 @@ fn cases() -> Vec<Case> {
             hfc::fully_connected_f16(&pf, &x, &w, None, &mut out, &mut []).unwrap();
             black_box(&out);
         }),
-        portable: Box::new(move || {
+        portable: Some(Box::new(move || {
             hfc::portable::fully_connected_f16(&pf, &x2, &w2, None, &mut o2, &mut []).unwrap();
             black_box(&o2);
-        }),
+        })),
     });
 
     // g: elementwise add 24x24x32 with two input scales.
@@ -308,10 +380,10 @@ fn cases() -> Vec<Case> {
             elementwise::add_s8(&p, sh, &a, sh, &b, &mut out).unwrap();
             black_box(&out);
         }),
-        portable: Box::new(move || {
+        portable: Some(Box::new(move || {
             elementwise::portable::add_s8(&p, sh, &a2, sh, &b2, &mut o2).unwrap();
             black_box(&o2);
-        }),
+        })),
     });
     v
 }
@@ -326,7 +398,7 @@ fn main() {
         let c = cases.get_mut(i).expect("no such case");
         let f = match args.get(2).map(String::as_str) {
             Some("dispatch") => &mut c.dispatch,
-            Some("portable") => &mut c.portable,
+            Some("portable") => c.portable.as_mut().expect("no portable loop for this case"),
             _ => panic!("{usage}"),
         };
         for _ in 0..calls {
@@ -336,7 +408,11 @@ fn main() {
     }
     if args.first().map(String::as_str) == Some("list") {
         for (i, c) in cases.iter().enumerate() {
-            println!("{i}\t{}\t{}\t{}\t{}", c.id, c.what, c.path, c.work);
+            let portable = if c.portable.is_some() { "yes" } else { "no" };
+            println!(
+                "{i}\t{}\t{}\t{}\t{}\t{portable}",
+                c.id, c.what, c.path, c.work
+            );
         }
         return;
     }
@@ -346,16 +422,20 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     for c in &mut cases {
         let fast = time(0.3, &mut c.dispatch);
-        let portable = time(0.3, &mut c.portable);
         let w = c.work as f64;
+        let (portable, ratio) = match c.portable.as_mut() {
+            Some(f) => {
+                let t = time(0.3, f);
+                (format!("{:.3}", t * 1e9 / w), format!("{:.2}x", t / fast))
+            }
+            None => ("-".into(), "-".into()),
+        };
         println!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.2}x |",
+            "| {} | {} | {} | {:.3} | {portable} | {ratio} |",
             c.id,
             c.what,
             c.path,
-            fast * 1e9 / w,
-            portable * 1e9 / w,
-            portable / fast
+            fast * 1e9 / w
         );
     }
 }

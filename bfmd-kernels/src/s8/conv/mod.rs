@@ -36,6 +36,12 @@ pub(crate) mod dsp;
 pub(crate) mod neon;
 pub mod portable;
 
+// The loop of `pointwise_conv_s8_overlapping` on this build.
+#[cfg(bfmd_neon)]
+use neon::overlapping_loop;
+#[cfg(not(bfmd_neon))]
+use portable::pointwise_overlapping_loop as overlapping_loop;
+
 /// The path [`conv_s8`] runs on this build: `"dsp"` on cores with the Arm DSP extension
 /// (windows of up to `dsp::MAX_K` = 512 elements per output channel; larger ones run the
 /// portable loop), `"portable"` elsewhere or with the `force-portable` feature.
@@ -481,7 +487,7 @@ pub fn pointwise_conv_s8_overlapping(
         scratch.len(),
     )?;
     check_overlap(in_off, out_off, g.input.pixels(), g.input.c, g.output.c)?;
-    portable::pointwise_overlapping_loop(
+    overlapping_loop(
         &p.quant,
         buf,
         in_off,

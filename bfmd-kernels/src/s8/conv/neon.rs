@@ -673,6 +673,9 @@ pub(crate) fn sdot(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
     r
 }
 
+#[cfg(not(target_feature = "dotprod"))]
+use tile_smlal as tile_s8;
+
 /// `sum(row)` modulo 2^32, with `SDOT` against ones.
 #[cfg(target_feature = "dotprod")]
 #[target_feature(enable = "neon")]
@@ -732,11 +735,11 @@ fn tile_s8<const P: usize>(xs: [&[i8]; P], ws: [&[i8]; OB], _off: i32) -> [int32
 
 /// The baseline int8 tile: `x + input_offset` widened to int16 with `SADDW`, the filter with
 /// `SXTL`, int16 products accumulated into int32 lanes with `SMLAL`/`SMLAL2`, 8 bytes a step;
-/// the short tail from zero-padded copies (a zero weight contributes nothing).
-#[cfg(not(target_feature = "dotprod"))]
+/// the short tail from zero-padded copies (a zero weight contributes nothing). Its sums
+/// include the input offset, so it needs no staged filter sums (see [`overlapping_loop`]).
 #[target_feature(enable = "neon")]
 #[inline]
-fn tile_s8<const P: usize>(xs: [&[i8]; P], ws: [&[i8]; OB], off: i32) -> [int32x4_t; P] {
+fn tile_smlal<const P: usize>(xs: [&[i8]; P], ws: [&[i8]; OB], off: i32) -> [int32x4_t; P] {
     #[target_feature(enable = "neon")]
     #[inline]
     fn step<const P: usize>(
@@ -779,6 +782,105 @@ fn tile_s8<const P: usize>(xs: [&[i8]; P], ws: [&[i8]; OB], off: i32) -> [int32x
 
 // ---------------------------------------------------------------------------------------------
 // Entry points.
+
+/// Lanes `o..o + m` (`m <= 4`, zero-filled) of a per-channel slice, or its single entry in
+/// every lane when it is per-tensor.
+#[target_feature(enable = "neon")]
+#[inline]
+fn channel_lanes(s: &[i32], o: usize, m: usize) -> int32x4_t {
+    if s.len() == 1 {
+        vdupq_n_s32(s[0])
+    } else if m == 4 {
+        load_i32x4(&s[o..o + 4])
+    } else {
+        let mut t = [0i32; 4];
+        t[..m].copy_from_slice(&s[o..o + m]);
+        load_i32x4(&t)
+    }
+}
+
+/// The loop of [`super::pointwise_conv_s8_overlapping`] on NEON; the caller has checked the
+/// regions, the overlap condition and the scratch length.
+///
+/// Pixel by pixel like the portable loop (each pixel's input is copied to `scratch` before its
+/// output is written), four output channels at a time through the `SMLAL` tile on every build:
+/// its sums include the input offset, so nothing has to be staged per super-block, and the
+/// bias and requantization constants are loaded straight from the parameter slices.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn overlapping_loop(
+    q: &ChannelQuantS8,
+    buf: &mut [i8],
+    in_off: usize,
+    out_off: usize,
+    pixels: usize,
+    in_c: usize,
+    out_c: usize,
+    cin_g: usize,
+    cout_g: usize,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    scratch: &mut [u8],
+) {
+    let dims = Dense {
+        pixels,
+        in_c,
+        out_c,
+        cin_g,
+        cout_g,
+    };
+    // SAFETY: this module is compiled only when the build enables NEON.
+    unsafe { overlapping(q, buf, in_off, out_off, dims, filter, bias, scratch) };
+}
+
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "neon")]
+fn overlapping(
+    q: &ChannelQuantS8,
+    buf: &mut [i8],
+    in_off: usize,
+    out_off: usize,
+    d: Dense,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    scratch: &mut [u8],
+) {
+    if d.cout_g == 0 {
+        return;
+    }
+    let (omin, omax) = (vdupq_n_s32(q.act_min), vdupq_n_s32(q.act_max));
+    let ooff = vdupq_n_s32(q.output_offset);
+    let x = &mut scratch[..d.in_c];
+    for px in 0..d.pixels {
+        let src = in_off + px * d.in_c;
+        for (s, &v) in x.iter_mut().zip(&buf[src..src + d.in_c]) {
+            *s = v as u8;
+        }
+        // SAFETY: `u8` and `i8` have the same size and alignment; the view lives no longer
+        // than `x`, which is not written while it exists.
+        let xi: &[i8] = unsafe { core::slice::from_raw_parts(x.as_ptr().cast::<i8>(), x.len()) };
+        let dst = out_off + px * d.out_c;
+        for grp in 0..d.out_c / d.cout_g {
+            let xs = [&xi[grp * d.cin_g..(grp + 1) * d.cin_g]];
+            let end = (grp + 1) * d.cout_g;
+            let mut o = grp * d.cout_g;
+            while o < end {
+                let m = OB.min(end - o);
+                let acc = tile_smlal(xs, filter_rows(filter, d.cin_g, o, end), q.input_offset)[0];
+                let acc = match bias {
+                    Some(b) => vaddq_s32(acc, channel_lanes(b, o, m)),
+                    None => acc,
+                };
+                let mult = channel_lanes(q.multipliers, o, m);
+                let shift = channel_lanes(q.shifts, o, m);
+                let zero = vdupq_n_s32(0);
+                let r = requantize4(acc, mult, vmaxq_s32(shift, zero), vminq_s32(shift, zero));
+                let v = vminq_s32(vmaxq_s32(vaddq_s32(r, ooff), omin), omax);
+                store_s8x4(&mut buf[dst + o..dst + o + m], v);
+                o += m;
+            }
+        }
+    }
+}
 
 /// [`super::conv_s8`] on the NEON path: checks, then the pointwise driver for 1x1 / stride 1 /
 /// no padding and the gathering driver otherwise.
@@ -1051,6 +1153,52 @@ pub(crate) mod tests {
             };
             let g = geometry(s(1, 2, 2, 5), 9, (3, 3), (1, 1), (1, 1), wide, 1);
             check_conv("windows entirely in padding", g, pc, seed);
+        }
+    }
+
+    #[test]
+    fn overlapping_matches_portable() {
+        // (in_c, out_c, groups, pixels): channel tails, several output tiles, groups, and
+        // outputs both smaller and larger than the input.
+        for (i, (in_c, out_c, groups, pixels)) in
+            [(37, 70, 1, 9), (64, 24, 1, 7), (15, 21, 3, 5), (8, 8, 8, 4)]
+                .into_iter()
+                .enumerate()
+        {
+            let g = geometry(
+                Shape::new(1, 1, pixels, in_c),
+                out_c,
+                (1, 1),
+                (1, 1),
+                (1, 1),
+                Padding::Valid,
+                groups,
+            );
+            let k = in_c / groups;
+            let c = Case::new(g, out_c * k, k, i % 2 == 0, 70 + i as u64);
+            let p = ConvS8Params {
+                geometry: g,
+                quant: c.quant(),
+            };
+            let bias = c.bias.as_deref();
+            let mut want = vec![0i8; g.output.len()];
+            portable::conv_s8(&p, &c.input, &c.filter, bias, &mut want, &mut []).unwrap();
+            let in_off = pixels * out_c;
+            let out_off = super::super::pointwise_overlap_out_offset(in_off, pixels, in_c, out_c);
+            let mut buf = vec![0i8; in_off + pixels * in_c + pixels * out_c];
+            buf[in_off..in_off + c.input.len()].copy_from_slice(&c.input);
+            let mut scratch = vec![0u8; in_c];
+            super::super::pointwise_conv_s8_overlapping(
+                &p,
+                &mut buf,
+                in_off,
+                out_off,
+                &c.filter,
+                bias,
+                &mut scratch,
+            )
+            .unwrap();
+            assert_eq!(&buf[out_off..out_off + want.len()], &want[..], "case {i}");
         }
     }
 

@@ -315,8 +315,9 @@ fn pointwise_loop(
 }
 
 /// The loop of [`super::pointwise_conv_s8_overlapping`]; the caller has checked the regions,
-/// the overlap condition and the scratch length.
+/// the overlap condition and the scratch length. (NEON builds run `neon::overlapping_loop`.)
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(bfmd_neon, allow(dead_code))]
 pub(crate) fn pointwise_overlapping_loop(
     q: &ChannelQuantS8,
     buf: &mut [i8],

@@ -22,6 +22,12 @@ mod dsp;
 pub(crate) mod neon;
 pub mod portable;
 
+// The loop of `depthwise_conv_s8_inplace` on this build.
+#[cfg(bfmd_neon)]
+use neon::depthwise_inplace_loop as inplace_loop;
+#[cfg(not(bfmd_neon))]
+use portable::depthwise_inplace_loop as inplace_loop;
+
 /// The path [`depthwise_conv_s8`] runs on this build: `"dsp"` on cores with the Arm DSP
 /// extension (channel multiplier 1, windows of up to 64 taps; other shapes run the portable
 /// loop), `"portable"` elsewhere or with the `force-portable` feature.
@@ -146,6 +152,6 @@ pub fn depthwise_conv_s8_inplace(
         1,
     )?;
     p.quant.validate(g.output.c)?;
-    portable::depthwise_inplace_loop(p, buf, filter, bias, scratch);
+    inplace_loop(p, buf, filter, bias, scratch);
     Ok(())
 }

@@ -43,6 +43,8 @@ pub fn depthwise_conv_s8(
 }
 
 /// The loop of [`super::depthwise_conv_s8_inplace`]; the caller has checked everything.
+/// (NEON builds run `neon::depthwise_inplace_loop`.)
+#[cfg_attr(bfmd_neon, allow(dead_code))]
 pub(crate) fn depthwise_inplace_loop(
     p: &DepthwiseS8Params,
     buf: &mut [i8],
