@@ -856,3 +856,54 @@ pub(crate) fn conv_loop(
         }
     }
 }
+
+/// Stack bytes of input pixels [`overlapping`] copies per block.
+const OVERLAP_BLOCK_BYTES: usize = 4096;
+
+/// The pointwise convolution whose output overlaps its input in one buffer
+/// (`pointwise_conv_s8_overlapping`) on the widened-filter loop: `true` when it ran, `false` when
+/// the geometry needs the portable loop (an input pixel above [`OVERLAP_BLOCK_BYTES`], or a
+/// window [`conv_supports`] rejects). The caller has checked every argument and the overlap
+/// condition.
+///
+/// Pixels go in blocks: a block's input pixels are copied to the stack, then [`conv_loop`]
+/// computes the block's outputs from the copy into `buf`. The overlap condition says output
+/// pixel `p` never reaches an input pixel after `p`, so a block's writes only reach input pixels
+/// of this block (already copied) or earlier ones (no longer needed).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn overlapping(
+    p: &ConvS8Params,
+    buf: &mut [i8],
+    in_off: usize,
+    out_off: usize,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    cin_g: usize,
+    cout_g: usize,
+) -> bool {
+    let g = &p.geometry;
+    let (in_c, out_c, pixels) = (g.input.c, g.output.c, g.input.pixels());
+    if in_c == 0 || in_c > OVERLAP_BLOCK_BYTES || !conv_supports(g) {
+        return false;
+    }
+    let per_block = OVERLAP_BLOCK_BYTES / in_c;
+    let mut x = [0i8; OVERLAP_BLOCK_BYTES];
+    let mut p0 = 0;
+    while p0 < pixels {
+        let n = per_block.min(pixels - p0);
+        x[..n * in_c].copy_from_slice(&buf[in_off + p0 * in_c..in_off + (p0 + n) * in_c]);
+        let block = ConvGeometry {
+            input: crate::shape::Shape::new(1, 1, n, in_c),
+            output: crate::shape::Shape::new(1, 1, n, out_c),
+            ..*g
+        };
+        let bp = ConvS8Params {
+            geometry: block,
+            quant: p.quant,
+        };
+        let out = &mut buf[out_off + p0 * out_c..out_off + (p0 + n) * out_c];
+        conv_loop(&bp, &x[..n * in_c], filter, bias, out, cin_g, cout_g);
+        p0 += n;
+    }
+    true
+}

@@ -487,6 +487,10 @@ pub fn pointwise_conv_s8_overlapping(
         scratch.len(),
     )?;
     check_overlap(in_off, out_off, g.input.pixels(), g.input.c, g.output.c)?;
+    #[cfg(bfmd_dsp)]
+    if dsp::overlapping(p, buf, in_off, out_off, filter, bias, cin_g, cout_g) {
+        return Ok(());
+    }
     overlapping_loop(
         &p.quant,
         buf,

@@ -473,3 +473,117 @@ fn tail_channels(
         }
     });
 }
+
+/// Stack bytes of input rows the in-place loop keeps (see [`inplace`]).
+const INPLACE_ROWS_BYTES: usize = 4096;
+
+/// The in-place depthwise convolution (channel multiplier 1, output over the input, no more
+/// output than input pixels per image) on the DSP loop: `true` when it ran, `false` when this
+/// geometry needs the portable loop (a window row of more than [`INPLACE_ROWS_BYTES`] bytes, or
+/// a schedule that would need an input row after it was overwritten). The caller has checked
+/// every argument.
+///
+/// The output is computed in bands of rows. A band's input rows are first copied to a stack
+/// buffer: rows the previous band also used come from its copy (they may have been overwritten
+/// since), the others from `buf`, which the schedule only allows while they are intact (no
+/// output written so far covers them, checked before anything is written). The band is then the
+/// out-of-place DSP convolution of that copy, written over `buf`. Output pixel `k` of an image
+/// lands on input pixel `k`, so a band's writes only reach input pixels before its last output;
+/// the results are those of [`depthwise_loop`], hence of the portable loop.
+pub(crate) fn inplace(
+    p: &DepthwiseS8Params,
+    buf: &mut [i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+) -> bool {
+    let g = &p.geometry;
+    let (ih, iw, c) = (g.input.h, g.input.w, g.input.c);
+    let (oh, ow) = (g.output.h, g.output.w);
+    let row_bytes = iw * c;
+    let dk = (g.kernel_h - 1) * g.dilation_h + 1;
+    let s = g.stride_h;
+    if row_bytes == 0 || oh == 0 || ow == 0 || g.kernel_h * g.kernel_w > MAX_TAPS {
+        return false;
+    }
+    let cap = INPLACE_ROWS_BYTES / row_bytes;
+    // Input rows `lo..hi` that output rows `a..b` read (clipped to the image).
+    let rows_of = |a: usize, b: usize| {
+        let lo = (a * s).saturating_sub(g.pad_top).min(ih);
+        let hi = ((b - 1) * s + dk).saturating_sub(g.pad_top).min(ih);
+        (lo, hi.max(lo))
+    };
+    // The band schedule, checked in full before anything is written.
+    let band_end = |oy0: usize| {
+        let mut oy1 = oy0 + 1;
+        while oy1 < oh {
+            let (lo, hi) = rows_of(oy0, oy1 + 1);
+            if hi - lo > cap {
+                break;
+            }
+            oy1 += 1;
+        }
+        oy1
+    };
+    {
+        let (mut oy0, mut kept) = (0, (0, 0));
+        while oy0 < oh {
+            let oy1 = band_end(oy0);
+            let (lo, hi) = rows_of(oy0, oy1);
+            if hi - lo > cap {
+                return false;
+            }
+            // Rows not kept from the previous band are read from `buf`: they must not have
+            // been overwritten by the outputs written so far (pixels `0..oy0 * ow`).
+            let from_buf = lo.max(kept.1);
+            if from_buf < hi && from_buf * iw < oy0 * ow {
+                return false;
+            }
+            if lo < kept.0 {
+                return false;
+            }
+            kept = (lo, hi);
+            oy0 = oy1;
+        }
+    }
+    let mut rows = [0i8; INPLACE_ROWS_BYTES];
+    for n in 0..g.input.n {
+        let in_base = n * ih * row_bytes;
+        let out_base = n * oh * ow * c;
+        let (mut oy0, mut kept) = (0usize, (0usize, 0usize));
+        while oy0 < oh {
+            let oy1 = band_end(oy0);
+            let (lo, hi) = rows_of(oy0, oy1);
+            // Keep the rows the previous band already copied, then copy the rest.
+            let keep_from = lo.max(kept.0).min(kept.1);
+            let keep = kept.1.saturating_sub(keep_from);
+            if keep > 0 && keep_from > kept.0 {
+                let at = (keep_from - kept.0) * row_bytes;
+                rows.copy_within(at..at + keep * row_bytes, 0);
+            }
+            let have = if kept.1 > lo { keep } else { 0 };
+            let first_new = lo + have;
+            rows[have * row_bytes..(hi - lo) * row_bytes]
+                .copy_from_slice(&buf[in_base + first_new * row_bytes..in_base + hi * row_bytes]);
+            // The band as an out-of-place convolution of rows `lo..hi`.
+            let top = (oy0 * s) as isize - g.pad_top as isize;
+            let pad_top = (lo as isize - top).max(0) as usize;
+            let needed = (oy1 - oy0 - 1) * s + dk;
+            let band = ConvGeometry {
+                input: crate::shape::Shape::new(1, hi - lo, iw, c),
+                output: crate::shape::Shape::new(1, oy1 - oy0, ow, c),
+                pad_top,
+                pad_bottom: needed.saturating_sub(pad_top + (hi - lo)),
+                ..*g
+            };
+            let bp = DepthwiseS8Params {
+                geometry: band,
+                quant: p.quant,
+            };
+            let out = &mut buf[out_base + oy0 * ow * c..out_base + oy1 * ow * c];
+            depthwise_loop(&bp, &rows[..(hi - lo) * row_bytes], filter, bias, out);
+            kept = (lo, hi);
+            oy0 = oy1;
+        }
+    }
+    true
+}

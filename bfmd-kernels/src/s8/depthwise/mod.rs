@@ -152,6 +152,10 @@ pub fn depthwise_conv_s8_inplace(
         1,
     )?;
     p.quant.validate(g.output.c)?;
+    #[cfg(bfmd_dsp)]
+    if dsp::inplace(p, buf, filter, bias) {
+        return Ok(());
+    }
     inplace_loop(p, buf, filter, bias, scratch);
     Ok(())
 }

@@ -490,6 +490,22 @@ const DEPTHWISE: &[ConvCase] = &[
         ..cc("batch_2_wide_stride2", s(2, 6, 6, 40), 40, (3, 3))
     },
     cc("bench_a_corner", s(1, 6, 6, 32), 32, (3, 3)),
+    // Images larger than the in-place loop's 4 KiB of rows: it runs in several bands.
+    cc("inplace_bands_24x24x32", s(1, 24, 24, 32), 32, (3, 3)),
+    ConvCase {
+        stride: (2, 2),
+        ..cc("inplace_bands_48x48x8_s2", s(1, 48, 48, 8), 8, (3, 3))
+    },
+    ConvCase {
+        stride: (2, 2),
+        padding: pad(1, 0, 1, 0),
+        ..cc("inplace_bands_s2_pad_tl", s(2, 20, 20, 64), 64, (3, 3))
+    },
+    cc("inplace_bands_5x5", s(1, 20, 18, 24), 24, (5, 5)),
+    ConvCase {
+        padding: Padding::Valid,
+        ..cc("inplace_bands_valid_odd", s(1, 30, 22, 13), 13, (3, 3))
+    },
 ];
 
 /// The fixed convolution cases (those of `bfmd-kernels/tests/conv.rs` plus the benchmark shapes'
