@@ -227,7 +227,12 @@ fn block_any(
             let w = widen16(load_s8x16(&filter[t * out_c + c0..][..n]));
             mac16(&mut acc, load_s8x16(&lanes), w, off);
         });
-        let acc = [0, 1, 2, 3].map(|i| vaddq_s32(acc[i], stage.bias4(4 * i)));
+        let acc = [
+            vaddq_s32(acc[0], stage.bias4(0)),
+            vaddq_s32(acc[1], stage.bias4(4)),
+            vaddq_s32(acc[2], stage.bias4(8)),
+            vaddq_s32(acc[3], stage.bias4(12)),
+        ];
         store_i8x16(
             &mut output[px * out_c + c0..][..n],
             stage.finish16_biased(0, acc),

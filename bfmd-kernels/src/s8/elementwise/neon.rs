@@ -152,16 +152,26 @@ impl AddLanes {
         }
     }
 
-    /// TFLM `AddFunc` on sixteen lanes.
+    /// TFLM `AddFunc` on four lanes of `x + off1` and `y + off2`.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    fn add4(self, x: int32x4_t, y: int32x4_t) -> int32x4_t {
+        let s1 = self.rq1.apply(vshlq_s32(x, self.left));
+        let s2 = self.rq2.apply(vshlq_s32(y, self.left));
+        self.out.apply(self.rq_out.apply(vaddq_s32(s1, s2)))
+    }
+
+    /// TFLM `AddFunc` on sixteen lanes (written out: `array::map` is not always inlined).
     #[target_feature(enable = "neon")]
     #[inline]
     fn add16(self, x: int8x16_t, y: int8x16_t) -> [int32x4_t; 4] {
         let (xs, ys) = (widen_offset(x, self.off1), widen_offset(y, self.off2));
-        [0, 1, 2, 3].map(|i| {
-            let s1 = self.rq1.apply(vshlq_s32(xs[i], self.left));
-            let s2 = self.rq2.apply(vshlq_s32(ys[i], self.left));
-            self.out.apply(self.rq_out.apply(vaddq_s32(s1, s2)))
-        })
+        [
+            self.add4(xs[0], ys[0]),
+            self.add4(xs[1], ys[1]),
+            self.add4(xs[2], ys[2]),
+            self.add4(xs[3], ys[3]),
+        ]
     }
 }
 
@@ -198,13 +208,13 @@ impl MulLanes {
             vaddw_s8(self.off2, vget_low_s8(y)),
             vaddw_high_s8(self.off2, y),
         );
-        let prod = [
-            vmull_s16(vget_low_s16(xl), vget_low_s16(yl)),
-            vmull_high_s16(xl, yl),
-            vmull_s16(vget_low_s16(xh), vget_low_s16(yh)),
-            vmull_high_s16(xh, yh),
-        ];
-        prod.map(|v| self.out.apply(self.rq.apply(v)))
+        let f = |v: int32x4_t| self.out.apply(self.rq.apply(v));
+        [
+            f(vmull_s16(vget_low_s16(xl), vget_low_s16(yl))),
+            f(vmull_high_s16(xl, yl)),
+            f(vmull_s16(vget_low_s16(xh), vget_low_s16(yh))),
+            f(vmull_high_s16(xh, yh)),
+        ]
     }
 }
 

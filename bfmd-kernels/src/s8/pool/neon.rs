@@ -13,7 +13,7 @@
 use super::{check_mean_s8, MeanS8Params, PoolS8Params};
 use crate::error::Result;
 use crate::reference::pool::{for_each_window, PoolWindow};
-use crate::s8::conv::neon::{load_s8x16, requantize4, store_s8x16};
+use crate::s8::conv::neon::{load_s8x16, requantize4, store_i8x16, store_s8x16};
 use crate::shape::Shape;
 use core::arch::aarch64::*;
 
@@ -28,6 +28,45 @@ pub(crate) fn max_pool_s8(p: &PoolS8Params, input: &[i8], output: &mut [i8]) -> 
     Ok(())
 }
 
+/// Calls `tap(x)` with sixteen channels `c0..c0 + len` of every in-bounds tap of window
+/// `win` of image `n` (fewer than sixteen: zero-filled). Full blocks are read without per-tap
+/// bounds checks after checking the window's last tap, the largest index.
+#[target_feature(enable = "neon")]
+#[inline]
+fn for_each_tap16(
+    input: &[i8],
+    is: Shape,
+    n: usize,
+    win: PoolWindow,
+    c0: usize,
+    len: usize,
+    mut tap: impl FnMut(int8x16_t),
+) {
+    if win.y_start == win.y_end || win.x_start == win.x_end {
+        return;
+    }
+    let at = |y: usize, x: usize| is.index(n, y, x, c0);
+    if len == CB {
+        let last = at(win.y_end - 1, win.x_end - 1);
+        assert!(last + CB <= input.len());
+        for y in win.y_start..win.y_end {
+            let row = at(y, win.x_start);
+            for i in 0..win.x_end - win.x_start {
+                // SAFETY: the index is at most `last` (it grows with y and x), whose 16 bytes
+                // the assertion above keeps in bounds.
+                tap(unsafe { vld1q_s8(input.as_ptr().add(row + i * is.c)) });
+            }
+        }
+    } else {
+        for y in win.y_start..win.y_end {
+            for x in win.x_start..win.x_end {
+                let i = at(y, x);
+                tap(load_s8x16(&input[i..i + len]));
+            }
+        }
+    }
+}
+
 #[target_feature(enable = "neon")]
 fn max_loop(p: &PoolS8Params, input: &[i8], output: &mut [i8]) {
     let (is, c) = (p.geometry.input, p.geometry.output.c);
@@ -37,15 +76,9 @@ fn max_loop(p: &PoolS8Params, input: &[i8], output: &mut [i8]) {
         for c0 in (0..c).step_by(CB) {
             let len = CB.min(c - c0);
             let mut m = vdupq_n_s8(-128);
-            for tap in win.taps(is, n) {
-                m = vmaxq_s8(m, load_s8x16(&input[tap + c0..tap + c0 + len]));
-            }
+            for_each_tap16(input, is, n, win, c0, len, |x| m = vmaxq_s8(m, x));
             let m = vminq_s8(vmaxq_s8(m, lo), hi);
-            let dst = &mut output[out + c0..out + c0 + len];
-            let mut t = [0i8; CB];
-            // SAFETY: `t` has 16 writable bytes.
-            unsafe { vst1q_s8(t.as_mut_ptr(), m) };
-            dst.copy_from_slice(&t[..len]);
+            store_i8x16(&mut output[out + c0..out + c0 + len], m);
         }
     });
 }
@@ -116,10 +149,9 @@ fn avg_loop(p: &PoolS8Params, input: &[i8], output: &mut [i8]) {
         for c0 in (0..c).step_by(CB) {
             let len = CB.min(c - c0);
             let mut acc = [vdupq_n_s32(init); 4];
-            for tap in win.taps(is, n) {
-                add16(&mut acc, load_s8x16(&input[tap + c0..tap + c0 + len]));
-            }
-            let v = acc.map(|s| vminq_s32(vmaxq_s32(rounded_average4(s, count), lo), hi));
+            for_each_tap16(input, is, n, win, c0, len, |x| add16(&mut acc, x));
+            let f = |s: int32x4_t| vminq_s32(vmaxq_s32(rounded_average4(s, count), lo), hi);
+            let v = [f(acc[0]), f(acc[1]), f(acc[2]), f(acc[3])];
             store_s8x16(&mut output[out + c0..out + c0 + len], v);
         }
     });
@@ -162,10 +194,11 @@ fn mean_loop(p: &MeanS8Params, input: Shape, data: &[i8], output: &mut [i8], cou
             for pixel in image.chunks_exact(c) {
                 add16(&mut acc, load_s8x16(&pixel[c0..c0 + len]));
             }
-            let v = acc.map(|s| {
+            let f = |s: int32x4_t| {
                 let scaled = requantize4(vsubq_s32(s, zero_sum), mult, left, right);
                 vminq_s32(vmaxq_s32(vaddq_s32(scaled, zp_out), lo), hi)
-            });
+            };
+            let v = [f(acc[0]), f(acc[1]), f(acc[2]), f(acc[3])];
             store_s8x16(&mut output[n * c + c0..n * c + c0 + len], v);
         }
     }
