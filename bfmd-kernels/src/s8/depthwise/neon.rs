@@ -94,7 +94,7 @@ fn depthwise_loop(
 
 /// The output columns `lo..hi` whose windows lie inside the input horizontally: `ox * sw >= pl`
 /// and `ox * sw - pl + (kw - 1) * dw <= w - 1`.
-fn interior_columns(g: &ConvGeometry) -> (usize, usize) {
+pub(crate) fn interior_columns(g: &ConvGeometry) -> (usize, usize) {
     let (w, ow, kw) = (g.input.w, g.output.w, g.kernel_w);
     let (sw, dw, pl) = (g.stride_w, g.dilation_w, g.pad_left);
     let span = (kw - 1) * dw;
