@@ -182,6 +182,10 @@ impl TileKernel for F16Tiles<'_> {
         f16::ZERO
     }
 
+    fn weight_zero(&self) -> f16 {
+        f16::ZERO
+    }
+
     fn stage(&self, _filter: &[f16], _k: usize, o0: usize, n: usize) -> StageF16 {
         StageF16::new(self.bias, self.min, self.max, o0, n)
     }

@@ -69,6 +69,11 @@ pub(crate) const SB: usize = 64;
 /// Gathered window elements per pixel and chunk (the im2col buffer is `PT * KC` elements).
 pub(crate) const KC: usize = 512;
 
+/// Windows of at most this many elements (the 3x3 stem on RGB has 27) are gathered whole,
+/// row by row, and padded to a multiple of 16 together with a staged copy of the filter rows,
+/// so the tiles run without a tail.
+pub(crate) const WK: usize = 64;
+
 // ---------------------------------------------------------------------------------------------
 // Exact vector requantization.
 
@@ -279,6 +284,10 @@ pub(crate) trait TileKernel {
     /// The element a padded tap is gathered as: its products contribute nothing.
     fn pad(&self) -> Self::Elem;
 
+    /// A zero weight, which pads staged filter rows (its products with [`TileKernel::pad`]
+    /// are zero too).
+    fn weight_zero(&self) -> Self::Elem;
+
     /// The constants of output channels `o0..o0 + n` (`n <= SB`), whose filter rows of `k`
     /// elements each start at `filter[o0 * k]`.
     fn stage(&self, filter: &[Self::Elem], k: usize, o0: usize, n: usize) -> Self::Stage;
@@ -426,6 +435,25 @@ struct GeneralArgs<'a, T> {
     taps_c: usize,
     /// First input channel of the group.
     x0: usize,
+    /// Gathered row length: `taps_c` rounded up to 16 for small windows ([`WK`]), else
+    /// `taps_c`.
+    kpad: usize,
+}
+
+/// Where a general convolution's tiles read their filter rows.
+#[derive(Clone, Copy)]
+enum Weights<'a, T> {
+    /// The filter itself.
+    Filter,
+    /// The super-block's rows, zero-padded to [`GeneralArgs::kpad`].
+    Staged(&'a [[T; WK]; SB]),
+}
+
+/// A super-block and where its filter rows are.
+#[derive(Clone, Copy)]
+struct Tile<'a, T> {
+    blk: Block,
+    weights: Weights<'a, T>,
 }
 
 /// Any convolution through `kern`: for each group and super-block of output channels, the
@@ -451,6 +479,14 @@ pub(crate) fn general<K: TileKernel>(
     // SAFETY: NEON is enabled for this function.
     let zero = unsafe { kern.zero() };
     let mut acc = [[zero; PT]; SB / OB];
+    // Small windows: the super-block's filter rows, zero-padded to `kpad` elements.
+    let small = taps_c <= WK;
+    let kpad = if small {
+        taps_c.next_multiple_of(16)
+    } else {
+        taps_c
+    };
+    let mut staged = [[kern.weight_zero(); WK]; SB];
     for grp in 0..out_c / cout_g {
         let a = GeneralArgs {
             g,
@@ -459,6 +495,7 @@ pub(crate) fn general<K: TileKernel>(
             cin_g,
             taps_c,
             x0: grp * cin_g,
+            kpad,
         };
         let end = (grp + 1) * cout_g;
         let mut o0 = grp * cout_g;
@@ -466,6 +503,16 @@ pub(crate) fn general<K: TileKernel>(
             let n = SB.min(end - o0);
             let stage = kern.stage(filter, taps_c, o0, n);
             let blk = Block { o0, n, end: o0 + n };
+            let weights = if small {
+                for (j, row) in staged.iter_mut().enumerate().take(n) {
+                    let o = o0 + j;
+                    row[..taps_c].copy_from_slice(&filter[o * taps_c..(o + 1) * taps_c]);
+                    row[taps_c..kpad].fill(kern.weight_zero());
+                }
+                Weights::Staged(&staged)
+            } else {
+                Weights::Filter
+            };
             // The pending windows; the first window fills every entry so none is ever unset.
             let mut pend: Option<[(usize, Window); PT]> = None;
             let mut count = 0;
@@ -475,13 +522,15 @@ pub(crate) fn general<K: TileKernel>(
                 count += 1;
                 if count == PT {
                     let wins = *wins;
-                    general_tile::<K, PT>(kern, &stage, &a, blk, wins, &mut buf, &mut acc, output);
+                    let t = Tile { blk, weights };
+                    general_tile::<K, PT>(kern, &stage, &a, t, wins, &mut buf, &mut acc, output);
                     count = 0;
                 }
             });
             if let Some(wins) = pend {
                 for &w in &wins[..count] {
-                    general_tile::<K, 1>(kern, &stage, &a, blk, [w], &mut buf, &mut acc, output);
+                    let t = Tile { blk, weights };
+                    general_tile::<K, 1>(kern, &stage, &a, t, [w], &mut buf, &mut acc, output);
                 }
             }
             o0 += n;
@@ -499,18 +548,27 @@ fn general_tile<K: TileKernel, const P: usize>(
     kern: &K,
     stage: &K::Stage,
     a: &GeneralArgs<K::Elem>,
-    blk: Block,
+    t: Tile<K::Elem>,
     wins: [(usize, Window); P],
     buf: &mut [[K::Elem; KC]; PT],
     acc: &mut [[K::Acc; PT]; SB / OB],
     output: &mut [K::Elem],
 ) {
     let g = a.g;
+    let blk = t.blk;
     let tiles = blk.n.div_ceil(OB);
     // SAFETY: NEON is enabled for this function.
     let zero = unsafe { kern.zero() };
     for t in acc[..tiles].iter_mut() {
         t[..P].fill(zero);
+    }
+    if let Weights::Staged(_) = t.weights {
+        for (row, (_, w)) in buf.iter_mut().zip(&wins) {
+            gather_window(kern.pad(), a, w, &mut row[..a.kpad]);
+        }
+        accumulate_chunk::<K, P>(kern, a, t, buf, acc, 0, a.kpad);
+        store_tiles(kern, stage, g.output.c, blk, &wins, acc, output);
+        return;
     }
     // Filter-order segments (tap, channel range) are packed into `buf` until a chunk is full;
     // `k0` is the filter offset of the chunk's first element.
@@ -521,7 +579,7 @@ fn general_tile<K: TileKernel, const P: usize>(
         while c0 < a.cin_g {
             let len = KC.min(a.cin_g - c0);
             if fill + len > KC {
-                accumulate_chunk::<K, P>(kern, a, blk, buf, acc, k0, fill);
+                accumulate_chunk::<K, P>(kern, a, t, buf, acc, k0, fill);
                 k0 += fill;
                 fill = 0;
             }
@@ -538,9 +596,23 @@ fn general_tile<K: TileKernel, const P: usize>(
             c0 += len;
         }
     }
-    accumulate_chunk::<K, P>(kern, a, blk, buf, acc, k0, fill);
-    let out_c = g.output.c;
-    for (tile, sums) in acc[..tiles].iter().enumerate() {
+    accumulate_chunk::<K, P>(kern, a, t, buf, acc, k0, fill);
+    store_tiles(kern, stage, g.output.c, blk, &wins, acc, output);
+}
+
+/// Stores the finished sums of every tile of `blk` for the output pixels `wins`.
+#[target_feature(enable = "neon")]
+#[inline]
+fn store_tiles<K: TileKernel, const P: usize>(
+    kern: &K,
+    stage: &K::Stage,
+    out_c: usize,
+    blk: Block,
+    wins: &[(usize, Window); P],
+    acc: &[[K::Acc; PT]; SB / OB],
+    output: &mut [K::Elem],
+) {
+    for (tile, sums) in acc[..blk.n.div_ceil(OB)].iter().enumerate() {
         let j = tile * OB;
         let m = OB.min(blk.n - j);
         for (&(px, _), &s) in wins.iter().zip(sums) {
@@ -551,6 +623,77 @@ fn general_tile<K: TileKernel, const P: usize>(
     }
 }
 
+/// Copies `src` to `dst` (equal lengths) with fixed-size moves when it is short, where a call
+/// to `memcpy` would cost more than the copy.
+#[inline(always)]
+fn copy_short<T: Copy>(dst: &mut [T], src: &[T]) {
+    let n = dst.len();
+    if n >= 16 {
+        dst.copy_from_slice(src);
+    } else if n >= 8 {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[n - 8..].copy_from_slice(&src[n - 8..n]);
+    } else if n >= 4 {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..].copy_from_slice(&src[n - 4..n]);
+    } else {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s;
+        }
+    }
+}
+
+/// Fills `dst` with `v`, with fixed-size moves when it is short.
+#[inline(always)]
+fn fill_short<T: Copy>(dst: &mut [T], v: T) {
+    let n = dst.len();
+    if n >= 16 {
+        dst.fill(v);
+    } else if n >= 8 {
+        dst[..8].copy_from_slice(&[v; 8]);
+        dst[n - 8..].copy_from_slice(&[v; 8]);
+    } else {
+        for d in dst.iter_mut() {
+            *d = v;
+        }
+    }
+}
+
+/// The whole window `w` of one output pixel, in filter order, into `row` (`kpad` elements:
+/// the window, then `pad`); padded taps are `pad`. The valid taps of a filter row are one copy
+/// when they are contiguous in the input (all input channels in one group, no horizontal
+/// dilation). Inlined into the pixel loop so that the geometry is read once.
+#[inline(always)]
+fn gather_window<T: Copy>(pad: T, a: &GeneralArgs<T>, w: &Window, row: &mut [T]) {
+    let g = a.g;
+    let (kw, cin_g, in_c) = (g.kernel_w, a.cin_g, g.input.c);
+    let rl = kw * cin_g;
+    let ((ky0, ky1), (kx0, kx1)) = (w.ky, w.kx);
+    if ky0 == ky1 || kx0 == kx1 {
+        fill_short(row, pad);
+        return;
+    }
+    fill_short(&mut row[..ky0 * rl], pad);
+    fill_short(&mut row[ky1 * rl..], pad);
+    let (a0, a1) = (kx0 * cin_g, kx1 * cin_g);
+    let row_step = g.dilation_h * g.input.w * in_c;
+    let tap_step = g.dilation_w * in_c;
+    let mut src = w.pixel(g, ky0, kx0) * in_c + a.x0;
+    for seg in row[ky0 * rl..ky1 * rl].chunks_exact_mut(rl) {
+        fill_short(&mut seg[..a0], pad);
+        fill_short(&mut seg[a1..], pad);
+        if cin_g == in_c && g.dilation_w == 1 {
+            copy_short(&mut seg[a0..a1], &a.input[src..src + (a1 - a0)]);
+        } else {
+            for (i, tap) in seg[a0..a1].chunks_exact_mut(cin_g.max(1)).enumerate() {
+                let s = src + i * tap_step;
+                copy_short(tap, &a.input[s..s + cin_g]);
+            }
+        }
+        src += row_step;
+    }
+}
+
 /// Adds the products of the gathered chunk (`len` elements per pixel, filter offset `k0`) to
 /// every tile's sums.
 #[target_feature(enable = "neon")]
@@ -558,16 +701,25 @@ fn general_tile<K: TileKernel, const P: usize>(
 fn accumulate_chunk<K: TileKernel, const P: usize>(
     kern: &K,
     a: &GeneralArgs<K::Elem>,
-    blk: Block,
+    t: Tile<K::Elem>,
     buf: &[[K::Elem; KC]; PT],
     acc: &mut [[K::Acc; PT]; SB / OB],
     k0: usize,
     len: usize,
 ) {
+    let blk = t.blk;
     let xs: [&[K::Elem]; P] = core::array::from_fn(|p| &buf[p][..len]);
     for (tile, sums) in acc[..blk.n.div_ceil(OB)].iter_mut().enumerate() {
-        let rows = filter_rows(a.filter, a.taps_c, blk.o0 + tile * OB, blk.end);
-        let ws = rows.map(|r| &r[k0..k0 + len]);
+        let j = tile * OB;
+        let ws: [&[K::Elem]; OB] = match t.weights {
+            Weights::Filter => {
+                filter_rows(a.filter, a.taps_c, blk.o0 + j, blk.end).map(|r| &r[k0..k0 + len])
+            }
+            // Rows past the super-block repeat its last one, like `filter_rows`.
+            Weights::Staged(st) => {
+                core::array::from_fn(|r| &st[(j + r).min(blk.n - 1)][k0..k0 + len])
+            }
+        };
         // SAFETY: NEON is enabled for this function, so for its callees.
         let part = unsafe { kern.tile::<P>(xs, ws) };
         for (s, p) in sums.iter_mut().zip(part) {
@@ -601,6 +753,10 @@ impl TileKernel for S8Tiles<'_> {
     fn pad(&self) -> i8 {
         // The input zero point; `input_offset` is validated to -127..=128.
         (-self.q.input_offset) as i8
+    }
+
+    fn weight_zero(&self) -> i8 {
+        0
     }
 
     fn stage(&self, filter: &[i8], k: usize, o0: usize, n: usize) -> StageS8 {
