@@ -13,7 +13,7 @@
 //!   accumulation of TFLM; integer sums do not depend on their order.
 //! * Requantization ([`FastRq`]): TFLM's `MultiplyByQuantizedMultiplier` rounds twice
 //!   (`SaturatingRoundingDoublingHighMul`, then `RoundingDivideByPOT`). When the accumulator is
-//!   known to be small enough (checked once per call by [`fast_requant_ok`]), both roundings have
+//!   known to be small enough (checked per block of channels by [`fast_requant_ok`]), both roundings have
 //!   short exact forms; otherwise the kernels call the portable
 //!   [`ChannelQuantS8::requantize`] for every output of the call.
 
@@ -131,19 +131,29 @@ const FAST_ACC_LIMIT: u64 = 1 << 29;
 /// Smallest requantization shift (largest right shift) [`FastRq`] handles.
 const FAST_MIN_SHIFT: i32 = -21;
 
-/// Whether every output of a convolution-like op with these parameters can use [`FastRq`].
+/// Whether every output channel in `channels` of a convolution-like op can use [`FastRq`]
+/// (the loops decide per block of channels, so one channel outside the fast form only sends
+/// its own block to the general requantization).
 ///
 /// `taps` is the number of products summed per output; each is `(x + input_offset) * w` with
-/// `|x + input_offset| <= 255` and `|w| <= 128`, so `|acc| <= B = max|bias| + taps * 255 * 128`.
-/// [`FastRq`] needs `B < 2^29` (so that the doubled accumulator it takes is below `2^30`), every
-/// shift in `-21..=-1` (a right shift, no left shift) and every multiplier non-negative. Costs
-/// one pass over the bias and the multipliers.
-pub(crate) fn fast_requant_ok(q: &ChannelQuantS8, bias: Option<&[i32]>, taps: usize) -> bool {
-    let max_bias = bias.map_or(0, |b| b.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0)) as u64;
-    let bound = max_bias.saturating_add((taps as u64).saturating_mul(255 * 128));
-    bound < FAST_ACC_LIMIT
-        && q.shifts.iter().all(|s| (FAST_MIN_SHIFT..=-1).contains(s))
-        && q.multipliers.iter().all(|&m| m >= 0)
+/// `|x + input_offset| <= 255` and `|w| <= 128`, so `|acc| <= B = |bias| + taps * 255 * 128`.
+/// [`FastRq`] needs `B < 2^29` (so that the doubled accumulator it takes is below `2^30`), a
+/// shift in `-21..=-1` (a right shift, no left shift) and a non-negative multiplier.
+pub(crate) fn fast_requant_ok(
+    q: &ChannelQuantS8,
+    bias: Option<&[i32]>,
+    taps: usize,
+    channels: core::ops::Range<usize>,
+) -> bool {
+    let per_tensor = q.multipliers.len() == 1;
+    let tap_bound = (taps as u64).saturating_mul(255 * 128);
+    channels.into_iter().all(|c| {
+        let i = if per_tensor { 0 } else { c };
+        let b = bias.map_or(0, |b| b[c].unsigned_abs()) as u64;
+        b.saturating_add(tap_bound) < FAST_ACC_LIMIT
+            && (FAST_MIN_SHIFT..=-1).contains(&q.shifts[i])
+            && q.multipliers[i] >= 0
+    })
 }
 
 /// One output channel's requantization in the form the DSP loops evaluate: TFLM's
@@ -307,7 +317,7 @@ pub(crate) const fn lanes8(v: i32) -> u32 {
 }
 
 /// The requantization of a block of four output channels: the fast form when
-/// [`fast_requant_ok`] holds for the call (the accumulators are then doubled), TFLM's general
+/// [`fast_requant_ok`] holds for the block (the accumulators are then doubled), TFLM's general
 /// form otherwise; then the activation clamp when it is narrower than int8.
 pub(crate) struct Finish4<'q, 'a> {
     q: &'q ChannelQuantS8<'a>,
@@ -522,10 +532,13 @@ impl DotBlock {
             };
             let f = &filter[r..r + k];
             let mut sum = 0;
-            for s in 0..kp / 4 {
+            let full = k / 4;
+            let dst = &mut self.w[..8 * (kp / 4)];
+            for (s, d) in dst.chunks_exact_mut(8).enumerate() {
                 let e = 4 * s;
-                let word = if e + 4 <= k {
-                    u32::from_le_bytes([f[e] as u8, f[e + 1] as u8, f[e + 2] as u8, f[e + 3] as u8])
+                let word = if s < full {
+                    // SAFETY: `e + 4 <= k = f.len()`; unaligned loads are allowed here.
+                    unsafe { core::ptr::read_unaligned(f.as_ptr().add(e) as *const u32) }
                 } else {
                     let b = |i: usize| if e + i < k { f[e + i] as u8 } else { 0 };
                     u32::from_le_bytes([b(0), b(1), b(2), b(3)])
@@ -536,8 +549,8 @@ impl DotBlock {
                     hi = sadd16(hi, hi);
                 }
                 sum = smlad(hi, ONES, smlad(lo, ONES, sum));
-                self.w[8 * s + 2 * j] = lo;
-                self.w[8 * s + 2 * j + 1] = hi;
+                d[2 * j] = lo;
+                d[2 * j + 1] = hi;
             }
             sums[j] = sum;
         }
@@ -774,8 +787,6 @@ pub(crate) fn conv_loop(
     let q = &p.quant;
     let k = g.kernel_h * g.kernel_w * cin_g;
     let kp = k.next_multiple_of(8);
-    let fast = fast_requant_ok(q, bias, k);
-    let scale = if fast { 2 } else { 1 };
     let off = q.input_offset;
     let pad = (-off) as u8;
     let (in_c, out_c) = (g.input.c, g.output.c);
@@ -790,6 +801,8 @@ pub(crate) fn conv_loop(
         let ch0 = grp * cin_g;
         for o0 in (o_first..o_end).step_by(4) {
             let nb = (o_end - o0).min(4);
+            let fast = fast_requant_ok(q, bias, k, o0..o0 + nb);
+            let scale = if fast { 2 } else { 1 };
             let rows = core::array::from_fn(|j| (j < nb).then_some((o0 + j) * k));
             let sums = blk.widen(filter, rows, k, kp, fast);
             let b = |j: usize| bias.map_or(0, |b| b[(o0 + j).min(o_end - 1)]);
@@ -858,7 +871,7 @@ pub(crate) fn conv_loop(
 }
 
 /// Stack bytes of input pixels [`overlapping`] copies per block.
-const OVERLAP_BLOCK_BYTES: usize = 4096;
+const OVERLAP_BLOCK_BYTES: usize = 6144;
 
 /// The pointwise convolution whose output overlaps its input in one buffer
 /// (`pointwise_conv_s8_overlapping`) on the widened-filter loop: `true` when it ran, `false` when

@@ -6,7 +6,7 @@
 //! pairs once per call on the stack. Windows fully inside the input run an unrolled loop for 3x3
 //! and 5x5 kernels; windows touching the padding (and other kernel sizes or dilations) run the
 //! same instructions over their valid taps only, as TFLM skips padded taps. Outputs are
-//! requantized with [`FastRq`] (or TFLM's general form when [`fast_requant_ok`] says the
+//! requantized with [`FastRq`] (or TFLM's general form for a block of channels when [`fast_requant_ok`] says the
 //! accumulators may be too large for it) and stored four at a time. The one to three channels
 //! left over when the channel count is not a multiple of four run the portable arithmetic.
 //!
@@ -310,9 +310,6 @@ pub(crate) fn depthwise_loop(
     let q = &p.quant;
     let c = g.input.c;
     let taps = g.kernel_h * g.kernel_w;
-    let fast = fast_requant_ok(q, bias, taps);
-    // The fast requantization takes the doubled accumulator: double the filter and the bias.
-    let scale = if fast { 2 } else { 1 };
     let row = g.dilation_h * g.input.w * c;
     let mut fb = FilterBlock {
         taps: [[0; 2]; MAX_TAPS],
@@ -326,6 +323,9 @@ pub(crate) fn depthwise_loop(
     };
     let off = q.input_offset;
     for c0 in (0..c & !3).step_by(4) {
+        let fast = fast_requant_ok(q, bias, taps, c0..c0 + 4);
+        // The fast requantization takes the doubled accumulator: double the filter and the bias.
+        let scale = if fast { 2 } else { 1 };
         let mut sums = [0i32; 4];
         for (t, wt) in fb.taps.iter_mut().enumerate().take(taps) {
             let f = &filter[t * c + c0..t * c + c0 + 4];
@@ -479,17 +479,19 @@ const INPLACE_ROWS_BYTES: usize = 4096;
 
 /// The in-place depthwise convolution (channel multiplier 1, output over the input, no more
 /// output than input pixels per image) on the DSP loop: `true` when it ran, `false` when this
-/// geometry needs the portable loop (a window row of more than [`INPLACE_ROWS_BYTES`] bytes, or
-/// a schedule that would need an input row after it was overwritten). The caller has checked
-/// every argument.
+/// geometry needs the portable loop (a padded band row of more than [`INPLACE_ROWS_BYTES`]
+/// bytes, or a schedule that would need an input row after it was overwritten). The caller has
+/// checked every argument.
 ///
 /// The output is computed in bands of rows. A band's input rows are first copied to a stack
-/// buffer: rows the previous band also used come from its copy (they may have been overwritten
-/// since), the others from `buf`, which the schedule only allows while they are intact (no
-/// output written so far covers them, checked before anything is written). The band is then the
-/// out-of-place DSP convolution of that copy, written over `buf`. Output pixel `k` of an image
-/// lands on input pixel `k`, so a band's writes only reach input pixels before its last output;
-/// the results are those of [`depthwise_loop`], hence of the portable loop.
+/// buffer with the padding written out as the input zero point (`x + input_offset = 0`, so a
+/// padded tap adds nothing, exactly as TFLM skipping it): rows the previous band also used come
+/// from its copy (they may have been overwritten since), the others from `buf`, which the
+/// schedule only allows while they are intact (no output written so far covers them, checked
+/// before anything is written). The band is then the unpadded out-of-place DSP convolution of
+/// that copy (every window is interior, so 3x3 and 5x5 windows all take the unrolled loop),
+/// written over `buf`. Output pixel `k` of an image lands on input pixel `k`, so a band's
+/// writes only reach input pixels before its last output.
 pub(crate) fn inplace(
     p: &DepthwiseS8Params,
     buf: &mut [i8],
@@ -497,82 +499,86 @@ pub(crate) fn inplace(
     bias: Option<&[i32]>,
 ) -> bool {
     let g = &p.geometry;
-    let (ih, iw, c) = (g.input.h, g.input.w, g.input.c);
+    let (ih, iw, c) = (g.input.h as isize, g.input.w, g.input.c);
     let (oh, ow) = (g.output.h, g.output.w);
-    let row_bytes = iw * c;
+    let pw = iw + g.pad_left + g.pad_right;
+    let row_bytes = pw * c;
     let dk = (g.kernel_h - 1) * g.dilation_h + 1;
     let s = g.stride_h;
     if row_bytes == 0 || oh == 0 || ow == 0 || g.kernel_h * g.kernel_w > MAX_TAPS {
         return false;
     }
     let cap = INPLACE_ROWS_BYTES / row_bytes;
-    // Input rows `lo..hi` that output rows `a..b` read (clipped to the image).
+    // Padded input rows `top..top + count` (image rows, negative in the top padding) that
+    // output rows `a..b` read.
     let rows_of = |a: usize, b: usize| {
-        let lo = (a * s).saturating_sub(g.pad_top).min(ih);
-        let hi = ((b - 1) * s + dk).saturating_sub(g.pad_top).min(ih);
-        (lo, hi.max(lo))
+        let top = (a * s) as isize - g.pad_top as isize;
+        (top, (b - 1 - a) * s + dk)
     };
-    // The band schedule, checked in full before anything is written.
     let band_end = |oy0: usize| {
         let mut oy1 = oy0 + 1;
-        while oy1 < oh {
-            let (lo, hi) = rows_of(oy0, oy1 + 1);
-            if hi - lo > cap {
-                break;
-            }
+        while oy1 < oh && rows_of(oy0, oy1 + 1).1 <= cap {
             oy1 += 1;
         }
         oy1
     };
+    // The band schedule, checked in full before anything is written: image rows read from
+    // `buf` must not be covered by the outputs written so far (pixels `0..oy0 * ow`).
     {
-        let (mut oy0, mut kept) = (0, (0, 0));
+        let (mut oy0, mut kept) = (0, (0isize, 0isize));
         while oy0 < oh {
             let oy1 = band_end(oy0);
-            let (lo, hi) = rows_of(oy0, oy1);
-            if hi - lo > cap {
+            let (top, count) = rows_of(oy0, oy1);
+            if count > cap || top < kept.0 {
                 return false;
             }
-            // Rows not kept from the previous band are read from `buf`: they must not have
-            // been overwritten by the outputs written so far (pixels `0..oy0 * ow`).
-            let from_buf = lo.max(kept.1);
-            if from_buf < hi && from_buf * iw < oy0 * ow {
+            let end = top + count as isize;
+            let first_read = top.max(kept.1).max(0);
+            if first_read < end.min(ih) && (first_read as usize) * iw < oy0 * ow {
                 return false;
             }
-            if lo < kept.0 {
-                return false;
-            }
-            kept = (lo, hi);
+            kept = (top, end);
             oy0 = oy1;
         }
     }
+    let zp = (-p.quant.input_offset) as i8;
+    let in_row = iw * c;
+    let pad_l = g.pad_left * c;
     let mut rows = [0i8; INPLACE_ROWS_BYTES];
     for n in 0..g.input.n {
-        let in_base = n * ih * row_bytes;
+        let in_base = n * g.input.h * in_row;
         let out_base = n * oh * ow * c;
-        let (mut oy0, mut kept) = (0usize, (0usize, 0usize));
+        let (mut oy0, mut kept) = (0usize, (0isize, 0isize));
         while oy0 < oh {
             let oy1 = band_end(oy0);
-            let (lo, hi) = rows_of(oy0, oy1);
-            // Keep the rows the previous band already copied, then copy the rest.
-            let keep_from = lo.max(kept.0).min(kept.1);
-            let keep = kept.1.saturating_sub(keep_from);
-            if keep > 0 && keep_from > kept.0 {
-                let at = (keep_from - kept.0) * row_bytes;
+            let (top, count) = rows_of(oy0, oy1);
+            // Rows the previous band copied move to the front (the band starts at or below
+            // the previous one), the others are written afresh.
+            let keep_from = top.max(kept.0);
+            let keep = (kept.1 - keep_from).max(0) as usize;
+            if keep > 0 {
+                let at = (keep_from - kept.0) as usize * row_bytes;
                 rows.copy_within(at..at + keep * row_bytes, 0);
             }
-            let have = if kept.1 > lo { keep } else { 0 };
-            let first_new = lo + have;
-            rows[have * row_bytes..(hi - lo) * row_bytes]
-                .copy_from_slice(&buf[in_base + first_new * row_bytes..in_base + hi * row_bytes]);
-            // The band as an out-of-place convolution of rows `lo..hi`.
-            let top = (oy0 * s) as isize - g.pad_top as isize;
-            let pad_top = (lo as isize - top).max(0) as usize;
-            let needed = (oy1 - oy0 - 1) * s + dk;
+            for i in keep..count {
+                let r = top + i as isize;
+                let dst = &mut rows[i * row_bytes..(i + 1) * row_bytes];
+                if r < 0 || r >= ih {
+                    dst.fill(zp);
+                    continue;
+                }
+                let src = in_base + r as usize * in_row;
+                dst[..pad_l].fill(zp);
+                dst[pad_l..pad_l + in_row].copy_from_slice(&buf[src..src + in_row]);
+                dst[pad_l + in_row..].fill(zp);
+            }
             let band = ConvGeometry {
-                input: crate::shape::Shape::new(1, hi - lo, iw, c),
+                input: crate::shape::Shape::new(1, count, pw, c),
                 output: crate::shape::Shape::new(1, oy1 - oy0, ow, c),
-                pad_top,
-                pad_bottom: needed.saturating_sub(pad_top + (hi - lo)),
+                pad_top: 0,
+                pad_bottom: 0,
+                pad_left: 0,
+                pad_right: 0,
                 ..*g
             };
             let bp = DepthwiseS8Params {
@@ -580,8 +586,8 @@ pub(crate) fn inplace(
                 quant: p.quant,
             };
             let out = &mut buf[out_base + oy0 * ow * c..out_base + oy1 * ow * c];
-            depthwise_loop(&bp, &rows[..(hi - lo) * row_bytes], filter, bias, out);
-            kept = (lo, hi);
+            depthwise_loop(&bp, &rows[..count * row_bytes], filter, bias, out);
+            kept = (top, top + count as isize);
             oy0 = oy1;
         }
     }
