@@ -522,10 +522,13 @@ pub(crate) fn inplace(
         }
         oy1
     };
+    // No rows are kept before the first band: an empty range at its top row (negative when
+    // the window starts in the top padding, e.g. SAME padding with stride 1).
+    let none_kept = (rows_of(0, 1).0, rows_of(0, 1).0);
     // The band schedule, checked in full before anything is written: image rows read from
     // `buf` must not be covered by the outputs written so far (pixels `0..oy0 * ow`).
     {
-        let (mut oy0, mut kept) = (0, (0isize, 0isize));
+        let (mut oy0, mut kept) = (0, none_kept);
         while oy0 < oh {
             let oy1 = band_end(oy0);
             let (top, count) = rows_of(oy0, oy1);
@@ -548,7 +551,7 @@ pub(crate) fn inplace(
     for n in 0..g.input.n {
         let in_base = n * g.input.h * in_row;
         let out_base = n * oh * ow * c;
-        let (mut oy0, mut kept) = (0usize, (0isize, 0isize));
+        let (mut oy0, mut kept) = (0usize, none_kept);
         while oy0 < oh {
             let oy1 = band_end(oy0);
             let (top, count) = rows_of(oy0, oy1);
