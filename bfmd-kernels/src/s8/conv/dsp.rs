@@ -14,8 +14,10 @@
 //! * Requantization ([`FastRq`]): TFLM's `MultiplyByQuantizedMultiplier` rounds twice
 //!   (`SaturatingRoundingDoublingHighMul`, then `RoundingDivideByPOT`). When the accumulator is
 //!   known to be small enough (checked per block of channels by [`fast_requant_ok`]), both roundings have
-//!   short exact forms; otherwise the kernels call the portable
-//!   [`ChannelQuantS8::requantize`] for every output of the call.
+//!   short exact forms. Blocks whose accumulators may be larger (trained layers have channels
+//!   with tiny weight scales and huge biases) use [`WideRq`], one rounding of the 64-bit
+//!   product, when their shifts are right shifts; the rest call the portable
+//!   [`ChannelQuantS8::requantize`].
 
 use super::{ChannelQuantS8, ConvS8Params};
 use crate::reference::conv::is_pointwise;
@@ -208,6 +210,103 @@ impl FastRq {
     }
 }
 
+/// Whether every output channel in `channels` can use [`WideRq`]: a right shift
+/// (`shift` in `-31..=-1`) and a non-negative multiplier. Unlike [`fast_requant_ok`] there is no
+/// bound on the accumulator, so channels whose tiny weight scale gives them a huge bias (common
+/// in trained models) keep a fast form.
+pub(crate) fn wide_requant_ok(q: &ChannelQuantS8, channels: core::ops::Range<usize>) -> bool {
+    let per_tensor = q.multipliers.len() == 1;
+    channels.into_iter().all(|c| {
+        let i = if per_tensor { 0 } else { c };
+        (-31..=-1).contains(&q.shifts[i]) && q.multipliers[i] >= 0
+    })
+}
+
+/// One output channel's requantization for any accumulator: TFLM's
+/// `MultiplyByQuantizedMultiplier(acc, multiplier, shift) + output_offset`, saturated to int8,
+/// with one rounding of the 64-bit product (`SMLAL`).
+///
+/// With `P = acc * m` and the right shift `e = -shift >= 1`:
+///
+/// * `x = SaturatingRoundingDoublingHighMul(acc, m) = floor((P + 2^30) / 2^31)` (see
+///   [`FastRq`]; `m >= 0` rules out the one saturating case);
+/// * `RoundingDivideByPOT(x, e) = floor((x + 2^(e-1) - [x < 0]) / 2^e)`, and since the added
+///   term is an integer the two floors merge:
+///   `floor((P + 2^30 + 2^(30+e) - [x < 0] * 2^31) / 2^(31+e))`;
+/// * `[x < 0]` may be replaced by `[acc < 0]` for the reason given in [`FastRq`].
+///
+/// The numerator `Q` is below `2^63` in magnitude (`|P| < 2^62`), so the 64-bit sum is exact,
+/// and `floor(Q / 2^(31+e))` is the high word of `Q` shifted right by `e - 1`; the output offset
+/// is added to that (no overflow: the quotient is below `2^31` in magnitude).
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub(crate) struct WideRq {
+    /// `2^30 + 2^(30+e)` as a 64-bit value: low word first.
+    pub(crate) k: [u32; 2],
+    /// The Q31 multiplier.
+    pub(crate) mult: i32,
+    /// `e - 1`, the right shift of the high word.
+    pub(crate) shift: u32,
+}
+
+impl WideRq {
+    /// The form of output channel `ch` of `q`; the caller has checked [`wide_requant_ok`].
+    #[inline]
+    pub(crate) fn new(q: &ChannelQuantS8, ch: usize) -> Self {
+        let i = if q.multipliers.len() == 1 { 0 } else { ch };
+        let e = (-q.shifts[i]) as u32;
+        let k = (1u64 << 30) + (1u64 << (30 + e));
+        WideRq {
+            k: [k as u32, (k >> 32) as u32],
+            mult: q.multipliers[i],
+            shift: e - 1,
+        }
+    }
+
+    /// Requantizes the accumulator `acc` (bias included) and adds `output_offset`, saturated to
+    /// `-128..=127` (the caller applies a narrower activation clamp).
+    #[inline(always)]
+    pub(crate) fn apply(self, acc: i32, output_offset: i32) -> i32 {
+        let k = (self.k[0] as u64 | ((self.k[1] as u64) << 32)) as i64;
+        let neg = ((acc as u32) >> 31) as i64;
+        let q = k
+            .wrapping_add(acc as i64 * self.mult as i64)
+            .wrapping_sub(neg << 31);
+        ssat8((((q >> 32) as i32) >> self.shift).wrapping_add(output_offset))
+    }
+}
+
+/// Assembly of [`WideRq::apply`] for accumulator `$a`, result in `$a`: `$k` addresses the
+/// channel's 64-bit `k`, `$m` its multiplier and `$sh` its shift. Expects the output offset in
+/// `{v}` and `0x8000_0000` in `{n}`; uses `{w0}`, `{w1}` and `{t}` as temporaries.
+macro_rules! requant_wide {
+    ($a:literal, $k:literal, $m:literal, $sh:literal) => {
+        concat!(
+            "ldrd {w0}, {w1}, ",
+            $k,
+            "\n",
+            "ldr {t}, ",
+            $m,
+            "\n",
+            "smlal {w0}, {w1}, ",
+            $a,
+            ", {t}\n",
+            "lsr {t}, ",
+            $a,
+            ", #31\n",
+            "smlal {w0}, {w1}, {t}, {n}\n",
+            "ldr {t}, ",
+            $sh,
+            "\n",
+            "asr {w1}, {w1}, {t}\n",
+            "add {w1}, {w1}, {v}\n",
+            "ssat ",
+            $a,
+            ", #8, {w1}\n",
+        )
+    };
+}
+
 /// Assembly of [`FastRq::apply`] for accumulator `$a` (a register operand such as `"{a0}"`),
 /// result in `$a`: `$mr` addresses the channel's `(mult, round)` pair, `$sh` its `shift`.
 /// Uses the operands `{w0}`, `{w1}` and `{t}` as temporaries.
@@ -316,35 +415,63 @@ pub(crate) const fn lanes8(v: i32) -> u32 {
     (v as u8 as u32) * 0x0101_0101
 }
 
+/// How a block of four output channels is requantized.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Rq4 {
+    /// [`FastRq`] on doubled accumulators (doubled filters and bias).
+    Fast([FastRq; 4]),
+    /// [`WideRq`] on plain accumulators.
+    Wide([WideRq; 4]),
+    /// TFLM's general form ([`ChannelQuantS8::requantize`]).
+    General,
+}
+
 /// The requantization of a block of four output channels: the fast form when
-/// [`fast_requant_ok`] holds for the block (the accumulators are then doubled), TFLM's general
-/// form otherwise; then the activation clamp when it is narrower than int8.
+/// [`fast_requant_ok`] holds for the block (the accumulators are then doubled), the wide form
+/// when [`wide_requant_ok`] does, TFLM's general form otherwise; then the activation clamp when
+/// it is narrower than int8.
 pub(crate) struct Finish4<'q, 'a> {
     q: &'q ChannelQuantS8<'a>,
     /// The channel whose parameters each lane uses (lanes past the op's last channel, which are
     /// computed but never stored, use the block's first channel).
     ch: [usize; 4],
-    /// Per-channel fast form.
-    fast: Option<[FastRq; 4]>,
+    /// Per-channel form.
+    rq: Rq4,
     /// `(act_min, act_max)` broadcast to four lanes, when narrower than int8.
     clamp: Option<(u32, u32)>,
 }
 
 impl<'q, 'a> Finish4<'q, 'a> {
-    /// The block of channels `c0..min(c0 + 4, channels)`.
+    /// The block of channels `c0..min(c0 + 4, channels)`; `fast` says whether
+    /// [`fast_requant_ok`] holds for it (the caller then doubles the accumulators).
     pub(crate) fn new(q: &'q ChannelQuantS8<'a>, c0: usize, channels: usize, fast: bool) -> Self {
         let ch = core::array::from_fn(|j| if c0 + j < channels { c0 + j } else { c0 });
+        let rq = if fast {
+            Rq4::Fast(ch.map(|c| FastRq::new(q, c)))
+        } else if wide_requant_ok(q, c0..channels.min(c0 + 4)) {
+            Rq4::Wide(ch.map(|c| WideRq::new(q, c)))
+        } else {
+            Rq4::General
+        };
         Finish4 {
             q,
             ch,
-            fast: fast.then(|| ch.map(|c| FastRq::new(q, c))),
+            rq,
             clamp: needs_clamp(q).then(|| (lanes8(q.act_min), lanes8(q.act_max))),
         }
     }
 
-    /// The per-channel fast forms (`None` on the general path).
+    /// The per-channel fast forms (`None` unless the block uses [`FastRq`]).
     pub(crate) fn fast(&self) -> Option<[FastRq; 4]> {
-        self.fast
+        match self.rq {
+            Rq4::Fast(rq) => Some(rq),
+            _ => None,
+        }
+    }
+
+    /// The block's form.
+    pub(crate) fn form(&self) -> Rq4 {
+        self.rq
     }
 
     /// Whether a clamp narrower than int8 applies.
@@ -361,14 +488,23 @@ impl<'q, 'a> Finish4<'q, 'a> {
     /// packed little-endian.
     #[inline(always)]
     pub(crate) fn apply(&self, acc: [i32; 4]) -> u32 {
-        let v = match &self.fast {
-            Some(rq) => pack8([
+        let v = match &self.rq {
+            Rq4::Fast(rq) => pack8([
                 rq[0].apply(acc[0]),
                 rq[1].apply(acc[1]),
                 rq[2].apply(acc[2]),
                 rq[3].apply(acc[3]),
             ]),
-            None => pack8(core::array::from_fn(|j| {
+            Rq4::Wide(rq) => {
+                let off = self.q.output_offset;
+                pack8([
+                    rq[0].apply(acc[0], off),
+                    rq[1].apply(acc[1], off),
+                    rq[2].apply(acc[2], off),
+                    rq[3].apply(acc[3], off),
+                ])
+            }
+            Rq4::General => pack8(core::array::from_fn(|j| {
                 self.q.requantize(acc[j], self.ch[j]) as i32
             })),
         };
@@ -396,6 +532,8 @@ struct DotBlock {
     bias: [i32; 4],
     /// Fast requantization of the four channels.
     rq: [FastRq; 4],
+    /// Wide requantization of the four channels.
+    wide: [WideRq; 4],
     /// `(act_min, act_max)` broadcast to four lanes.
     clamp: [u32; 2],
     /// Eight-element steps per window.
@@ -406,8 +544,10 @@ struct DotBlock {
     y_step: usize,
     /// Windows left in the run.
     count: u32,
+    /// The output offset ([`WideRq`] adds it after the shift).
+    off: i32,
     /// Keeps `w` 8-byte aligned.
-    _pad: [u32; 2],
+    _pad: u32,
     /// Per four window elements `e..e + 4` and filter `k`: `(w[k, e], w[k, e + 2])` and
     /// `(w[k, e + 1], w[k, e + 3])` as int16 pairs (doubled on the fast path), so that one
     /// `SXTB16` pair of the inputs feeds `SMLAD` directly; then the byte length of the widened
@@ -419,13 +559,18 @@ const _: () = {
     use core::mem::offset_of;
     assert!(offset_of!(DotBlock, bias) == 0);
     assert!(offset_of!(DotBlock, rq) == 16);
-    assert!(offset_of!(DotBlock, clamp) == 64);
-    assert!(offset_of!(DotBlock, steps) == 72);
-    assert!(offset_of!(DotBlock, x_skip) == 76);
-    assert!(offset_of!(DotBlock, y_step) == 80);
-    assert!(offset_of!(DotBlock, count) == 84);
-    assert!(offset_of!(DotBlock, w) == 96);
+    assert!(offset_of!(DotBlock, wide) == 64);
+    assert!(offset_of!(DotBlock, clamp) == 128);
+    assert!(offset_of!(DotBlock, steps) == 136);
+    assert!(offset_of!(DotBlock, x_skip) == 140);
+    assert!(offset_of!(DotBlock, y_step) == 144);
+    assert!(offset_of!(DotBlock, count) == 148);
+    assert!(offset_of!(DotBlock, off) == 152);
+    assert!(offset_of!(DotBlock, w) == 160);
     assert!(core::mem::size_of::<FastRq>() == 12);
+    assert!(core::mem::size_of::<WideRq>() == 16);
+    assert!(offset_of!(WideRq, mult) == 8);
+    assert!(offset_of!(WideRq, shift) == 12);
 };
 
 /// Four input elements against four widened filters: `SXTB16` splits the inputs into even and
@@ -468,19 +613,43 @@ macro_rules! dot_window {
     };
 }
 
-/// The run loop: `[{w}, #-12]` windows, each biased, summed, requantized and stored
-/// (`$store`), then `{y}` and `{x}` advance.
+/// The fast requantization of the four accumulators ([`FastRq`] at `[{w}, #-144]`).
+macro_rules! requant4_fast {
+    () => {
+        concat!(
+            requant!("{a0}", "[{w}, #-144]", "[{w}, #-136]"),
+            requant!("{a1}", "[{w}, #-132]", "[{w}, #-124]"),
+            requant!("{a2}", "[{w}, #-120]", "[{w}, #-112]"),
+            requant!("{a3}", "[{w}, #-108]", "[{w}, #-100]"),
+        )
+    };
+}
+
+/// The wide requantization of the four accumulators ([`WideRq`] at `[{w}, #-96]`, the output
+/// offset at `[{w}, #-8]`).
+macro_rules! requant4_wide {
+    () => {
+        concat!(
+            "mov {n}, #0x80000000\n",
+            "ldr {v}, [{w}, #-8]\n",
+            requant_wide!("{a0}", "[{w}, #-96]", "[{w}, #-88]", "[{w}, #-84]"),
+            requant_wide!("{a1}", "[{w}, #-80]", "[{w}, #-72]", "[{w}, #-68]"),
+            requant_wide!("{a2}", "[{w}, #-64]", "[{w}, #-56]", "[{w}, #-52]"),
+            requant_wide!("{a3}", "[{w}, #-48]", "[{w}, #-40]", "[{w}, #-36]"),
+        )
+    };
+}
+
+/// The run loop: `[{w}, #-12]` windows, each biased, summed, requantized (`$requant`) and
+/// stored (`$store`), then `{y}` and `{x}` advance.
 macro_rules! dot_run {
-    ($store:expr) => {
+    ($requant:expr, $store:expr) => {
         concat!(
             "2:\n",
-            "ldrd {a0}, {a1}, [{w}, #-96]\n",
-            "ldrd {a2}, {a3}, [{w}, #-88]\n",
+            "ldrd {a0}, {a1}, [{w}, #-160]\n",
+            "ldrd {a2}, {a3}, [{w}, #-152]\n",
             dot_window!(),
-            requant!("{a0}", "[{w}, #-80]", "[{w}, #-72]"),
-            requant!("{a1}", "[{w}, #-68]", "[{w}, #-60]"),
-            requant!("{a2}", "[{w}, #-56]", "[{w}, #-48]"),
-            requant!("{a3}", "[{w}, #-44]", "[{w}, #-36]"),
+            $requant,
             $store,
             "ldr {v}, [{w}, #-16]\n",
             "add {y}, {y}, {v}\n",
@@ -499,12 +668,14 @@ impl DotBlock {
         DotBlock {
             bias: [0; 4],
             rq: [FastRq::default(); 4],
+            wide: [WideRq::default(); 4],
             clamp: [0; 2],
             steps: 0,
             x_skip: 0,
             y_step: 0,
             count: 0,
-            _pad: [0; 2],
+            off: 0,
+            _pad: 0,
             w: [0; 2 * MAX_K + 1],
         }
     }
@@ -559,22 +730,23 @@ impl DotBlock {
         sums
     }
 
-    /// Runs `self.count` (at least one) windows through the fast loop.
+    /// Runs `self.count` (at least one) windows through the loop, requantizing with the
+    /// block's [`FastRq`] forms (`wide` false) or [`WideRq`] forms (`wide` true).
     ///
     /// # Safety
     /// `x` starts the first window; each window reads `8 * steps` bytes and the next starts
     /// `x_skip` bytes after its end; `y` points at the first output and the outputs are
     /// `y_step` bytes apart, four bytes each.
-    unsafe fn run(&mut self, clamp: bool, x: *const i8, y: *mut i8) {
+    unsafe fn run(&mut self, wide: bool, clamp: bool, x: *const i8, y: *mut i8) {
         let w = self.w.as_mut_ptr();
         // SAFETY: the caller guarantees every input read and output write; the loop reads the
         // block through `w` (its fields sit at the negative offsets checked above) and writes
         // only `count`, which nothing else touches meanwhile.
         unsafe {
             macro_rules! go {
-                ($store:expr) => {
+                ($requant:expr, $store:expr) => {
                     asm!(
-                        dot_run!($store),
+                        dot_run!($requant, $store),
                         a0 = out(reg) _, a1 = out(reg) _, a2 = out(reg) _, a3 = out(reg) _,
                         x = inout(reg) x => _, y = inout(reg) y => _, w = inout(reg) w => _,
                         n = out(reg) _, v = out(reg) _, t = out(reg) _, w0 = out(reg) _,
@@ -583,10 +755,11 @@ impl DotBlock {
                     )
                 };
             }
-            if clamp {
-                go!(store_clamped!("[{w}, #-32]"));
-            } else {
-                go!(store_bytes!());
+            match (wide, clamp) {
+                (false, false) => go!(requant4_fast!(), store_bytes!()),
+                (false, true) => go!(requant4_fast!(), store_clamped!("[{w}, #-32]")),
+                (true, false) => go!(requant4_wide!(), store_bytes!()),
+                (true, true) => go!(requant4_wide!(), store_clamped!("[{w}, #-32]")),
             }
         }
     }
@@ -811,8 +984,19 @@ pub(crate) fn conv_loop(
                     .wrapping_add(off.wrapping_mul(sums[j]))
             });
             let fin = Finish4::new(q, o0, o_end, fast);
-            if let (Some(rq), 4) = (fin.fast(), nb) {
-                blk.rq = rq;
+            let wide = match fin.form() {
+                Rq4::Fast(rq) => {
+                    blk.rq = rq;
+                    Some(false)
+                }
+                Rq4::Wide(rq) => {
+                    blk.wide = rq;
+                    blk.off = q.output_offset;
+                    Some(true)
+                }
+                Rq4::General => None,
+            };
+            if let (Some(wide), 4) = (wide, nb) {
                 blk.clamp = fin.clamp_lanes();
                 blk.y_step = out_c;
                 if in_place {
@@ -823,6 +1007,7 @@ pub(crate) fn conv_loop(
                         // `i`; output pixel `i` holds channels `o0..o0 + 4`.
                         unsafe {
                             blk.run(
+                                wide,
                                 fin.clamps(),
                                 input.as_ptr().wrapping_add(ch0),
                                 output.as_mut_ptr().wrapping_add(o0),
@@ -841,6 +1026,7 @@ pub(crate) fn conv_loop(
                     // pixels `px..px + run` hold channels `o0..o0 + 4`.
                     unsafe {
                         blk.run(
+                            wide,
                             fin.clamps(),
                             gbuf.as_ptr() as *const i8,
                             output.as_mut_ptr().wrapping_add(px * out_c + o0),

@@ -92,9 +92,14 @@ enum Regime {
     TinyMultiplier,
     /// No bias.
     NoBias,
+    /// Channels of a trained layer side by side: every third channel "dead" (a filter scale a
+    /// million times smaller, so a right shift near 28, and a bias near 2^30), every seventh
+    /// with a real multiplier above 1, the others typical. Blocks of channels then mix the
+    /// requantization forms the DSP loops choose between.
+    DeadChannels,
 }
 
-const REGIMES: [Regime; 9] = [
+const REGIMES: [Regime; 10] = [
     Regime::Typical,
     Regime::PerTensor,
     Regime::MultiplierAboveOne,
@@ -104,6 +109,7 @@ const REGIMES: [Regime; 9] = [
     Regime::Extreme,
     Regime::TinyMultiplier,
     Regime::NoBias,
+    Regime::DeadChannels,
 ];
 
 /// Operands and quantization of one convolution-like case.
@@ -148,6 +154,8 @@ impl Operands {
         if regime == Regime::Extreme {
             filter_scales[0] = 0.0;
         }
+        let dead = |i: usize| regime == Regime::DeadChannels && i % 3 == 1;
+        let above_one = |i: usize| regime == Regime::DeadChannels && i % 7 == 5;
         // Accumulators spread about sqrt(taps) * 74 * 147: aim the output at +-60 steps.
         let spread = (taps.max(1).isqrt() as f32) * 74.0 * 147.0;
         let out_scale = match regime {
@@ -155,6 +163,13 @@ impl Operands {
             Regime::TinyMultiplier => in_scale * base * spread * 4000.0,
             _ => in_scale * base * spread / 60.0,
         };
+        for (i, f) in filter_scales.iter_mut().enumerate() {
+            if dead(i) {
+                *f *= 1e-6;
+            } else if above_one(i) {
+                *f = out_scale / in_scale * 1.5;
+            }
+        }
         let act = match regime {
             Regime::Relu6 => FusedActivation::Relu6,
             Regime::Relu => FusedActivation::Relu,
@@ -183,6 +198,11 @@ impl Operands {
         let bias = (regime != Regime::NoBias).then(|| {
             let mut b = vec![0i32; channels];
             rng.fill_i32(&mut b, -bias_range, bias_range);
+            for (i, b) in b.iter_mut().enumerate() {
+                if dead(i) {
+                    *b = rng.range_i64(-(1 << 30), 1 << 30) as i32;
+                }
+            }
             b
         });
         Operands {
@@ -502,6 +522,10 @@ const DEPTHWISE: &[ConvCase] = &[
         ..cc("inplace_bands_s2_pad_tl", s(2, 20, 20, 64), 64, (3, 3))
     },
     cc("inplace_bands_5x5", s(1, 20, 18, 24), 24, (5, 5)),
+    // The visual-wake-words model's stride-1 depthwise layers (run in place, SAME padding).
+    cc("vww_depthwise_12x12x64", s(1, 12, 12, 64), 64, (3, 3)),
+    cc("vww_depthwise_6x6x128", s(1, 6, 6, 128), 128, (3, 3)),
+    cc("vww_depthwise_3x3x256", s(1, 3, 3, 256), 256, (3, 3)),
     ConvCase {
         padding: Padding::Valid,
         ..cc("inplace_bands_valid_odd", s(1, 30, 22, 13), 13, (3, 3))
@@ -576,6 +600,13 @@ const CONV: &[ConvCase] = &[
         ..cc("conv_windows_in_padding", s(1, 2, 3, 4), 4, (2, 2))
     },
     cc("conv_wide_input_80", s(1, 3, 3, 80), 6, (3, 3)),
+    // The visual-wake-words model's pointwise layers (the planner runs most of them with the
+    // output overlapping the input): cout > cin and cout == cin, down to 3x3 pixels.
+    cc("vww_pointwise_48x48x8_to_16", s(1, 48, 48, 8), 16, (1, 1)),
+    cc("vww_pointwise_12x12x64", s(1, 12, 12, 64), 64, (1, 1)),
+    cc("vww_pointwise_6x6x128", s(1, 6, 6, 128), 128, (1, 1)),
+    cc("vww_pointwise_3x3x128_to_256", s(1, 3, 3, 128), 256, (1, 1)),
+    cc("vww_pointwise_3x3x256", s(1, 3, 3, 256), 256, (1, 1)),
 ];
 
 /// A random convolution-like case (the host batteries' property sweep, with a seeded
