@@ -435,6 +435,8 @@ pub(crate) struct Finish4<'q, 'a> {
     /// The channel whose parameters each lane uses (lanes past the op's last channel, which are
     /// computed but never stored, use the block's first channel).
     ch: [usize; 4],
+    /// The block's channels (lanes stored).
+    lanes: usize,
     /// Per-channel form.
     rq: Rq4,
     /// `(act_min, act_max)` broadcast to four lanes, when narrower than int8.
@@ -456,6 +458,7 @@ impl<'q, 'a> Finish4<'q, 'a> {
         Finish4 {
             q,
             ch,
+            lanes: channels.min(c0 + 4) - c0,
             rq,
             clamp: needs_clamp(q).then(|| (lanes8(q.act_min), lanes8(q.act_max))),
         }
@@ -472,6 +475,11 @@ impl<'q, 'a> Finish4<'q, 'a> {
     /// The block's form.
     pub(crate) fn form(&self) -> Rq4 {
         self.rq
+    }
+
+    /// The number of channels in the block (one to four).
+    pub(crate) fn lanes(&self) -> usize {
+        self.lanes
     }
 
     /// Whether a clamp narrower than int8 applies.
@@ -663,6 +671,55 @@ macro_rules! dot_run {
     };
 }
 
+/// Widens `n` words of four int8 weights at `f` into int16 pairs `(w0, w2)`, `(w1, w3)`
+/// (doubled when `double`) at `d`, `d + 1`, then `d + 8`, ... (one block row every 32 bytes);
+/// returns the sum of the widened weights.
+///
+/// # Safety
+/// `f` has `4 * n` readable bytes; `d + 8 * s` and `d + 8 * s + 1` are writable words for
+/// `s < n`, and `d` is word aligned.
+#[inline(always)]
+unsafe fn widen_words(f: *const i8, d: *mut u32, n: usize, double: bool) -> i32 {
+    let mut sum = 0i32;
+    if n == 0 {
+        return sum;
+    }
+    macro_rules! go {
+        ($double:expr) => {
+            // SAFETY: the caller guarantees the reads and writes.
+            unsafe {
+                asm!(
+                    "2:",
+                    "ldr {v}, [{f}], #4",
+                    "sxtb16 {lo}, {v}",
+                    "sxtb16 {hi}, {v}, ror #8",
+                    $double,
+                    "smlad {s}, {lo}, {ones}, {s}",
+                    "smlad {s}, {hi}, {ones}, {s}",
+                    "strd {lo}, {hi}, [{d}], #32",
+                    "subs {n}, {n}, #1",
+                    "bne 2b",
+                    f = inout(reg) f => _,
+                    d = inout(reg) d => _,
+                    n = inout(reg) n => _,
+                    s = inout(reg) sum,
+                    ones = in(reg) 0x0001_0001u32,
+                    v = out(reg) _,
+                    lo = out(reg) _,
+                    hi = out(reg) _,
+                    options(nostack),
+                )
+            }
+        };
+    }
+    if double {
+        go!("sadd16 {lo}, {lo}, {lo}\nsadd16 {hi}, {hi}, {hi}");
+    } else {
+        go!("");
+    }
+    sum
+}
+
 impl DotBlock {
     fn new() -> Self {
         DotBlock {
@@ -702,15 +759,16 @@ impl DotBlock {
                 continue;
             };
             let f = &filter[r..r + k];
-            let mut sum = 0;
             let full = k / 4;
             let dst = &mut self.w[..8 * (kp / 4)];
-            for (s, d) in dst.chunks_exact_mut(8).enumerate() {
+            // SAFETY: the loop reads the `4 * full <= k` bytes of `f` (unaligned loads are
+            // allowed on these cores) and writes words `8 * s + 2 * j` and `8 * s + 2 * j + 1`
+            // of `dst` for `s < full <= kp / 4` (word aligned, as `STRD` needs).
+            let mut sum =
+                unsafe { widen_words(f.as_ptr(), dst[2 * j..].as_mut_ptr(), full, double) };
+            for (s, d) in dst.chunks_exact_mut(8).enumerate().skip(full) {
                 let e = 4 * s;
-                let word = if s < full {
-                    // SAFETY: `e + 4 <= k = f.len()`; unaligned loads are allowed here.
-                    unsafe { core::ptr::read_unaligned(f.as_ptr().add(e) as *const u32) }
-                } else {
+                let word = {
                     let b = |i: usize| if e + i < k { f[e + i] as u8 } else { 0 };
                     u32::from_le_bytes([b(0), b(1), b(2), b(3)])
                 };
@@ -728,6 +786,93 @@ impl DotBlock {
         self.w[2 * kp] = (8 * kp) as u32;
         self.steps = (kp / 8) as u32;
         sums
+    }
+
+    /// Widens output channels `o0..min(o0 + 4, o_end)` of the filter (windows of `k` elements,
+    /// `kp` after padding) with their bias and requantization; returns the block's
+    /// requantization and whether [`DotBlock::run`] can take it (`Some(wide)`: four channels
+    /// with the fast or the wide form).
+    #[allow(clippy::too_many_arguments)]
+    fn prepare<'q, 'a>(
+        &mut self,
+        p: &'q ConvS8Params<'a>,
+        filter: &[i8],
+        bias: Option<&[i32]>,
+        o0: usize,
+        o_end: usize,
+        k: usize,
+        kp: usize,
+    ) -> (Finish4<'q, 'a>, Option<bool>) {
+        let q = &p.quant;
+        let nb = (o_end - o0).min(4);
+        let fast = fast_requant_ok(q, bias, k, o0..o0 + nb);
+        let scale = if fast { 2 } else { 1 };
+        let rows = core::array::from_fn(|j| (j < nb).then_some((o0 + j) * k));
+        let sums = self.widen(filter, rows, k, kp, fast);
+        let off = q.input_offset;
+        let b = |j: usize| bias.map_or(0, |b| b[(o0 + j).min(o_end - 1)]);
+        self.bias = core::array::from_fn(|j| {
+            b(j).wrapping_mul(scale)
+                .wrapping_add(off.wrapping_mul(sums[j]))
+        });
+        let fin = Finish4::new(q, o0, o_end, fast);
+        let wide = match fin.form() {
+            Rq4::Fast(rq) => {
+                self.rq = rq;
+                Some(false)
+            }
+            Rq4::Wide(rq) => {
+                self.wide = rq;
+                self.off = q.output_offset;
+                Some(true)
+            }
+            Rq4::General => None,
+        };
+        self.clamp = fin.clamp_lanes();
+        (fin, wide.filter(|_| nb == 4))
+    }
+
+    /// Sums `count` windows against the prepared block and stores the requantized outputs:
+    /// the assembly loop when `wide` is `Some`, else one window at a time with `fin` (storing
+    /// only the block's channels).
+    ///
+    /// # Safety
+    /// Window `i` is the `8 * steps` readable bytes at `x + i * stride` (`stride >= 8 * steps`);
+    /// output `i` is the block's channels (four when `wide` is `Some`), writable, at
+    /// `y + i * y_step`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn windows(
+        &mut self,
+        fin: &Finish4,
+        wide: Option<bool>,
+        x: *const i8,
+        stride: usize,
+        count: usize,
+        y: *mut i8,
+    ) {
+        if count == 0 {
+            return;
+        }
+        let kp = 8 * self.steps as usize;
+        if let Some(wide) = wide {
+            self.count = count as u32;
+            self.x_skip = (stride - kp) as isize;
+            // SAFETY: the caller guarantees the windows and the outputs.
+            unsafe { self.run(wide, fin.clamps(), x, y) };
+            return;
+        }
+        let nb = fin.lanes();
+        for i in 0..count {
+            let mut acc = self.bias;
+            // SAFETY: window `i` has `kp` readable bytes (the caller's guarantee).
+            unsafe { self.dot(&mut acc, x.wrapping_add(i * stride)) };
+            let v = fin.apply(acc).to_le_bytes();
+            let yi = y.wrapping_add(i * self.y_step);
+            for (j, &b) in v.iter().enumerate().take(nb) {
+                // SAFETY: output `i` holds the block's `nb` channels (the caller's guarantee).
+                unsafe { *yi.add(j) = b as i8 };
+            }
+        }
     }
 
     /// Runs `self.count` (at least one) windows through the loop, requantizing with the
@@ -938,15 +1083,21 @@ pub(crate) fn conv_supports(g: &ConvGeometry) -> bool {
     (g.kernel_h * g.kernel_w * cin_g).next_multiple_of(8) <= MAX_K
 }
 
+/// Runs of at least this many gathered windows are gathered once for every block of output
+/// channels (the blocks' filters are then widened again per run, which costs less than
+/// gathering the windows again); runs of longer windows keep the blocks outermost.
+const GATHER_OUTER_MIN_RUN: usize = 32;
+
 /// The int8 convolution on widened filter blocks; the caller has checked every argument (as
 /// `check_conv_s8` does) and [`conv_supports`].
 ///
 /// For each group and block of four output channels, the filters are widened on the stack
 /// (with `input_offset * sum(w)` folded into the bias), then every output pixel's window is
 /// summed against them: read in place for pointwise convolutions whose group width is a
-/// multiple of 8, gathered (im2col) otherwise. With the fast requantization and four channels,
-/// one assembly loop runs all windows of a pixel run; a final block of fewer than four channels
-/// and the general requantization sum each window with the same loop and requantize in Rust.
+/// multiple of 8, gathered (im2col) otherwise. With a fast or wide requantization and four
+/// channels, one assembly loop runs all windows of a pixel run; a final block of fewer than four
+/// channels and the general requantization sum each window with the same loop and requantize in
+/// Rust.
 pub(crate) fn conv_loop(
     p: &ConvS8Params,
     input: &[i8],
@@ -957,100 +1108,54 @@ pub(crate) fn conv_loop(
     cout_g: usize,
 ) {
     let g = &p.geometry;
-    let q = &p.quant;
     let k = g.kernel_h * g.kernel_w * cin_g;
     let kp = k.next_multiple_of(8);
-    let off = q.input_offset;
-    let pad = (-off) as u8;
+    let pad = (-p.quant.input_offset) as u8;
     let (in_c, out_c) = (g.input.c, g.output.c);
     let in_place = is_pointwise(g) && cin_g % 8 == 0;
     let pixels = g.output.pixels();
     let per_run = (GATHER_BYTES / kp).max(1);
+    let gather_outer = per_run >= GATHER_OUTER_MIN_RUN;
     let mut blk = DotBlock::new();
+    blk.y_step = out_c;
     // Zero once: the gather never writes the bytes past each window's `k` elements.
     let mut gbuf = [0u8; GATHER_BYTES];
+    let y = output.as_mut_ptr();
+    let gx = gbuf.as_ptr() as *const i8;
     for grp in 0..g.groups {
         let (o_first, o_end) = (grp * cout_g, (grp + 1) * cout_g);
         let ch0 = grp * cin_g;
-        for o0 in (o_first..o_end).step_by(4) {
-            let nb = (o_end - o0).min(4);
-            let fast = fast_requant_ok(q, bias, k, o0..o0 + nb);
-            let scale = if fast { 2 } else { 1 };
-            let rows = core::array::from_fn(|j| (j < nb).then_some((o0 + j) * k));
-            let sums = blk.widen(filter, rows, k, kp, fast);
-            let b = |j: usize| bias.map_or(0, |b| b[(o0 + j).min(o_end - 1)]);
-            blk.bias = core::array::from_fn(|j| {
-                b(j).wrapping_mul(scale)
-                    .wrapping_add(off.wrapping_mul(sums[j]))
-            });
-            let fin = Finish4::new(q, o0, o_end, fast);
-            let wide = match fin.form() {
-                Rq4::Fast(rq) => {
-                    blk.rq = rq;
-                    Some(false)
+        let block = |blk: &mut DotBlock, o0: usize, x: *const i8, stride: usize, px, run| {
+            let (fin, wide) = blk.prepare(p, filter, bias, o0, o_end, k, kp);
+            // SAFETY: the caller passes `run` windows of `kp` readable bytes, `stride` bytes
+            // apart, at `x`; output pixels `px..px + run` exist and hold channels `o0..o_end`.
+            unsafe { blk.windows(&fin, wide, x, stride, run, y.wrapping_add(px * out_c + o0)) };
+        };
+        if in_place {
+            if pixels > 0 {
+                let x = input.as_ptr().wrapping_add(ch0);
+                for o0 in (o_first..o_end).step_by(4) {
+                    // Pixel `i`'s window is the `kp` group channels of input pixel `i`.
+                    block(&mut blk, o0, x, in_c, 0, pixels);
                 }
-                Rq4::Wide(rq) => {
-                    blk.wide = rq;
-                    blk.off = q.output_offset;
-                    Some(true)
-                }
-                Rq4::General => None,
-            };
-            if let (Some(wide), 4) = (wide, nb) {
-                blk.clamp = fin.clamp_lanes();
-                blk.y_step = out_c;
-                if in_place {
-                    blk.count = pixels as u32;
-                    blk.x_skip = (in_c - kp) as isize;
-                    if pixels > 0 {
-                        // SAFETY: pixel `i`'s window is the `kp` group channels of input pixel
-                        // `i`; output pixel `i` holds channels `o0..o0 + 4`.
-                        unsafe {
-                            blk.run(
-                                wide,
-                                fin.clamps(),
-                                input.as_ptr().wrapping_add(ch0),
-                                output.as_mut_ptr().wrapping_add(o0),
-                            )
-                        };
-                    }
-                    continue;
-                }
-                let mut px = 0;
-                while px < pixels {
-                    let run = per_run.min(pixels - px);
-                    gather(g, input, px, run, ch0, cin_g, pad, kp, &mut gbuf);
-                    blk.count = run as u32;
-                    blk.x_skip = 0;
-                    // SAFETY: `gbuf` holds `run` windows of `kp` bytes back to back; output
-                    // pixels `px..px + run` hold channels `o0..o0 + 4`.
-                    unsafe {
-                        blk.run(
-                            wide,
-                            fin.clamps(),
-                            gbuf.as_ptr() as *const i8,
-                            output.as_mut_ptr().wrapping_add(px * out_c + o0),
-                        )
-                    };
-                    px += run;
-                }
-                continue;
             }
-            for px in 0..pixels {
-                let x = if in_place {
-                    input[px * in_c + ch0..].as_ptr()
-                } else {
-                    gather(g, input, px, 1, ch0, cin_g, pad, kp, &mut gbuf);
-                    gbuf.as_ptr() as *const i8
-                };
-                let mut acc = blk.bias;
-                // SAFETY: the window has `kp` readable bytes (group channels of an input pixel,
-                // or the gathered copy).
-                unsafe { blk.dot(&mut acc, x) };
-                let v = fin.apply(acc).to_le_bytes();
-                for (j, &b) in v.iter().enumerate().take(nb) {
-                    output[px * out_c + o0 + j] = b as i8;
+            continue;
+        }
+        if gather_outer {
+            for px in (0..pixels).step_by(per_run) {
+                let run = per_run.min(pixels - px);
+                gather(g, input, px, run, ch0, cin_g, pad, kp, &mut gbuf);
+                for o0 in (o_first..o_end).step_by(4) {
+                    block(&mut blk, o0, gx, kp, px, run);
                 }
+            }
+            continue;
+        }
+        for o0 in (o_first..o_end).step_by(4) {
+            for px in (0..pixels).step_by(per_run) {
+                let run = per_run.min(pixels - px);
+                gather(g, input, px, run, ch0, cin_g, pad, kp, &mut gbuf);
+                block(&mut blk, o0, gx, kp, px, run);
             }
         }
     }
