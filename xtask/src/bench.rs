@@ -93,6 +93,8 @@ const CMSIS_NN: &[(&str, &str, u64, u64, u64, u64)] = &[
 
 /// The "must show" limits of issue 6: every shape at most this fraction of CMSIS-NN's count.
 const MAX_RATIO: f64 = 0.7;
+/// Issue 6's bar for the visual-wake-words model end to end on the Cortex-M7: instructions per MAC.
+const VWW_MAX_PER_MAC: f64 = 1.5;
 
 /// Options of one run.
 struct Options {
@@ -466,13 +468,13 @@ fn tables(results: &Value) -> String {
     }
     if let Some(m) = results["models"].as_object() {
         s.push_str(
-            "\n| model | MACs | M7 instructions | instr/MAC | M7 portable | M55 instructions | arena B | TFLM arena B | RAM B | flash B | host ms |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "\n| model | MACs | M7 instructions | instr/MAC | M7 portable | M55 instructions | arena B | TFLM arena B | arena / TFLM | RAM B | flash B | host ms |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for (name, e) in m {
             let opt = |k: &str| e.get(k).map_or("-".to_string(), |v| v.to_string());
             s.push_str(&format!(
-                "| {name} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {name} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 e["macs"],
                 e["instructions_m7"],
                 e["instructions_per_mac_m7"].as_f64().unwrap_or(0.0),
@@ -480,6 +482,10 @@ fn tables(results: &Value) -> String {
                 opt("instructions_m55"),
                 e["arena_bytes"],
                 opt("tflm_arena_bytes"),
+                match (e["arena_bytes"].as_f64(), e["tflm_arena_bytes"].as_f64()) {
+                    (Some(a), Some(t)) if t > 0.0 => format!("{:.2}", a / t),
+                    _ => "-".to_string(),
+                },
                 e["ram_bytes"],
                 e["flash_bytes"],
                 e.get("host_ms")
@@ -491,20 +497,88 @@ fn tables(results: &Value) -> String {
     s
 }
 
-/// Replaces the generated part of `bench/README.md` (between the markers) with `body`.
-fn update_readme(body: &str) -> Result<(), String> {
-    const BEGIN: &str = "<!-- cargo xtask bench: begin -->";
-    const END: &str = "<!-- cargo xtask bench: end -->";
-    let path = root().join("bench/README.md");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let generated = format!("{BEGIN}\n{body}{END}");
-    let new = match (text.find(BEGIN), text.find(END)) {
-        (Some(a), Some(b)) if b > a => {
-            format!("{}{generated}{}", &text[..a], &text[b + END.len()..])
+/// The issue's bars, met or not, in a few lines for the repository's README: the worst shape
+/// against CMSIS-NN, depthwise instructions per MAC, the add per element, and the
+/// visual-wake-words model end to end.
+fn summary(results: &Value) -> String {
+    let mut s = String::new();
+    let f = |e: &Value, k: &str| e[k].as_f64().unwrap_or(f64::NAN);
+    if let Some(sh) = results["shapes"].as_object() {
+        let ratios: Vec<(&String, f64)> = sh
+            .iter()
+            .map(|(id, e)| (id, f(e, "ratio_to_cmsis_nn")))
+            .collect();
+        let best = ratios.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+        if let Some((worst_id, worst)) = ratios.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)) {
+            let over: Vec<&str> = ratios
+                .iter()
+                .filter(|r| r.1 > MAX_RATIO)
+                .map(|r| r.0.as_str())
+                .collect();
+            let verdict = if over.is_empty() {
+                format!("bar: {MAX_RATIO}x, met by every shape")
+            } else {
+                format!("bar: {MAX_RATIO}x; **above it: {}**", over.join(", "))
+            };
+            s.push_str(&format!(
+                "- Kernel shapes on the Cortex-M7: {best:.2}x to {worst:.2}x (shape {worst_id}) of \
+                 CMSIS-NN's instruction count ({verdict}).\n"
+            ));
         }
-        _ => format!("{text}\n{generated}\n"),
-    };
-    std::fs::write(&path, new).map_err(|e| format!("{}: {e}", path.display()))
+        if let (Some(a), Some(b), Some(g)) = (sh.get("a"), sh.get("b"), sh.get("g")) {
+            s.push_str(&format!(
+                "- Depthwise 3x3: {:.2} (a, stride 1) and {:.2} (b, stride 2) instructions per \
+                 MAC (bar: 4); add (g): {:.1} instructions per element (bar: 20).\n",
+                f(a, "instructions_per_mac"),
+                f(b, "instructions_per_mac"),
+                f(g, "instructions_per_mac"),
+            ));
+        }
+    }
+    if let Some(v) = results["models"].get("vww_96_int8") {
+        let ipm = f(v, "instructions_m7") / f(v, "macs");
+        let met = if ipm <= VWW_MAX_PER_MAC {
+            "met"
+        } else {
+            "not met"
+        };
+        s.push_str(&format!(
+            "- Visual wake words end to end on the Cortex-M7: {} instructions for {} MACs, \
+             **{ipm:.2} instructions per MAC** (bar: {VWW_MAX_PER_MAC}, {met})",
+            v["instructions_m7"], v["macs"]
+        ));
+        if let Some(n) = v.get("instructions_m55") {
+            s.push_str(&format!("; {n} on the Cortex-M55"));
+        }
+        if let Some(n) = v.get("instructions_m7_portable") {
+            s.push_str(&format!("; {n} on the M7 with the portable kernels"));
+        }
+        s.push_str(".\n");
+    }
+    s
+}
+
+/// Replaces the generated part (between the `<!-- {tag}: begin -->` and `end` markers) of
+/// each of `files` with `body`, so the figures the READMEs quote are the last run's.
+fn update_readmes(body: &str, files: &[&str], tag: &str) -> Result<(), String> {
+    let (begin, end) = (
+        format!("<!-- {tag}: begin -->"),
+        format!("<!-- {tag}: end -->"),
+    );
+    let (begin, end) = (begin.as_str(), end.as_str());
+    for file in files {
+        let path = root().join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let generated = format!("{begin}\n{body}{end}");
+        let new = match (text.find(begin), text.find(end)) {
+            (Some(a), Some(b)) if b > a => {
+                format!("{}{generated}{}", &text[..a], &text[b + end.len()..])
+            }
+            _ => format!("{text}\n{generated}\n"),
+        };
+        std::fs::write(&path, new).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// `cargo xtask bench`.
@@ -536,9 +610,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())? + "\n";
     std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
     let t = tables(&results);
-    update_readme(&t)?;
+    update_readmes(&t, &["bench/README.md", "README.md"], "cargo xtask bench")?;
+    update_readmes(&summary(&results), &["README.md"], "speed")?;
     println!("{t}");
-    eprintln!("    wrote {} and bench/README.md", file.display());
+    eprintln!(
+        "    wrote {}, bench/README.md and README.md",
+        file.display()
+    );
     // Report (not assert) the issue's limits.
     if let Some(m) = results["shapes"].as_object() {
         for (id, e) in m {
