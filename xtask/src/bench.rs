@@ -202,27 +202,37 @@ fn parse_shapes(stdout: &str) -> Result<Vec<ShapeLine>, String> {
     Ok(v)
 }
 
-/// Runs `shapes` on `b`: the dispatcher's line per shape id (the first of each id).
-fn run_shapes(b: &Board, elf: &Path) -> Result<Vec<ShapeLine>, String> {
+/// Runs `shapes` on `b`: per shape id, the dispatcher's line (the first of the id) and the
+/// portable loop's line in the same firmware (the second), when there is one.
+fn run_shapes(b: &Board, elf: &Path) -> Result<Vec<(ShapeLine, Option<ShapeLine>)>, String> {
     let dir = std::env::temp_dir();
     let out = crate::qemu::run(b, elf, &dir, &[], Duration::from_secs(600))?;
-    let all = parse_shapes(&out.stdout)?;
-    let mut firsts: Vec<ShapeLine> = Vec::new();
-    for s in all {
-        if !firsts.iter().any(|f| f.id == s.id) {
-            firsts.push(s);
+    let mut pairs: Vec<(ShapeLine, Option<ShapeLine>)> = Vec::new();
+    for s in parse_shapes(&out.stdout)? {
+        match pairs.iter_mut().find(|p| p.0.id == s.id) {
+            Some(p) if p.1.is_none() => p.1 = Some(s),
+            Some(_) => {}
+            None => pairs.push((s, None)),
         }
     }
-    Ok(firsts)
+    Ok(pairs)
 }
 
 /// The kernel-shape section of the results.
 fn shapes(o: &Options) -> Result<Value, String> {
     let m7 = board::find("qemu-m7")?;
     let m55 = board::find("qemu-m55")?;
-    let dsp = run_shapes(m7, &build_shapes(m7, false)?)?;
+    let dsp: Vec<ShapeLine> = run_shapes(m7, &build_shapes(m7, false)?)?
+        .into_iter()
+        .map(|p| p.0)
+        .collect();
     let portable = if o.portable {
-        Some(run_shapes(m7, &build_shapes(m7, true)?)?)
+        Some(
+            run_shapes(m7, &build_shapes(m7, true)?)?
+                .into_iter()
+                .map(|p| p.0)
+                .collect::<Vec<_>>(),
+        )
     } else {
         None
     };
@@ -247,6 +257,9 @@ fn shapes(o: &Options) -> Result<Value, String> {
                 .and_then(|v| v.iter().find(|x| x.id == *id))
                 .map(|x| (x.instructions, x.path.clone()))
         };
+        let m55_pair = m55_lines
+            .as_ref()
+            .and_then(|v| v.iter().find(|p| p.0.id == *id));
         let mut e = json!({
             "what": what,
             "instructions": s.instructions,
@@ -262,9 +275,14 @@ fn shapes(o: &Options) -> Result<Value, String> {
             e["portable_instructions"] = json!(n);
             e["portable_path"] = json!(path);
         }
-        if let Some((n, path)) = find(&m55_lines) {
-            e["m55_instructions"] = json!(n);
-            e["m55_path"] = json!(path);
+        if let Some((d, p)) = m55_pair {
+            e["m55_instructions"] = json!(d.instructions);
+            e["m55_path"] = json!(d.path);
+            // The M55 has no force-portable build here: the portable loop's count comes from
+            // the same firmware, which runs it on the same data after the dispatcher.
+            if let Some(p) = p {
+                e["m55_portable_instructions"] = json!(p.instructions);
+            }
         }
         map.insert(id.to_string(), e);
     }
@@ -439,8 +457,8 @@ fn host_latency() -> Result<Map<String, Value>, String> {
 fn tables(results: &Value) -> String {
     let mut s = String::new();
     s.push_str(
-        "| shape | what | path | bfmd M7 instructions | instr/MAC | CMSIS-NN M7 (DSP) | ratio | portable | bfmd M55 |\n\
-         |---|---|---|---:|---:|---:|---:|---:|---:|\n",
+        "| shape | what | path | bfmd M7 instructions | instr/MAC | CMSIS-NN M7 (DSP) | ratio | M7 portable | bfmd M55 | M55 portable loop |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     if let Some(m) = results["shapes"].as_object() {
         for (id, e) in m {
@@ -453,7 +471,7 @@ fn tables(results: &Value) -> String {
                 format!("{:.2}", e["instructions_per_mac"].as_f64().unwrap_or(0.0))
             };
             s.push_str(&format!(
-                "| {id} | {} | {} | {} | {per} | {} | **{:.2}x** | {} | {} |\n",
+                "| {id} | {} | {} | {} | {per} | {} | **{:.2}x** | {} | {} | {} |\n",
                 e["what"].as_str().unwrap_or(""),
                 e["path"].as_str().unwrap_or(""),
                 e["instructions"],
@@ -462,6 +480,8 @@ fn tables(results: &Value) -> String {
                 e.get("portable_instructions")
                     .map_or("-".into(), |v| v.to_string()),
                 e.get("m55_instructions")
+                    .map_or("-".into(), |v| v.to_string()),
+                e.get("m55_portable_instructions")
                     .map_or("-".into(), |v| v.to_string()),
             ));
         }
