@@ -1028,7 +1028,63 @@ fn gather(
     let (ow, oh) = (g.output.w, g.output.h);
     let (mut n, mut oy, mut ox) = (px0 / (oh * ow), px0 / ow % oh, px0 % ow);
     let src = input.as_ptr() as *const u8;
-    for i in 0..count {
+    // Output columns whose window rows lie inside the input, and whether a row's window rows
+    // all do: such windows are copied row by row without any tap arithmetic.
+    let (x_lo, x_hi) = if contiguous {
+        full_span(
+            g.stride_w,
+            g.pad_left,
+            (kw - 1) * g.dilation_w,
+            g.input.w,
+            ow,
+        )
+    } else {
+        (0, 0)
+    };
+    let (y_lo, y_hi) = full_span(
+        g.stride_h,
+        g.pad_top,
+        (kh - 1) * g.dilation_h,
+        g.input.h,
+        oh,
+    );
+    let in_row = g.input.w * g.input.c;
+    let mut i = 0;
+    while i < count {
+        if oy >= y_lo && oy < y_hi && ox >= x_lo && ox < x_hi {
+            let run = (x_hi - ox).min(count - i);
+            let iy = oy * g.stride_h - g.pad_top;
+            let ix = ox * g.stride_w - g.pad_left;
+            let at = ((n * g.input.h + iy) * g.input.w + ix) * g.input.c + ch0;
+            let d = &mut dst[i * kp..(i + run) * kp];
+            // SAFETY: the `run` windows of columns `ox..ox + run` (below `x_hi`) of row `oy`
+            // (in `y_lo..y_hi`) lie inside the input, each row of taps a contiguous run of
+            // `row_len` bytes (`contiguous`); the windows' `kh * row_len <= kp` bytes are in
+            // `d`.
+            unsafe {
+                gather_interior(
+                    src.add(at),
+                    d.as_mut_ptr(),
+                    run,
+                    kh,
+                    row_len,
+                    g.dilation_h * in_row,
+                    g.stride_w * g.input.c,
+                    kp,
+                )
+            };
+            i += run;
+            ox += run;
+            if ox == ow {
+                ox = 0;
+                oy += 1;
+                if oy == oh {
+                    oy = 0;
+                    n += 1;
+                }
+            }
+            continue;
+        }
         let d = &mut dst[i * kp..i * kp + kh * row_len];
         let ky = tap_span(oy, g.stride_h, g.pad_top, g.dilation_h, kh, g.input.h);
         let kx = tap_span(ox, g.stride_w, g.pad_left, g.dilation_w, kw, g.input.w);
@@ -1065,6 +1121,7 @@ fn gather(
                 }
             }
         }
+        i += 1;
         ox += 1;
         if ox == ow {
             ox = 0;
@@ -1074,6 +1131,49 @@ fn gather(
                 n += 1;
             }
         }
+    }
+}
+
+/// Output positions `lo..hi` along one axis whose window (`span + 1` input positions from
+/// `out * stride - pad`) lies entirely inside `0..input`.
+fn full_span(stride: usize, pad: usize, span: usize, input: usize, out: usize) -> (usize, usize) {
+    let lo = pad.div_ceil(stride).min(out);
+    let hi = if input + pad > span {
+        ((input + pad - 1 - span) / stride + 1).min(out)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
+}
+
+/// Copies `count` windows of `kh` rows of `row_len` bytes each: row `r` of window `i` from
+/// `src + i * src_step + r * row_stride` to `dst + i * kp + r * row_len`.
+///
+/// # Safety
+/// Every source row and destination window is valid and the two do not overlap.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn gather_interior(
+    src: *const u8,
+    dst: *mut u8,
+    count: usize,
+    kh: usize,
+    row_len: usize,
+    row_stride: usize,
+    src_step: usize,
+    kp: usize,
+) {
+    let (mut s0, mut d0) = (src, dst);
+    for _ in 0..count {
+        let (mut s, mut d) = (s0, d0);
+        for _ in 0..kh {
+            // SAFETY: one source row and its destination, as the caller guarantees.
+            unsafe { copy_run(d, s, row_len) };
+            s = s.wrapping_add(row_stride);
+            d = d.wrapping_add(row_len);
+        }
+        s0 = s0.wrapping_add(src_step);
+        d0 = d0.wrapping_add(kp);
     }
 }
 

@@ -17,6 +17,7 @@ use crate::s8::conv::dsp::{
     fast_requant_ok, lanes8, pack16, requant, store_bytes, store_clamped, tap_span, FastRq, Finish4,
 };
 use crate::s8::conv::portable::{finish, mac};
+use crate::s8::conv::ChannelQuantS8;
 use crate::shape::ConvGeometry;
 use core::arch::asm;
 use core::ptr::write_unaligned;
@@ -195,6 +196,61 @@ const _: () = {
     assert!(offset_of!(FilterBlock, clamp) == 592);
 };
 
+impl FilterBlock {
+    /// A block for geometry `g` (its row strides) and clamp `q`, filter not yet widened.
+    fn new(g: &ConvGeometry, q: &ChannelQuantS8) -> Self {
+        let row = g.dilation_h * g.input.w * g.input.c;
+        FilterBlock {
+            taps: [[0; 2]; MAX_TAPS],
+            row,
+            back: (g.stride_w * g.input.c) as isize - ((g.kernel_h - 1) * row) as isize,
+            count: 0,
+            _pad: 0,
+            bias: [0; 4],
+            rq: [FastRq::default(); 4],
+            clamp: [lanes8(q.act_min), lanes8(q.act_max)],
+        }
+    }
+
+    /// Widens channels `c0..c0 + 4` of the `[taps, c]` filter (doubled when the block takes
+    /// the fast requantization) and sets the folded bias; returns the block's requantization
+    /// and its plain bias (doubled likewise), which windows touching the padding start from.
+    fn prepare<'q, 'a>(
+        &mut self,
+        q: &'q ChannelQuantS8<'a>,
+        filter: &[i8],
+        c: usize,
+        bias: Option<&[i32]>,
+        c0: usize,
+        taps: usize,
+    ) -> (Finish4<'q, 'a>, [i32; 4]) {
+        let fast = fast_requant_ok(q, bias, taps, c0..c0 + 4);
+        // The fast requantization takes the doubled accumulator: double the filter and the bias.
+        let scale = if fast { 2 } else { 1 };
+        let mut sums = [0i32; 4];
+        for (t, wt) in self.taps.iter_mut().enumerate().take(taps) {
+            let f = &filter[t * c + c0..t * c + c0 + 4];
+            let f = |j: usize| f[j] as i32 * scale;
+            *wt = [pack16(f(0), f(2)), pack16(f(1), f(3))];
+            for (j, s) in sums.iter_mut().enumerate() {
+                *s += f(j);
+            }
+        }
+        let b0: [i32; 4] = match bias {
+            Some(b) => core::array::from_fn(|j| b[c0 + j].wrapping_mul(scale)),
+            None => [0; 4],
+        };
+        // Interior windows sum `w * (x + off)` over every tap: `off * sum(w)` joins the bias.
+        let off = q.input_offset;
+        self.bias = core::array::from_fn(|j| b0[j].wrapping_add(off.wrapping_mul(sums[j])));
+        let fin = Finish4::new(q, c0, c, fast);
+        if let Some(rq) = fin.fast() {
+            self.rq = rq;
+        }
+        (fin, b0)
+    }
+}
+
 /// Adds one tap (four channels) to `acc`.
 ///
 /// # Safety
@@ -310,41 +366,10 @@ pub(crate) fn depthwise_loop(
     let q = &p.quant;
     let c = g.input.c;
     let taps = g.kernel_h * g.kernel_w;
-    let row = g.dilation_h * g.input.w * c;
-    let mut fb = FilterBlock {
-        taps: [[0; 2]; MAX_TAPS],
-        row,
-        back: (g.stride_w * c) as isize - ((g.kernel_h - 1) * row) as isize,
-        count: 0,
-        _pad: 0,
-        bias: [0; 4],
-        rq: [FastRq::default(); 4],
-        clamp: [lanes8(q.act_min), lanes8(q.act_max)],
-    };
+    let mut fb = FilterBlock::new(g, q);
     let off = q.input_offset;
     for c0 in (0..c & !3).step_by(4) {
-        let fast = fast_requant_ok(q, bias, taps, c0..c0 + 4);
-        // The fast requantization takes the doubled accumulator: double the filter and the bias.
-        let scale = if fast { 2 } else { 1 };
-        let mut sums = [0i32; 4];
-        for (t, wt) in fb.taps.iter_mut().enumerate().take(taps) {
-            let f = &filter[t * c + c0..t * c + c0 + 4];
-            let f = |j: usize| f[j] as i32 * scale;
-            *wt = [pack16(f(0), f(2)), pack16(f(1), f(3))];
-            for (j, s) in sums.iter_mut().enumerate() {
-                *s += f(j);
-            }
-        }
-        let b0: [i32; 4] = match bias {
-            Some(b) => core::array::from_fn(|j| b[c0 + j].wrapping_mul(scale)),
-            None => [0; 4],
-        };
-        // Interior windows sum `w * (x + off)` over every tap: `off * sum(w)` joins the bias.
-        fb.bias = core::array::from_fn(|j| b0[j].wrapping_add(off.wrapping_mul(sums[j])));
-        let fin = Finish4::new(q, c0, c, fast);
-        if let Some(rq) = fin.fast() {
-            fb.rq = rq;
-        }
+        let (fin, b0) = fb.prepare(q, filter, c, bias, c0, taps);
         block_loop(g, input, &mut fb, b0, c0, &fin, pack16(off, off), output);
     }
     let tail = c & !3;
@@ -474,6 +499,92 @@ fn tail_channels(
     });
 }
 
+/// Stack bytes of one block of four channels' padded input plane, and of its output plane,
+/// in [`inplace_planes`].
+const PLANE_BYTES: usize = 4096;
+
+/// The in-place depthwise convolution one block of four channels at a time, for images whose
+/// padded plane of four channels fits in [`PLANE_BYTES`] and channel counts that are a multiple
+/// of four: `false` (nothing written) otherwise. The caller has checked every argument and the
+/// in-place conditions.
+///
+/// Output channel `ch` only reads input channel `ch`, so once a block's input plane is copied
+/// to the stack (with the padding written out as the input zero point, as in [`inplace`]), the
+/// block's outputs may overwrite its input channels, and no other block reads them. The block
+/// runs the unpadded out-of-place loop over the copy (every window interior) into a second
+/// plane, which is then stored into `buf`. Unlike the bands of [`inplace`], each block's filter
+/// is widened once per image.
+fn inplace_planes(
+    p: &DepthwiseS8Params,
+    buf: &mut [i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+) -> bool {
+    let g = &p.geometry;
+    let q = &p.quant;
+    let (ih, iw, c) = (g.input.h, g.input.w, g.input.c);
+    let (oh, ow) = (g.output.h, g.output.w);
+    let (ph, pw) = (ih + g.pad_top + g.pad_bottom, iw + g.pad_left + g.pad_right);
+    if c % 4 != 0 || ph * pw * 4 > PLANE_BYTES || g.kernel_h * g.kernel_w > MAX_TAPS {
+        return false;
+    }
+    let plane_g = ConvGeometry {
+        input: crate::shape::Shape::new(1, ph, pw, 4),
+        output: crate::shape::Shape::new(1, oh, ow, 4),
+        pad_top: 0,
+        pad_bottom: 0,
+        pad_left: 0,
+        pad_right: 0,
+        ..*g
+    };
+    let taps = g.kernel_h * g.kernel_w;
+    let zp = lanes8(-q.input_offset);
+    let off2 = pack16(q.input_offset, q.input_offset);
+    let mut fb = FilterBlock::new(&plane_g, q);
+    let mut x = [0i8; PLANE_BYTES];
+    let mut y = [0i8; PLANE_BYTES];
+    let b = buf.as_mut_ptr();
+    for c0 in (0..c).step_by(4) {
+        let (fin, b0) = fb.prepare(q, filter, c, bias, c0, taps);
+        for n in 0..g.input.n {
+            let img = b.wrapping_add(n * ih * iw * c + c0);
+            let xp = x.as_mut_ptr() as *mut u32;
+            for r in 0..ph {
+                let iy = r as isize - g.pad_top as isize;
+                let row = xp.wrapping_add(r * pw);
+                if iy < 0 || iy >= ih as isize {
+                    for i in 0..pw {
+                        // SAFETY: `r * pw + i < ph * pw`, a word of the plane.
+                        unsafe { row.add(i).write_unaligned(zp) };
+                    }
+                    continue;
+                }
+                let src = img.wrapping_add(iy as usize * iw * c);
+                for i in 0..pw {
+                    let v = if i < g.pad_left || i >= g.pad_left + iw {
+                        zp
+                    } else {
+                        // SAFETY: input pixel `(iy, i - pad_left)` of image `n` exists and its
+                        // channels `c0..c0 + 4` are inside `buf` (checked by the caller).
+                        unsafe { (src.add((i - g.pad_left) * c) as *const u32).read_unaligned() }
+                    };
+                    // SAFETY: a word of the plane, as above.
+                    unsafe { row.add(i).write_unaligned(v) };
+                }
+            }
+            block_loop(&plane_g, &x, &mut fb, b0, 0, &fin, off2, &mut y);
+            let out = b.wrapping_add(n * oh * ow * c + c0);
+            let yp = y.as_ptr() as *const u32;
+            for k in 0..oh * ow {
+                // SAFETY: output pixel `k` of image `n` holds channels `c0..c0 + 4` inside `buf`
+                // (no more output than input pixels); `k < oh * ow` is a word of the plane.
+                unsafe { (out.add(k * c) as *mut u32).write_unaligned(yp.add(k).read_unaligned()) };
+            }
+        }
+    }
+    true
+}
+
 /// Stack bytes of input rows the in-place loop keeps (see [`inplace`]).
 const INPLACE_ROWS_BYTES: usize = 4096;
 
@@ -498,6 +609,9 @@ pub(crate) fn inplace(
     filter: &[i8],
     bias: Option<&[i32]>,
 ) -> bool {
+    if inplace_planes(p, buf, filter, bias) {
+        return true;
+    }
     let g = &p.geometry;
     let (ih, iw, c) = (g.input.h as isize, g.input.w, g.input.c);
     let (oh, ow) = (g.output.h, g.output.w);
