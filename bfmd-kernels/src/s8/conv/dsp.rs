@@ -23,6 +23,7 @@ use super::{ChannelQuantS8, ConvS8Params};
 use crate::reference::conv::is_pointwise;
 use crate::shape::ConvGeometry;
 use core::arch::asm;
+use core::mem::MaybeUninit;
 
 /// `SSAT r, #8, x`: `x` clamped to `-128..=127`.
 #[inline(always)]
@@ -560,7 +561,9 @@ struct DotBlock {
     /// `(w[k, e + 1], w[k, e + 3])` as int16 pairs (doubled on the fast path), so that one
     /// `SXTB16` pair of the inputs feeds `SMLAD` directly; then the byte length of the widened
     /// filter, which the loop subtracts to rewind.
-    w: [u32; 2 * MAX_K + 1],
+    /// Not initialized when the block is made (it is 4 KiB, made per call): [`DotBlock::widen`]
+    /// writes every word the loops then read.
+    w: [MaybeUninit<u32>; 2 * MAX_K + 1],
 }
 
 const _: () = {
@@ -605,14 +608,38 @@ macro_rules! dot4x4 {
     };
 }
 
-/// The window loop: `[{w}, #-24]` steps of eight elements.
-macro_rules! dot_window {
+/// Four pre-widened input elements (two words of int16 pairs laid out like the widened
+/// filter, see [`widen_pixels`]) against four widened filters: one `LDRD` of inputs and no
+/// `SXTB16`. `{x}` and `{w}` advance.
+macro_rules! dot4x4w {
     () => {
+        concat!(
+            "ldrd {v}, {t}, [{x}], #8\n",
+            "ldrd {w0}, {w1}, [{w}], #8\n",
+            "smlad {a0}, {v}, {w0}, {a0}\n",
+            "smlad {a0}, {t}, {w1}, {a0}\n",
+            "ldrd {w0}, {w1}, [{w}], #8\n",
+            "smlad {a1}, {v}, {w0}, {a1}\n",
+            "smlad {a1}, {t}, {w1}, {a1}\n",
+            "ldrd {w0}, {w1}, [{w}], #8\n",
+            "smlad {a2}, {v}, {w0}, {a2}\n",
+            "smlad {a2}, {t}, {w1}, {a2}\n",
+            "ldrd {w0}, {w1}, [{w}], #8\n",
+            "smlad {a3}, {v}, {w0}, {a3}\n",
+            "smlad {a3}, {t}, {w1}, {a3}\n",
+        )
+    };
+}
+
+/// The window loop: `[{w}, #-24]` steps of eight elements, four at a time by `$dot4`
+/// ([`dot4x4`] on raw int8 inputs, [`dot4x4w`] on widened ones).
+macro_rules! dot_window {
+    ($dot4:expr) => {
         concat!(
             "ldr {n}, [{w}, #-24]\n",
             "3:\n",
-            dot4x4!(),
-            dot4x4!(),
+            $dot4,
+            $dot4,
             "subs {n}, {n}, #1\n",
             "bne 3b\n",
             "ldr {v}, [{w}]\n",
@@ -651,12 +678,12 @@ macro_rules! requant4_wide {
 /// The run loop: `[{w}, #-12]` windows, each biased, summed, requantized (`$requant`) and
 /// stored (`$store`), then `{y}` and `{x}` advance.
 macro_rules! dot_run {
-    ($requant:expr, $store:expr) => {
+    ($dot4:expr, $requant:expr, $store:expr) => {
         concat!(
             "2:\n",
             "ldrd {a0}, {a1}, [{w}, #-160]\n",
             "ldrd {a2}, {a3}, [{w}, #-152]\n",
-            dot_window!(),
+            dot_window!($dot4),
             $requant,
             $store,
             "ldr {v}, [{w}, #-16]\n",
@@ -733,7 +760,7 @@ impl DotBlock {
             count: 0,
             off: 0,
             _pad: 0,
-            w: [0; 2 * MAX_K + 1],
+            w: [const { MaybeUninit::uninit() }; 2 * MAX_K + 1],
         }
     }
 
@@ -753,8 +780,8 @@ impl DotBlock {
         for (j, row) in rows.iter().enumerate() {
             let Some(r) = *row else {
                 for s in 0..kp / 4 {
-                    self.w[8 * s + 2 * j] = 0;
-                    self.w[8 * s + 2 * j + 1] = 0;
+                    self.w[8 * s + 2 * j].write(0);
+                    self.w[8 * s + 2 * j + 1].write(0);
                 }
                 continue;
             };
@@ -765,7 +792,7 @@ impl DotBlock {
             // allowed on these cores) and writes words `8 * s + 2 * j` and `8 * s + 2 * j + 1`
             // of `dst` for `s < full <= kp / 4` (word aligned, as `STRD` needs).
             let mut sum =
-                unsafe { widen_words(f.as_ptr(), dst[2 * j..].as_mut_ptr(), full, double) };
+                unsafe { widen_words(f.as_ptr(), dst[2 * j..].as_mut_ptr().cast(), full, double) };
             for (s, d) in dst.chunks_exact_mut(8).enumerate().skip(full) {
                 let e = 4 * s;
                 let word = {
@@ -778,12 +805,12 @@ impl DotBlock {
                     hi = sadd16(hi, hi);
                 }
                 sum = smlad(hi, ONES, smlad(lo, ONES, sum));
-                d[2 * j] = lo;
-                d[2 * j + 1] = hi;
+                d[2 * j].write(lo);
+                d[2 * j + 1].write(hi);
             }
             sums[j] = sum;
         }
-        self.w[2 * kp] = (8 * kp) as u32;
+        self.w[2 * kp].write((8 * kp) as u32);
         self.steps = (kp / 8) as u32;
         sums
     }
@@ -834,17 +861,19 @@ impl DotBlock {
 
     /// Sums `count` windows against the prepared block and stores the requantized outputs:
     /// the assembly loop when `wide` is `Some`, else one window at a time with `fin` (storing
-    /// only the block's channels).
+    /// only the block's channels). Windows are raw int8 (`kp = 8 * steps` bytes each) or, when
+    /// `widened`, widened by [`widen_pixels`] (`2 * kp` bytes, word aligned).
     ///
     /// # Safety
-    /// Window `i` is the `8 * steps` readable bytes at `x + i * stride` (`stride >= 8 * steps`);
-    /// output `i` is the block's channels (four when `wide` is `Some`), writable, at
+    /// Window `i` is the readable window at `x + i * stride` (`stride` at least the window's
+    /// bytes); output `i` is the block's channels (four when `wide` is `Some`), writable, at
     /// `y + i * y_step`.
     #[allow(clippy::too_many_arguments)]
     unsafe fn windows(
         &mut self,
         fin: &Finish4,
         wide: Option<bool>,
+        widened: bool,
         x: *const i8,
         stride: usize,
         count: usize,
@@ -853,19 +882,19 @@ impl DotBlock {
         if count == 0 {
             return;
         }
-        let kp = 8 * self.steps as usize;
+        let bytes = 8 * self.steps as usize * if widened { 2 } else { 1 };
         if let Some(wide) = wide {
             self.count = count as u32;
-            self.x_skip = (stride - kp) as isize;
+            self.x_skip = (stride - bytes) as isize;
             // SAFETY: the caller guarantees the windows and the outputs.
-            unsafe { self.run(wide, fin.clamps(), x, y) };
+            unsafe { self.run(widened, wide, fin.clamps(), x, y) };
             return;
         }
         let nb = fin.lanes();
         for i in 0..count {
             let mut acc = self.bias;
             // SAFETY: window `i` has `kp` readable bytes (the caller's guarantee).
-            unsafe { self.dot(&mut acc, x.wrapping_add(i * stride)) };
+            unsafe { self.dot(widened, &mut acc, x.wrapping_add(i * stride)) };
             let v = fin.apply(acc).to_le_bytes();
             let yi = y.wrapping_add(i * self.y_step);
             for (j, &b) in v.iter().enumerate().take(nb) {
@@ -882,16 +911,16 @@ impl DotBlock {
     /// `x` starts the first window; each window reads `8 * steps` bytes and the next starts
     /// `x_skip` bytes after its end; `y` points at the first output and the outputs are
     /// `y_step` bytes apart, four bytes each.
-    unsafe fn run(&mut self, wide: bool, clamp: bool, x: *const i8, y: *mut i8) {
-        let w = self.w.as_mut_ptr();
+    unsafe fn run(&mut self, widened: bool, wide: bool, clamp: bool, x: *const i8, y: *mut i8) {
+        let w = self.w.as_mut_ptr() as *mut u32;
         // SAFETY: the caller guarantees every input read and output write; the loop reads the
         // block through `w` (its fields sit at the negative offsets checked above) and writes
         // only `count`, which nothing else touches meanwhile.
         unsafe {
             macro_rules! go {
-                ($requant:expr, $store:expr) => {
+                ($dot4:expr, $requant:expr, $store:expr) => {
                     asm!(
-                        dot_run!($requant, $store),
+                        dot_run!($dot4, $requant, $store),
                         a0 = out(reg) _, a1 = out(reg) _, a2 = out(reg) _, a3 = out(reg) _,
                         x = inout(reg) x => _, y = inout(reg) y => _, w = inout(reg) w => _,
                         n = out(reg) _, v = out(reg) _, t = out(reg) _, w0 = out(reg) _,
@@ -900,11 +929,24 @@ impl DotBlock {
                     )
                 };
             }
-            match (wide, clamp) {
-                (false, false) => go!(requant4_fast!(), store_bytes!()),
-                (false, true) => go!(requant4_fast!(), store_clamped!("[{w}, #-32]")),
-                (true, false) => go!(requant4_wide!(), store_bytes!()),
-                (true, true) => go!(requant4_wide!(), store_clamped!("[{w}, #-32]")),
+            macro_rules! rq {
+                ($dot4:expr) => {
+                    match (wide, clamp) {
+                        (false, false) => go!($dot4, requant4_fast!(), store_bytes!()),
+                        (false, true) => {
+                            go!($dot4, requant4_fast!(), store_clamped!("[{w}, #-32]"))
+                        }
+                        (true, false) => go!($dot4, requant4_wide!(), store_bytes!()),
+                        (true, true) => {
+                            go!($dot4, requant4_wide!(), store_clamped!("[{w}, #-32]"))
+                        }
+                    }
+                };
+            }
+            if widened {
+                rq!(dot4x4w!());
+            } else {
+                rq!(dot4x4!());
             }
         }
     }
@@ -913,18 +955,29 @@ impl DotBlock {
     ///
     /// # Safety
     /// `x` and the window's bytes are readable.
-    unsafe fn dot(&self, acc: &mut [i32; 4], x: *const i8) {
-        let w = self.w.as_ptr();
-        // SAFETY: the caller guarantees the input reads; the filter reads stay in `self.w`.
+    unsafe fn dot(&self, widened: bool, acc: &mut [i32; 4], x: *const i8) {
+        let w = self.w.as_ptr() as *const u32;
+        // SAFETY: the caller guarantees the input reads; the filter reads stay in `self.w`,
+        // in the words `widen` wrote.
         unsafe {
-            asm!(
-                dot_window!(),
-                a0 = inout(reg) acc[0], a1 = inout(reg) acc[1],
-                a2 = inout(reg) acc[2], a3 = inout(reg) acc[3],
-                x = inout(reg) x => _, w = inout(reg) w => _,
-                n = out(reg) _, v = out(reg) _, t = out(reg) _, w0 = out(reg) _, w1 = out(reg) _,
-                options(nostack, readonly),
-            );
+            macro_rules! go {
+                ($dot4:expr) => {
+                    asm!(
+                        dot_window!($dot4),
+                        a0 = inout(reg) acc[0], a1 = inout(reg) acc[1],
+                        a2 = inout(reg) acc[2], a3 = inout(reg) acc[3],
+                        x = inout(reg) x => _, w = inout(reg) w => _,
+                        n = out(reg) _, v = out(reg) _, t = out(reg) _, w0 = out(reg) _,
+                        w1 = out(reg) _,
+                        options(nostack, readonly),
+                    )
+                };
+            }
+            if widened {
+                go!(dot4x4w!());
+            } else {
+                go!(dot4x4!());
+            }
         }
     }
 }
@@ -1213,6 +1266,13 @@ pub(crate) fn conv_loop(
     let pad = (-p.quant.input_offset) as u8;
     let (in_c, out_c) = (g.input.c, g.output.c);
     let in_place = is_pointwise(g) && cin_g % 8 == 0;
+    if in_place && 2 * in_c <= XW_BYTES {
+        let (x, y) = (input.as_ptr(), output.as_mut_ptr());
+        // SAFETY: `input` holds the pixels' `in_c` channels and `output` their `out_c`
+        // channels (checked by the caller); the two do not overlap.
+        unsafe { pointwise_chunks(p, x, y, g.output.pixels(), filter, bias, cin_g, cout_g) };
+        return;
+    }
     let pixels = g.output.pixels();
     let per_run = (GATHER_BYTES / kp).max(1);
     let gather_outer = per_run >= GATHER_OUTER_MIN_RUN;
@@ -1229,7 +1289,8 @@ pub(crate) fn conv_loop(
             let (fin, wide) = blk.prepare(p, filter, bias, o0, o_end, k, kp);
             // SAFETY: the caller passes `run` windows of `kp` readable bytes, `stride` bytes
             // apart, at `x`; output pixels `px..px + run` exist and hold channels `o0..o_end`.
-            unsafe { blk.windows(&fin, wide, x, stride, run, y.wrapping_add(px * out_c + o0)) };
+            let y = y.wrapping_add(px * out_c + o0);
+            unsafe { blk.windows(&fin, wide, false, x, stride, run, y) };
         };
         if in_place {
             if pixels > 0 {
@@ -1261,6 +1322,94 @@ pub(crate) fn conv_loop(
     }
 }
 
+/// Stack bytes of widened input pixels [`pointwise_chunks`] keeps: a chunk of pixels is
+/// widened once for every block of output channels.
+const XW_BYTES: usize = 6144;
+
+/// Widens `len` (a multiple of 8) int8 inputs at `x` into `dst` the way [`DotBlock::widen`]
+/// lays out a filter: per four inputs, `(x0, x2)` and `(x1, x3)` as int16 pairs.
+///
+/// # Safety
+/// `x` has `len` readable bytes and `dst` at least `len / 2` words.
+#[inline(always)]
+unsafe fn widen_pixels(x: *const i8, len: usize, dst: &mut [MaybeUninit<u32>]) {
+    if len < 8 {
+        return;
+    }
+    // SAFETY: the loop reads the `len` bytes at `x` (unaligned loads are allowed) and writes
+    // `len / 2` words of `dst` (word aligned, as `STRD` needs), as the caller guarantees.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {a}, [{x}], #4",
+            "ldr {b}, [{x}], #4",
+            "sxtb16 {c}, {a}",
+            "sxtb16 {a}, {a}, ror #8",
+            "strd {c}, {a}, [{d}], #8",
+            "sxtb16 {c}, {b}",
+            "sxtb16 {b}, {b}, ror #8",
+            "strd {c}, {b}, [{d}], #8",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            x = inout(reg) x => _,
+            d = inout(reg) dst.as_mut_ptr() => _,
+            n = inout(reg) len / 8 => _,
+            a = out(reg) _,
+            b = out(reg) _,
+            c = out(reg) _,
+            options(nostack),
+        );
+    }
+}
+
+/// The pointwise convolution (group widths a multiple of 8, `2 * in_c <= XW_BYTES`) of
+/// `pixels` pixels at `x` into `y`, a chunk of pixels at a time: the chunk's inputs are widened
+/// once on the stack, then every block of four output channels runs the widened-input loop
+/// over them. Kept out of line so that its stack buffer does not add to its callers' frames.
+///
+/// # Safety
+/// `x` holds `pixels * in_c` readable bytes and `y` `pixels * out_c` writable ones; output
+/// pixel `i` may overlap input pixels up to `i` only (a chunk's inputs are read before any of
+/// its outputs is written).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn pointwise_chunks(
+    p: &ConvS8Params,
+    x: *const i8,
+    y: *mut i8,
+    pixels: usize,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    cin_g: usize,
+    cout_g: usize,
+) {
+    let g = &p.geometry;
+    let (in_c, out_c) = (g.input.c, g.output.c);
+    let chunk = XW_BYTES / (2 * in_c);
+    let mut blk = DotBlock::new();
+    blk.y_step = out_c;
+    // Not zeroed: the loops read only the words `widen_pixels` has just written.
+    let mut xw = [const { MaybeUninit::<u32>::uninit() }; XW_BYTES / 4];
+    let xp = xw.as_ptr() as *const i8;
+    for p0 in (0..pixels).step_by(chunk) {
+        let n = chunk.min(pixels - p0);
+        // SAFETY: the chunk's `n * in_c <= XW_BYTES / 2` input bytes, into `xw`.
+        unsafe { widen_pixels(x.wrapping_add(p0 * in_c), n * in_c, &mut xw) };
+        let yc = y.wrapping_add(p0 * out_c);
+        for grp in 0..g.groups {
+            let (o_first, o_end) = (grp * cout_g, (grp + 1) * cout_g);
+            // The group's channels start `2 * ch0` bytes into each widened pixel.
+            let xg = xp.wrapping_add(2 * grp * cin_g);
+            for o0 in (o_first..o_end).step_by(4) {
+                let (fin, wide) = blk.prepare(p, filter, bias, o0, o_end, cin_g, cin_g);
+                // SAFETY: `n` widened windows of `2 * cin_g` bytes, `2 * in_c` apart, in `xw`;
+                // output pixels `p0..p0 + n` hold channels `o0..o_end` at `yc + o0`.
+                unsafe { blk.windows(&fin, wide, true, xg, 2 * in_c, n, yc.wrapping_add(o0)) };
+            }
+        }
+    }
+}
+
 /// Stack bytes of input pixels [`overlapping`] copies per block.
 const OVERLAP_BLOCK_BYTES: usize = 6144;
 
@@ -1286,10 +1435,42 @@ pub(crate) fn overlapping(
     cout_g: usize,
 ) -> bool {
     let g = &p.geometry;
-    let (in_c, out_c, pixels) = (g.input.c, g.output.c, g.input.pixels());
+    let (in_c, pixels) = (g.input.c, g.input.pixels());
     if in_c == 0 || in_c > OVERLAP_BLOCK_BYTES || !conv_supports(g) {
         return false;
     }
+    if cin_g % 8 == 0 && 2 * in_c <= XW_BYTES {
+        let base = buf.as_mut_ptr();
+        let (x, y) = (
+            base.wrapping_add(in_off) as *const i8,
+            base.wrapping_add(out_off),
+        );
+        // SAFETY: the caller checked that `buf` holds the input at `in_off` and the output at
+        // `out_off` and the overlap condition: output pixel `p` never reaches an input pixel
+        // after `p`, which `pointwise_chunks` allows.
+        unsafe { pointwise_chunks(p, x, y, pixels, filter, bias, cin_g, cout_g) };
+        return true;
+    }
+    overlapping_copies(p, buf, in_off, out_off, filter, bias, cin_g, cout_g);
+    true
+}
+
+/// [`overlapping`] for group widths that are not a multiple of 8: blocks of pixels copied to
+/// the stack, then [`conv_loop`] over the copy.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn overlapping_copies(
+    p: &ConvS8Params,
+    buf: &mut [i8],
+    in_off: usize,
+    out_off: usize,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    cin_g: usize,
+    cout_g: usize,
+) {
+    let g = &p.geometry;
+    let (in_c, out_c, pixels) = (g.input.c, g.output.c, g.input.pixels());
     let per_block = OVERLAP_BLOCK_BYTES / in_c;
     let mut x = [0i8; OVERLAP_BLOCK_BYTES];
     let mut p0 = 0;
@@ -1309,5 +1490,4 @@ pub(crate) fn overlapping(
         conv_loop(&bp, &x[..n * in_c], filter, bias, out, cin_g, cout_g);
         p0 += n;
     }
-    true
 }

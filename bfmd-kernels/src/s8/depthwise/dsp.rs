@@ -548,41 +548,78 @@ fn inplace_planes(
         let (fin, b0) = fb.prepare(q, filter, c, bias, c0, taps);
         for n in 0..g.input.n {
             let img = b.wrapping_add(n * ih * iw * c + c0);
-            let xp = x.as_mut_ptr() as *mut u32;
-            for r in 0..ph {
-                let iy = r as isize - g.pad_top as isize;
-                let row = xp.wrapping_add(r * pw);
-                if iy < 0 || iy >= ih as isize {
-                    for i in 0..pw {
-                        // SAFETY: `r * pw + i < ph * pw`, a word of the plane.
-                        unsafe { row.add(i).write_unaligned(zp) };
-                    }
-                    continue;
+            let xp = x.as_mut_ptr();
+            let fill = |from: usize, words: usize| {
+                for i in from..from + words {
+                    // SAFETY: the caller passes words of the plane (`i < ph * pw`).
+                    unsafe { (xp.add(4 * i) as *mut u32).write_unaligned(zp) };
                 }
-                let src = img.wrapping_add(iy as usize * iw * c);
-                for i in 0..pw {
-                    let v = if i < g.pad_left || i >= g.pad_left + iw {
-                        zp
-                    } else {
-                        // SAFETY: input pixel `(iy, i - pad_left)` of image `n` exists and its
-                        // channels `c0..c0 + 4` are inside `buf` (checked by the caller).
-                        unsafe { (src.add((i - g.pad_left) * c) as *const u32).read_unaligned() }
-                    };
-                    // SAFETY: a word of the plane, as above.
-                    unsafe { row.add(i).write_unaligned(v) };
-                }
+            };
+            fill(0, g.pad_top * pw);
+            for r in g.pad_top..g.pad_top + ih {
+                fill(r * pw, g.pad_left);
+                let src = img.wrapping_add((r - g.pad_top) * iw * c);
+                // SAFETY: the `iw` pixels of input row `r - pad_top` of image `n` exist and
+                // their channels `c0..c0 + 4` are inside `buf` (checked by the caller); their
+                // words in the plane are `r * pw + pad_left..` (below `ph * pw`).
+                unsafe { copy_words(xp.add(4 * (r * pw + g.pad_left)), 4, src, c, iw) };
+                fill(r * pw + g.pad_left + iw, g.pad_right);
             }
+            fill((g.pad_top + ih) * pw, g.pad_bottom * pw);
             block_loop(&plane_g, &x, &mut fb, b0, 0, &fin, off2, &mut y);
             let out = b.wrapping_add(n * oh * ow * c + c0);
-            let yp = y.as_ptr() as *const u32;
-            for k in 0..oh * ow {
-                // SAFETY: output pixel `k` of image `n` holds channels `c0..c0 + 4` inside `buf`
-                // (no more output than input pixels); `k < oh * ow` is a word of the plane.
-                unsafe { (out.add(k * c) as *mut u32).write_unaligned(yp.add(k).read_unaligned()) };
-            }
+            // SAFETY: output pixel `k < oh * ow` of image `n` holds channels `c0..c0 + 4`
+            // inside `buf` (no more output than input pixels); the plane holds `oh * ow` words.
+            unsafe { copy_words(out, c, y.as_ptr(), 4, oh * ow) };
         }
     }
     true
+}
+
+/// Copies `n` words (unaligned) from `src`, `src_step` bytes apart, to `dst`, `dst_step` bytes
+/// apart: two per iteration, in assembly (a plane's rows are short, and the compiler's loop
+/// costs three times as much).
+///
+/// # Safety
+/// The `n` source and destination words are valid and the two sets do not overlap.
+#[inline(always)]
+unsafe fn copy_words(dst: *mut i8, dst_step: usize, src: *const i8, src_step: usize, n: usize) {
+    if n == 0 {
+        return;
+    }
+    // SAFETY: an odd first word, then pairs; every access is one of the `n` words the caller
+    // guarantees.
+    unsafe {
+        asm!(
+            "lsrs {n}, {n}, #1",
+            "bcc 3f",
+            "ldr {t}, [{s}]",
+            "add {s}, {s}, {ss}",
+            "str {t}, [{d}]",
+            "add {d}, {d}, {ds}",
+            "3:",
+            "cmp {n}, #0",
+            "beq 4f",
+            "2:",
+            "ldr {t}, [{s}]",
+            "ldr {u}, [{s}, {ss}]",
+            "add {s}, {s}, {ss}, lsl #1",
+            "str {t}, [{d}]",
+            "str {u}, [{d}, {ds}]",
+            "add {d}, {d}, {ds}, lsl #1",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            "4:",
+            s = inout(reg) src => _,
+            d = inout(reg) dst => _,
+            n = inout(reg) n => _,
+            ss = in(reg) src_step,
+            ds = in(reg) dst_step,
+            t = out(reg) _,
+            u = out(reg) _,
+            options(nostack),
+        );
+    }
 }
 
 /// Stack bytes of input rows the in-place loop keeps (see [`inplace`]).

@@ -13,7 +13,7 @@
 //! it (`RowFinish`), with TFLM's general form otherwise.
 
 use super::FullyConnectedS8Params;
-use crate::s8::conv::dsp::{sxtab16, sxtab16_ror8, FastRq};
+use crate::s8::conv::dsp::{sxtab16, sxtab16_ror8, FastRq, WideRq};
 use crate::s8::conv::portable::mac;
 use crate::s8::conv::ChannelQuantS8;
 use core::arch::asm;
@@ -113,17 +113,26 @@ macro_rules! step2 {
 #[inline(always)]
 unsafe fn dot2(acc: &mut [i32; 2], xw: *const u32, w0: *const i8, w1: *const i8, steps: usize) {
     // SAFETY: the loop reads `16 * steps` bytes of `xw` and `8 * steps` of each row, as the
-    // caller guarantees: an odd step first, then two per iteration. r7 (the frame pointer) is
-    // saved and restored around its use as a temporary.
+    // caller guarantees: one step when `steps` is odd, two when bit 1 is set, then four per
+    // iteration (the loop overhead is then a small part of short rows). r7 (the frame pointer) is saved and
+    // restored around its use as a temporary.
     unsafe {
         asm!(
             "push {{r7}}",
             "lsrs {n}, {n}, #1",
-            "bcc 2f",
+            "bcc 4f",
             step2!(),
+            "4:",
+            "lsrs {n}, {n}, #1",
+            "bcc 5f",
+            step2!(),
+            step2!(),
+            "5:",
             "cmp {n}, #0",
             "beq 3f",
             "2:",
+            step2!(),
+            step2!(),
             step2!(),
             step2!(),
             "subs {n}, {n}, #1",
@@ -158,7 +167,8 @@ fn tail(acc: i32, x: &[i8], w: &[i8], off: i32, from: usize) -> i32 {
 
 /// The requantization of one row's outputs: `FastRq` on the doubled accumulator for each output
 /// where it is exact (the per-output form of `fast_requant_ok`, with its
-/// constants hoisted out of the output loop), TFLM's general form otherwise; then the clamp.
+/// constants hoisted out of the output loop), else `WideRq` when the shift is a right shift,
+/// TFLM's general form otherwise; then the clamp.
 struct RowFinish<'q, 'a> {
     q: &'q ChannelQuantS8<'a>,
     /// `|bias|` must be below this for the fast form: `2^29 - k * 255 * 128` (0 when `k` alone
@@ -193,6 +203,10 @@ impl<'q, 'a> RowFinish<'q, 'a> {
                 shift: e,
             };
             rq.apply(acc.wrapping_shl(1)).max(q.act_min).min(q.act_max) as i8
+        } else if (s + 31) as u32 <= 30 && m >= 0 {
+            // `s` in -31..=-1: any accumulator (a huge bias) takes the wide form.
+            let rq = WideRq::new(q, ch);
+            rq.apply(acc, q.output_offset).max(q.act_min).min(q.act_max) as i8
         } else {
             q.requantize(acc, ch)
         }
