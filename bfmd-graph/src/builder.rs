@@ -21,6 +21,7 @@ use bfmd_kernels::{ConvGeometry, Padding, Shape};
 use std::fmt;
 
 mod auto;
+mod fuse;
 
 /// What went wrong while building a model: which op (index, kind) or tensor, and why.
 #[derive(Clone, Debug, PartialEq)]
@@ -149,11 +150,18 @@ impl PoolOptions {
 pub struct BuildOptions {
     /// Try in-place and overlapping placements (keeping each only if the arena does not grow).
     pub in_place: bool,
+    /// Fuse `Concat -> ChannelShuffle -> Split` along channels (and the two-op patterns) into
+    /// one `ConcatShuffleSplit` op where no intermediate tensor is read elsewhere (see
+    /// `builder/fuse.rs`). `false` keeps the ops as added.
+    pub fuse_shuffles: bool,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        BuildOptions { in_place: true }
+        BuildOptions {
+            in_place: true,
+            fuse_shuffles: true,
+        }
     }
 }
 
@@ -253,6 +261,9 @@ pub struct OpReport {
     pub variant: Variant,
     /// Multiply-accumulates.
     pub macs: u64,
+    /// Indices (in the order they were added to the builder) of the ops this op performs: one,
+    /// or the whole chain for an op the fusion pass made.
+    pub sources: Vec<usize>,
 }
 
 /// What [`GraphBuilder::finish`] planned.
@@ -1484,8 +1495,9 @@ fn put_u32(b: &mut [u8], off: usize, v: u32) {
 }
 
 impl GraphBuilder {
-    /// Validates the graph, plans the arena (see [`crate::plan`]), serializes the blob, parses
-    /// it back as a self-check, and reports the plan.
+    /// Validates the graph, fuses channel-shuffle chains (unless
+    /// [`BuildOptions::fuse_shuffles`] is off), plans the arena (see [`crate::plan`]),
+    /// serializes the blob, parses it back as a self-check, and reports the plan.
     pub fn finish(&self, options: BuildOptions) -> BuildResult<Built> {
         if self.inputs.is_empty() || self.outputs.is_empty() {
             return Err(self.err("a model needs at least one graph input and one graph output"));
@@ -1500,6 +1512,30 @@ impl GraphBuilder {
                 });
             }
         }
+        let sources: Vec<Vec<usize>> = (0..self.ops.len()).map(|j| vec![j]).collect();
+        let fused = options
+            .fuse_shuffles
+            .then(|| fuse::fuse_shuffles(self))
+            .flatten();
+        let plain = self.plan_and_serialize(options.in_place, &sources)?;
+        let Some(f) = fused else {
+            return Ok(plain);
+        };
+        // A fused op holds all its inputs and outputs at once, each padded to 16 bytes, where
+        // the unfused ops held one larger intermediate: a few bytes more are possible. RAM
+        // comes first on a microcontroller, so the fused graph is kept only if its arena is
+        // no larger.
+        let fused = f.graph.plan_and_serialize(options.in_place, &f.sources)?;
+        Ok(if fused.report.arena_bytes <= plain.report.arena_bytes {
+            fused
+        } else {
+            plain
+        })
+    }
+
+    /// Plans, serializes and reports a checked (and possibly fused) graph; `sources[j]` lists
+    /// the original ops behind op `j`.
+    fn plan_and_serialize(&self, in_place: bool, sources: &[Vec<usize>]) -> BuildResult<Built> {
         let pt: Vec<PlanTensor> = self
             .tensors
             .iter()
@@ -1528,7 +1564,7 @@ impl GraphBuilder {
             ops: &mut os,
             order: &mut order,
         };
-        let sizes = plan::plan(&pt, &po, options.in_place, &mut work)?;
+        let sizes = plan::plan(&pt, &po, in_place, &mut work)?;
         let bytes = self.serialize(&ts, &os, sizes.arena_bytes);
         let blob = ModelBytes::from_bytes(&bytes);
         let model = blob.model().map_err(|e| BuildError {
@@ -1549,7 +1585,8 @@ impl GraphBuilder {
                 .ops
                 .iter()
                 .zip(&os)
-                .map(|(o, s)| {
+                .zip(sources)
+                .map(|((o, s), sources)| {
                     let t = o.outputs[0] as usize;
                     let info = &self.tensors[t];
                     OpReport {
@@ -1563,6 +1600,7 @@ impl GraphBuilder {
                         scratch: s.scratch,
                         variant: s.variant,
                         macs: o.macs,
+                        sources: sources.clone(),
                     }
                 })
                 .collect(),

@@ -67,6 +67,7 @@ pub(crate) fn dispatch(io: &mut OpIo<'_, '_>) -> Result<()> {
         OpKind::Concat
         | OpKind::Split
         | OpKind::ChannelShuffle
+        | OpKind::ConcatShuffleSplit
         | OpKind::Pad
         | OpKind::Transpose => match dtype {
             DType::S8 => movement::<i8>(io),
@@ -435,13 +436,19 @@ fn movement<T: FromWord>(io: &mut OpIo<'_, '_>) -> Result<()> {
     let r = match op.kind {
         OpKind::Concat => {
             let axis = io.kernel(Axis::from_index(op.param_usize(ops::axis::AXIS)))?;
-            let mut parts: heapless::Vec<(&[T], Shape), { crate::format::MAX_OP_INPUTS }> =
-                heapless::Vec::new();
-            for i in 0..op.num_inputs() {
-                let part = (io.input::<T>(i)?, io.in_shape(i)?);
-                parts.push(part).map_err(|_| io.err("too many inputs"))?;
-            }
+            let parts = inputs_with_shapes::<T>(io)?;
             mv::concat::concat(axis, &parts, io.output::<T>(0)?).map(|_| ())
+        }
+        OpKind::ConcatShuffleSplit => {
+            let parts = inputs_with_shapes::<T>(io)?;
+            let mut outs: heapless::Vec<&mut [T], { crate::format::MAX_OP_OUTPUTS }> =
+                heapless::Vec::new();
+            for k in 0..op.num_outputs() {
+                let o = io.output::<T>(k)?;
+                outs.push(o).map_err(|_| io.err("too many outputs"))?;
+            }
+            let g = op.param_usize(ops::shuffle::GROUPS);
+            mv::shuffle::concat_shuffle_split(g, &parts, &mut outs)
         }
         OpKind::Split => {
             let axis = io.kernel(Axis::from_index(op.param_usize(ops::axis::AXIS)))?;
@@ -486,4 +493,16 @@ fn movement<T: FromWord>(io: &mut OpIo<'_, '_>) -> Result<()> {
         }
     };
     io.kernel(r)
+}
+
+/// Every input of the op with its shape, as the concatenating kernels take them.
+fn inputs_with_shapes<'m: 'a, 'a, T: Element>(
+    io: &OpIo<'m, 'a>,
+) -> Result<heapless::Vec<(&'a [T], Shape), { crate::format::MAX_OP_INPUTS }>> {
+    let mut parts = heapless::Vec::new();
+    for i in 0..io.op.num_inputs() {
+        let part = (io.input::<T>(i)?, io.in_shape(i)?);
+        parts.push(part).map_err(|_| io.err("too many inputs"))?;
+    }
+    Ok(parts)
 }

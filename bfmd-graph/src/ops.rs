@@ -193,6 +193,11 @@ op_kinds! {
     Requantize = 25,
     /// Any int8 unary function as a 256-entry table (input 1 is the table).
     Lut = 26,
+    /// ShuffleNet's concat -> channel shuffle -> split in one pass: the inputs are concatenated
+    /// along channels, the `C` channels shuffled in `groups` groups and split into the outputs,
+    /// equal channel parts. One input is a shuffle and split, one output a concat and shuffle.
+    /// The builder's fusion pass writes it (`builder::fuse`); values are copied unchanged.
+    ConcatShuffleSplit = 27,
 }
 
 impl OpKind {
@@ -315,7 +320,7 @@ pub mod axis {
     pub const WORDS: usize = 1;
 }
 
-/// Parameter words of `ChannelShuffle`.
+/// Parameter words of `ChannelShuffle` and `ConcatShuffleSplit`.
 pub mod shuffle {
     /// Number of groups.
     pub const GROUPS: usize = 0;
@@ -421,7 +426,7 @@ pub const fn param_words(kind: OpKind, dtype: DType) -> usize {
             }
         }
         OpKind::Concat | OpKind::Split => axis::WORDS,
-        OpKind::ChannelShuffle => shuffle::WORDS,
+        OpKind::ChannelShuffle | OpKind::ConcatShuffleSplit => shuffle::WORDS,
         OpKind::Pad => pad::WORDS,
         OpKind::Transpose => transpose::WORDS,
         OpKind::Reshape => 0,

@@ -374,6 +374,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 "channels not divisible by groups",
             )?;
         }
+        OpKind::ConcatShuffleSplit => check_concat_shuffle_split(c, dtype)?,
         OpKind::Pad => {
             let x = c.single_input(dtype)?;
             let (xd, yd) = (dims(x.1.shape), dims(c.output(0)?.1.shape));
@@ -455,6 +456,59 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 "scale must be finite and positive",
             )?;
         }
+    }
+    Ok(())
+}
+
+/// `ConcatShuffleSplit`: inputs sharing `n, h, w` whose channels add up to `C`, a multiple
+/// of `groups`; outputs of `C / outputs` channels each; for int8 one quantization throughout,
+/// since the kernel copies bytes (`movement::shuffle`).
+fn check_concat_shuffle_split(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
+    let op = c.op;
+    c.ensure(op.num_inputs() >= 1, "needs at least one input")?;
+    let (_, y0) = c.output(0)?;
+    let mut channels = 0usize;
+    for i in 0..op.num_inputs() {
+        let x = c.input(i)?;
+        same_quant_parts(c, x, y0, dtype)?;
+        let s = x.1.shape;
+        if (s.n, s.h, s.w) != (y0.shape.n, y0.shape.h, y0.shape.w) {
+            return Err(c.err_t(x.0, "n, h, w differ from the outputs'"));
+        }
+        // Checked: hostile channel counts could wrap a 32-bit usize.
+        channels = channels
+            .checked_add(s.c)
+            .ok_or(c.err("channels overflow"))?;
+    }
+    c.ensure(
+        y0.shape.c.checked_mul(op.num_outputs()) == Some(channels),
+        "outputs must split the input channels into equal parts",
+    )?;
+    for k in 0..op.num_outputs() {
+        let y = c.output(k)?;
+        same_quant_parts(c, y, y0, dtype)?;
+        c.same_shape(y, y0.shape)?;
+    }
+    let g = op.param_usize(ops::shuffle::GROUPS);
+    c.ensure(
+        g >= 1 && channels % g == 0,
+        "channels not divisible by groups",
+    )
+}
+
+/// Checks that `part` has the op's dtype and, for int8, exactly the quantization of `like`.
+fn same_quant_parts(
+    c: &Ctx<'_, '_>,
+    part: (usize, TensorInfo),
+    like: TensorInfo,
+    dtype: DType,
+) -> Result<()> {
+    c.same_dtype(part, dtype)?;
+    let p = part.1;
+    if dtype == DType::S8
+        && (p.zero_point != like.zero_point || p.scale.to_bits() != like.scale.to_bits())
+    {
+        return Err(c.err_t(part.0, "quantization differs (data is moved, not rescaled)"));
     }
     Ok(())
 }

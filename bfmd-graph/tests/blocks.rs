@@ -154,7 +154,12 @@ fn add_s8_ref(a: &[i8], aq: Quant, b: &[i8], bq: Quant, yq: Quant, s: Shape) -> 
 fn both_ways(b: &GraphBuilder, x: &[i8], want: &[i8]) -> (usize, usize) {
     let mut sizes = [0; 2];
     for (k, in_place) in [true, false].into_iter().enumerate() {
-        let built = b.finish(BuildOptions { in_place }).unwrap();
+        let built = b
+            .finish(BuildOptions {
+                in_place,
+                ..BuildOptions::default()
+            })
+            .unwrap();
         let got = run_built(&built, &[b8(x)]);
         assert_eq!(got[0], b8(want), "in_place = {in_place}");
         sizes[k] = built.report.arena_bytes;
@@ -162,10 +167,13 @@ fn both_ways(b: &GraphBuilder, x: &[i8], want: &[i8]) -> (usize, usize) {
             println!("{}", built.report);
             assert_eq!(
                 built.report.greedy_bytes,
-                b.finish(BuildOptions { in_place: false })
-                    .unwrap()
-                    .report
-                    .arena_bytes
+                b.finish(BuildOptions {
+                    in_place: false,
+                    ..BuildOptions::default()
+                })
+                .unwrap()
+                .report
+                .arena_bytes
             );
         }
     }
@@ -323,7 +331,12 @@ fn mobilenet_v2_block_f32() {
 
     let mut sizes = [0; 2];
     for (k, in_place) in [true, false].into_iter().enumerate() {
-        let built = b.finish(BuildOptions { in_place }).unwrap();
+        let built = b
+            .finish(BuildOptions {
+                in_place,
+                ..BuildOptions::default()
+            })
+            .unwrap();
         let got = run_built(&built, &[b32(&x)]);
         assert_eq!(got[0], b32(&want), "in_place = {in_place}");
         sizes[k] = built.report.arena_bytes;

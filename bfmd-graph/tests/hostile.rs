@@ -172,6 +172,41 @@ fn float_zoo() -> ModelBytes {
     b.finish(BuildOptions::default()).unwrap().blob
 }
 
+/// Two fused channel-shuffle chains (`ConcatShuffleSplit`): int8 concat -> shuffle(3) ->
+/// split into 3, and f16 shuffle(2) -> split into 2.
+fn shuffle_zoo() -> ModelBytes {
+    let q = Quant::new(0.05, -3);
+    let mut b = GraphBuilder::new();
+    let s = |c| Shape::new(1, 2, 2, c);
+    let x1 = b.input("x1", s(3), DType::S8, q).unwrap();
+    let x2 = b.input("x2", s(3), DType::S8, q).unwrap();
+    let cat = b.tensor("cat", s(6), DType::S8, q).unwrap();
+    b.add_concat(&[x1, x2], cat, 3).unwrap();
+    let sh = b.tensor("sh", s(6), DType::S8, q).unwrap();
+    b.add_channel_shuffle(cat, sh, 3).unwrap();
+    let parts: Vec<_> = (0..3)
+        .map(|k| b.tensor(&format!("p{k}"), s(2), DType::S8, q).unwrap())
+        .collect();
+    b.add_split(sh, &parts, 3).unwrap();
+    let r = b.tensor("r", s(2), DType::S8, q).unwrap();
+    b.add_unary(OpKind::Relu, parts[0], r).unwrap();
+    for t in [r, parts[1], parts[2]] {
+        b.output(t).unwrap();
+    }
+    let n = Quant::NONE;
+    let e = b.input("e", s(4), DType::F16, n).unwrap();
+    let esh = b.tensor("esh", s(4), DType::F16, n).unwrap();
+    b.add_channel_shuffle(e, esh, 2).unwrap();
+    let (e1, e2) = (
+        b.tensor("e1", s(2), DType::F16, n).unwrap(),
+        b.tensor("e2", s(2), DType::F16, n).unwrap(),
+    );
+    b.add_split(esh, &[e1, e2], 3).unwrap();
+    b.output(e1).unwrap();
+    b.output(e2).unwrap();
+    b.finish(BuildOptions::default()).unwrap().blob
+}
+
 fn h16(v: &[f32]) -> Vec<bfmd_kernels::half::f16> {
     h(v)
 }
@@ -221,6 +256,7 @@ fn fix_crc(b: &mut [u8]) {
 fn the_zoo_models_run() {
     assert!(parse_and_run(zoo().as_bytes(), "pristine"));
     assert!(parse_and_run(float_zoo().as_bytes(), "pristine float"));
+    assert!(parse_and_run(shuffle_zoo().as_bytes(), "pristine shuffle"));
 }
 
 #[test]
@@ -258,6 +294,89 @@ fn overwrites_with_a_valid_crc_never_panic() {
 #[test]
 fn overwrites_of_a_float_model_never_panic() {
     overwrite_campaign(&float_zoo(), 204);
+}
+
+#[test]
+fn overwrites_of_fused_shuffles_never_panic() {
+    overwrite_campaign(&shuffle_zoo(), 205);
+}
+
+/// Byte offset of the record of op `index` in the op table.
+fn op_record(b: &[u8], index: usize) -> usize {
+    let mut at = u32::from_le_bytes(b[header::OPS..header::OPS + 4].try_into().unwrap()) as usize;
+    for _ in 0..index {
+        at += u16::from_le_bytes([b[at + 6], b[at + 7]]) as usize;
+    }
+    at
+}
+
+#[test]
+fn fused_shuffle_corruptions_name_the_problem() {
+    let blob = shuffle_zoo();
+    let m = blob.model().unwrap();
+    let kinds: Vec<OpKind> = m.ops().map(|o| o.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            OpKind::ConcatShuffleSplit,
+            OpKind::Relu,
+            OpKind::ConcatShuffleSplit
+        ]
+    );
+    let op0 = m.ops().next().unwrap();
+    let err = |b: &[u8], what: &'static str, tensor: Option<usize>| {
+        assert_eq!(
+            parse_err(b),
+            GraphError::Op {
+                op: 0,
+                kind: Some(OpKind::ConcatShuffleSplit),
+                tensor,
+                what
+            }
+        );
+    };
+    // Groups that do not divide the 6 channels (the last word of the record).
+    let rec = op_record(blob.as_bytes(), 0);
+    let len = u16::from_le_bytes([blob.as_bytes()[rec + 6], blob.as_bytes()[rec + 7]]) as usize;
+    let mut b = blob.as_bytes().to_vec();
+    b[rec + len - 4..rec + len].copy_from_slice(&4u32.to_le_bytes());
+    fix_crc(&mut b);
+    err(&b, "channels not divisible by groups", None);
+    // An output scale one ulp away: the kernel copies bytes, so it would not rescale.
+    let p1 = op0.output(1);
+    let scale = m.tensor(p1).unwrap().scale;
+    let mut b = blob.as_bytes().to_vec();
+    tensor_field(&mut b, p1, 20, scale.to_bits() + 1);
+    err(
+        &b,
+        "quantization differs (data is moved, not rescaled)",
+        Some(p1),
+    );
+    // An input's zero point changed.
+    let x2 = op0.input(1).unwrap();
+    let mut b = blob.as_bytes().to_vec();
+    tensor_field(&mut b, x2, 24, 5);
+    err(
+        &b,
+        "quantization differs (data is moved, not rescaled)",
+        Some(x2),
+    );
+    // An input one row shorter (its byte length follows the shape).
+    let mut b = blob.as_bytes().to_vec();
+    tensor_field(&mut b, x2, 8, 1);
+    tensor_field(&mut b, x2, 32, 6);
+    err(&b, "n, h, w differ from the outputs'", Some(x2));
+    // Outputs that are not equal parts: the first part one channel wider (with the byte
+    // length to match; the shape checks come before the memory checks).
+    let p0 = op0.output(0);
+    let mut b = blob.as_bytes().to_vec();
+    tensor_field(&mut b, p0, 16, 3);
+    tensor_field(&mut b, p0, 32, 12);
+    err(
+        &b,
+        "outputs must split the input channels into equal parts",
+        None,
+    );
 }
 
 fn overwrite_campaign(blob: &ModelBytes, default_seed: u64) {

@@ -156,7 +156,12 @@ fn mobilenet_v2(rng: &mut Rng) -> GraphBuilder {
 #[test]
 fn mobilenet_v2_arena_beats_tflm() {
     let b = mobilenet_v2(&mut Rng::new(7));
-    let plain = b.finish(BuildOptions { in_place: false }).unwrap();
+    let plain = b
+        .finish(BuildOptions {
+            in_place: false,
+            ..BuildOptions::default()
+        })
+        .unwrap();
     let best = b.finish(BuildOptions::default()).unwrap();
     let r = &best.report;
     println!("{r}");

@@ -102,7 +102,12 @@ fn the_first_use_plan_runs_like_the_greedy_plan() {
     let input: Vec<i8> = rng.i8s(8 * 8 * 6);
     let mut outputs = Vec::new();
     for in_place in [false, true] {
-        let built = g.finish(BuildOptions { in_place }).unwrap();
+        let built = g
+            .finish(BuildOptions {
+                in_place,
+                ..BuildOptions::default()
+            })
+            .unwrap();
         if in_place {
             assert!(built.report.arena_bytes < built.report.greedy_bytes);
             assert_eq!(built.report.ops[1].variant, Variant::Overlapping);

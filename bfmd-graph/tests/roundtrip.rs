@@ -15,8 +15,14 @@ use bfmd_kernels::{f16 as kh, movement as mv, s8, ConvGeometry, Padding, Shape};
 use common::*;
 
 const BOTH: [BuildOptions; 2] = [
-    BuildOptions { in_place: true },
-    BuildOptions { in_place: false },
+    BuildOptions {
+        in_place: true,
+        fuse_shuffles: true,
+    },
+    BuildOptions {
+        in_place: false,
+        fuse_shuffles: true,
+    },
 ];
 
 /// Runs `b` planned both ways and checks every output against `want`; returns the variants

@@ -156,7 +156,14 @@ fn build(c: &Case, dtype: DType, in_place: bool) -> (Built, Vec<u8>) {
         DType::F16 => b16(&h(&rng.f32s(len, -2.0, 2.0))),
         _ => b32(&rng.f32s(len, -2.0, 2.0)),
     };
-    (g.finish(BuildOptions { in_place }).unwrap(), input)
+    (
+        g.finish(BuildOptions {
+            in_place,
+            ..BuildOptions::default()
+        })
+        .unwrap(),
+        input,
+    )
 }
 
 #[test]

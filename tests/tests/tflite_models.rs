@@ -95,11 +95,17 @@ fn channel_shuffle_fold_matches_the_unfolded_ops() {
             .filter(|o| o.code == bfmd_import::tflite::OpCode::Transpose)
             .count();
         assert_eq!(transposes, 16, "{name}");
-        let unfolded = LowerOptions {
-            fold_channel_shuffles: false,
+        // Without the builder's fusion, which would merge most folded shuffles with their
+        // neighbours (`shuffle_chains_fuse_in_shufflenets`).
+        let unfused = LowerOptions {
+            fuse_shuffles: false,
             ..LowerOptions::default()
         };
-        let folded = lower(&m, &LowerOptions::default()).unwrap();
+        let unfolded = LowerOptions {
+            fold_channel_shuffles: false,
+            ..unfused.clone()
+        };
+        let folded = lower(&m, &unfused).unwrap();
         let plain = lower(&m, &unfolded).unwrap();
         let count = |l: &bfmd_import::lower::Lowered, k: bfmd_graph::OpKind| {
             l.built.report.ops.iter().filter(|o| o.kind == k).count()
@@ -123,6 +129,85 @@ fn channel_shuffle_fold_matches_the_unfolded_ops() {
         for l in [folded, plain] {
             let mut h = HostModel::new(l.built.blob).unwrap();
             assert_eq!(h.run(&[&x]).unwrap()[0], want, "{name}");
+        }
+    }
+}
+
+/// The builder's fusion (issue 6): in ShuffleNetV2 every folded shuffle follows the unit's
+/// channel concatenation, and all but the last of each stage precede the next unit's channel
+/// split; each such chain becomes one `ConcatShuffleSplit`. The outputs stay TFLM's, the arena
+/// does not grow, and the TFLite side of a fused op names the whole chain. ShuffleNetV1
+/// shuffles the output of a grouped convolution and feeds a depthwise one: nothing to fuse.
+#[test]
+fn shuffle_chains_fuse_in_shufflenets() {
+    use bfmd_graph::OpKind::{ChannelShuffle, Concat, ConcatShuffleSplit, Split};
+    use bfmd_import::lower::{lower, HostModel, LowerOptions, Lowered};
+    let count = |l: &Lowered, k: bfmd_graph::OpKind| {
+        l.built.report.ops.iter().filter(|o| o.kind == k).count()
+    };
+    // (model, fused ops, of which absorbed a split)
+    for (name, fused_ops, with_split) in [("shufflenet_v2", 16, 13), ("shufflenet_v1", 0, 0)] {
+        let m = bfmd_import::tflite::parse(&read(&format!("models/{name}_int8.tflite"))).unwrap();
+        let fused = lower(&m, &LowerOptions::default()).unwrap();
+        let plain = lower(
+            &m,
+            &LowerOptions {
+                fuse_shuffles: false,
+                ..LowerOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(count(&fused, ConcatShuffleSplit), fused_ops, "{name}");
+        assert_eq!(
+            count(&fused, ChannelShuffle),
+            count(&plain, ChannelShuffle) - fused_ops,
+            "{name}"
+        );
+        assert_eq!(
+            count(&fused, Concat),
+            count(&plain, Concat) - fused_ops,
+            "{name}"
+        );
+        assert_eq!(
+            count(&fused, Split),
+            count(&plain, Split) - with_split,
+            "{name}"
+        );
+        assert_eq!(
+            fused.built.report.op_count + fused_ops + with_split,
+            plain.built.report.op_count,
+            "{name}"
+        );
+        println!(
+            "{name}: arena {} B fused, {} B unfused; {} ops fused, {} unfused",
+            fused.built.report.arena_bytes,
+            plain.built.report.arena_bytes,
+            fused.built.report.op_count,
+            plain.built.report.op_count
+        );
+        assert!(fused.built.report.arena_bytes <= plain.built.report.arena_bytes);
+        if fused_ops > 0 {
+            let (j, first) = fused
+                .built
+                .report
+                .ops
+                .iter()
+                .enumerate()
+                .find(|(_, o)| o.kind == ConcatShuffleSplit)
+                .unwrap();
+            assert_eq!(
+                fused.sources[j].op_name, "CONCATENATION+RESHAPE+TRANSPOSE+RESHAPE+SPLIT",
+                "{name}"
+            );
+            assert_eq!(first.sources.len(), 3, "{name}");
+        }
+        for l in [fused, plain] {
+            let mut h = HostModel::new(l.built.blob).unwrap();
+            for i in 0..tflite_common::INPUTS {
+                let x = read(&format!("golden/{name}/input_{i}.bin"));
+                let want = read(&format!("golden/{name}/output_{i}.bin"));
+                assert_eq!(h.run(&[&x]).unwrap()[0], want, "{name} input {i}");
+            }
         }
     }
 }

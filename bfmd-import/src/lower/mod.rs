@@ -53,6 +53,9 @@ pub struct LowerOptions {
     pub in_place: bool,
     /// Fold `RESHAPE -> TRANSPOSE -> RESHAPE` channel shuffles into one `ChannelShuffle` op.
     pub fold_channel_shuffles: bool,
+    /// Let the builder fuse `CONCATENATION -> shuffle -> SPLIT` along channels into one
+    /// `ConcatShuffleSplit` op ([`BuildOptions::fuse_shuffles`]; needs the shuffle folded).
+    pub fuse_shuffles: bool,
     /// TFLite tensor indices to expose as extra graph outputs after the model's own, to compare
     /// intermediate tensors with a reference interpreter. They live to the end of the run, so
     /// the arena grows.
@@ -64,6 +67,7 @@ impl Default for LowerOptions {
         LowerOptions {
             in_place: true,
             fold_channel_shuffles: true,
+            fuse_shuffles: true,
             extra_outputs: Vec::new(),
         }
     }
@@ -82,10 +86,11 @@ pub struct Lowered {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Source {
     /// Index of the TFLite operator lowered (for a folded channel shuffle, its first
-    /// `RESHAPE`).
+    /// `RESHAPE`; for a fused chain, its first operator).
     pub op: usize,
     /// TFLite's name of that operator (`"CONV_2D"`; `"RESHAPE+TRANSPOSE+RESHAPE"` for a folded
-    /// channel shuffle).
+    /// channel shuffle; the names joined by `+` for a fused chain, e.g.
+    /// `"CONCATENATION+RESHAPE+TRANSPOSE+RESHAPE+SPLIT"`).
     pub op_name: String,
     /// The TFLite tensors the bfmd op writes, in output order.
     pub outputs: Vec<usize>,
@@ -110,15 +115,44 @@ pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, Imp
     let built =
         l.g.finish(BuildOptions {
             in_place: options.in_place,
+            fuse_shuffles: options.fuse_shuffles,
         })
         .map_err(|e| {
             let op = e.op.and_then(|(j, _)| l.sources.get(j).map(|s| s.op));
             l.build_err(op, e)
         })?;
-    Ok(Lowered {
-        built,
-        sources: l.sources,
-    })
+    let sources = fused_sources(&l.sources, &built);
+    Ok(Lowered { built, sources })
+}
+
+/// The TFLite side of each op of `built`, from the side of each op added to the builder: a
+/// fused op starts at its first source's operator, joins the names, and writes its last
+/// source's outputs.
+fn fused_sources(added: &[Source], built: &Built) -> Vec<Source> {
+    built
+        .report
+        .ops
+        .iter()
+        .map(|o| {
+            let parts: Vec<&Source> = o.sources.iter().filter_map(|&j| added.get(j)).collect();
+            match (parts.first(), parts.last()) {
+                (Some(first), Some(last)) => Source {
+                    op: first.op,
+                    op_name: parts
+                        .iter()
+                        .map(|s| s.op_name.as_str())
+                        .collect::<Vec<_>>()
+                        .join("+"),
+                    outputs: last.outputs.clone(),
+                },
+                _ => Source {
+                    op: 0,
+                    op_name: "?".into(),
+                    outputs: Vec::new(),
+                },
+            }
+        })
+        .collect()
 }
 
 /// TFLite's fused activation as the kernels' clamp rule.
