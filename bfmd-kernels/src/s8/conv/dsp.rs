@@ -148,15 +148,29 @@ pub(crate) fn fast_requant_ok(
     taps: usize,
     channels: core::ops::Range<usize>,
 ) -> bool {
-    let per_tensor = q.multipliers.len() == 1;
     let tap_bound = (taps as u64).saturating_mul(255 * 128);
-    channels.into_iter().all(|c| {
-        let i = if per_tensor { 0 } else { c };
-        let b = bias.map_or(0, |b| b[c].unsigned_abs()) as u64;
-        b.saturating_add(tap_bound) < FAST_ACC_LIMIT
-            && (FAST_MIN_SHIFT..=-1).contains(&q.shifts[i])
-            && q.multipliers[i] >= 0
-    })
+    if tap_bound >= FAST_ACC_LIMIT {
+        return false;
+    }
+    // `|bias|` must stay below this; the bound is hoisted out of the channel loop.
+    let lim = (FAST_ACC_LIMIT - tap_bound) as u32;
+    let ok = |m: i32, s: i32| (s - FAST_MIN_SHIFT) as u32 <= (-1 - FAST_MIN_SHIFT) as u32 && m >= 0;
+    let (ms, ss) = if q.multipliers.len() == 1 {
+        if !ok(q.multipliers[0], q.shifts[0]) {
+            return false;
+        }
+        (&[][..], &[][..])
+    } else {
+        (
+            &q.multipliers[channels.clone()],
+            &q.shifts[channels.clone()],
+        )
+    };
+    let bias_ok = match bias {
+        Some(b) => b[channels].iter().all(|b| b.unsigned_abs() < lim),
+        None => true,
+    };
+    bias_ok && ms.iter().zip(ss).all(|(&m, &s)| ok(m, s))
 }
 
 /// One output channel's requantization in the form the DSP loops evaluate: TFLM's

@@ -14,7 +14,8 @@
 
 use super::DepthwiseS8Params;
 use crate::s8::conv::dsp::{
-    fast_requant_ok, lanes8, pack16, requant, store_bytes, store_clamped, tap_span, FastRq, Finish4,
+    fast_requant_ok, lanes8, pack16, requant, sadd16, store_bytes, store_clamped, sxtb16,
+    sxtb16_ror8, tap_span, FastRq, Finish4,
 };
 use crate::s8::conv::portable::{finish, mac};
 use crate::s8::conv::ChannelQuantS8;
@@ -134,6 +135,75 @@ macro_rules! window5 {
     };
 }
 
+/// One tap for four channels of a widened plane (see [`inplace_planes`]): one `LDRD` brings the
+/// tap's four channels already widened to int16 (offset folded into the bias, as in
+/// [`tap4_folded`]), from `$xoff` bytes after `{x}`.
+macro_rules! tap4w {
+    ($xoff:literal, $woff:literal) => {
+        concat!(
+            "ldrd {v}, {t}, [{x}, #",
+            $xoff,
+            "]\n",
+            "ldrd {w0}, {w1}, [{w}, #",
+            $woff,
+            "]\n",
+            "smlabb {a0}, {v}, {w0}, {a0}\n",
+            "smlatt {a2}, {v}, {w0}, {a2}\n",
+            "smlabb {a1}, {t}, {w1}, {a1}\n",
+            "smlatt {a3}, {t}, {w1}, {a3}\n",
+        )
+    };
+}
+
+/// A dense 3x3 window of a widened plane (pixels 8 bytes apart).
+macro_rules! window3w {
+    () => {
+        concat!(
+            tap4w!("0", "0"),
+            tap4w!("8", "8"),
+            tap4w!("16", "16"),
+            next_row!(),
+            tap4w!("0", "24"),
+            tap4w!("8", "32"),
+            tap4w!("16", "40"),
+            next_row!(),
+            tap4w!("0", "48"),
+            tap4w!("8", "56"),
+            tap4w!("16", "64"),
+        )
+    };
+}
+
+/// One row of a dense 5x5 window of a widened plane (filter byte offsets `$o0..$o4`).
+macro_rules! row5w {
+    ($o0:literal, $o1:literal, $o2:literal, $o3:literal, $o4:literal) => {
+        concat!(
+            tap4w!("0", $o0),
+            tap4w!("8", $o1),
+            tap4w!("16", $o2),
+            tap4w!("24", $o3),
+            tap4w!("32", $o4),
+        )
+    };
+}
+
+/// A dense 5x5 window of a widened plane.
+macro_rules! window5w {
+    () => {
+        concat!(
+            row5w!("0", "8", "16", "24", "32"),
+            next_row!(),
+            row5w!("40", "48", "56", "64", "72"),
+            next_row!(),
+            row5w!("80", "88", "96", "104", "112"),
+            next_row!(),
+            row5w!("120", "128", "136", "144", "152"),
+            next_row!(),
+            row5w!("160", "168", "176", "184", "192"),
+        )
+    };
+}
+
 /// The loop of [`run_interior`] around one window kind: bias, window, requantization of the four
 /// channels; `$store` writes the four results and advances `y`.
 macro_rules! interior_loop {
@@ -227,15 +297,32 @@ impl FilterBlock {
         let fast = fast_requant_ok(q, bias, taps, c0..c0 + 4);
         // The fast requantization takes the doubled accumulator: double the filter and the bias.
         let scale = if fast { 2 } else { 1 };
-        let mut sums = [0i32; 4];
+        // Per tap, the four channels' weights are one word: `SXTB16` splits it into the two
+        // int16 pairs the loops use, and the pairs' lane sums (at most 64 taps of 256 each,
+        // so they fit int16) give each channel's sum.
+        let fl = &filter[..taps * c];
+        let (mut s_lo, mut s_hi) = (0u32, 0u32);
         for (t, wt) in self.taps.iter_mut().enumerate().take(taps) {
-            let f = &filter[t * c + c0..t * c + c0 + 4];
-            let f = |j: usize| f[j] as i32 * scale;
-            *wt = [pack16(f(0), f(2)), pack16(f(1), f(3))];
-            for (j, s) in sums.iter_mut().enumerate() {
-                *s += f(j);
+            debug_assert!(t * c + c0 + 4 <= fl.len());
+            // SAFETY: `t < taps` and `c0 + 4 <= c`, so the four bytes are inside `fl`;
+            // unaligned loads are allowed on these cores.
+            let word = unsafe { (fl.as_ptr().add(t * c + c0) as *const u32).read_unaligned() };
+            let (mut lo, mut hi) = (sxtb16(word), sxtb16_ror8(word));
+            if fast {
+                lo = sadd16(lo, lo);
+                hi = sadd16(hi, hi);
             }
+            *wt = [lo, hi];
+            s_lo = sadd16(s_lo, lo);
+            s_hi = sadd16(s_hi, hi);
         }
+        let lane = |v: u32, hi: bool| (if hi { v >> 16 } else { v }) as u16 as i16 as i32;
+        let sums = [
+            lane(s_lo, false),
+            lane(s_hi, false),
+            lane(s_lo, true),
+            lane(s_hi, true),
+        ];
         let b0: [i32; 4] = match bias {
             Some(b) => core::array::from_fn(|j| b[c0 + j].wrapping_mul(scale)),
             None => [0; 4],
@@ -271,7 +358,9 @@ unsafe fn tap(acc: &mut [i32; 4], x: *const i8, w: *const [u32; 2], off2: u32) {
 }
 
 /// `fb.count` (at least one) consecutive output pixels of one row whose dense 3x3 or 5x5
-/// windows lie inside the input, with the fast requantization.
+/// windows lie inside the input, with the fast requantization. When `widened`, the input is a
+/// widened plane ([`inplace_planes`]: 8 bytes per pixel, word aligned) and `c` is only the
+/// output pixel stride.
 ///
 /// # Safety
 /// `x` is the input element of tap (0, 0), channel `c0`, of the first window; every tap of the
@@ -281,6 +370,7 @@ unsafe fn tap(acc: &mut [i32; 4], x: *const i8, w: *const [u32; 2], off2: u32) {
 unsafe fn run_interior(
     five: bool,
     clamp: bool,
+    widened: bool,
     x: *const i8,
     c: usize,
     fb: &mut FilterBlock,
@@ -301,11 +391,15 @@ unsafe fn run_interior(
                 )
             };
         }
-        match (five, clamp) {
-            (false, false) => run!(window3!(), store_bytes!()),
-            (false, true) => run!(window3!(), store_clamped!("[{w}, #592]")),
-            (true, false) => run!(window5!(), store_bytes!()),
-            (true, true) => run!(window5!(), store_clamped!("[{w}, #592]")),
+        match (widened, five, clamp) {
+            (false, false, false) => run!(window3!(), store_bytes!()),
+            (false, false, true) => run!(window3!(), store_clamped!("[{w}, #592]")),
+            (false, true, false) => run!(window5!(), store_bytes!()),
+            (false, true, true) => run!(window5!(), store_clamped!("[{w}, #592]")),
+            (true, false, false) => run!(window3w!(), store_bytes!()),
+            (true, false, true) => run!(window3w!(), store_clamped!("[{w}, #592]")),
+            (true, true, false) => run!(window5w!(), store_bytes!()),
+            (true, true, true) => run!(window5w!(), store_clamped!("[{w}, #592]")),
         }
     }
 }
@@ -433,6 +527,7 @@ fn block_loop(
                         run_interior(
                             kh == 5,
                             fin.clamps(),
+                            false,
                             x0.wrapping_offset(pixel(ox)),
                             c,
                             fb,
@@ -539,34 +634,96 @@ fn inplace_planes(
     };
     let taps = g.kernel_h * g.kernel_w;
     let zp = lanes8(-q.input_offset);
+    let zp16 = pack16(-q.input_offset, -q.input_offset);
     let off2 = pack16(q.input_offset, q.input_offset);
     let mut fb = FilterBlock::new(&plane_g, q);
-    let mut x = [0i8; PLANE_BYTES];
+    let (raw_row, raw_back) = (fb.row, fb.back);
+    // The widened plane's strides (8 bytes per pixel).
+    let wide_row = g.dilation_h * pw * 8;
+    let wide_back = (g.stride_w * 8) as isize - ((g.kernel_h - 1) * wide_row) as isize;
+    let unrollable = g.dilation_h == 1
+        && g.dilation_w == 1
+        && g.kernel_h == g.kernel_w
+        && (g.kernel_h == 3 || g.kernel_h == 5);
+    let mut x = Plane([0; 2 * PLANE_BYTES]);
     let mut y = [0i8; PLANE_BYTES];
     let b = buf.as_mut_ptr();
     for c0 in (0..c).step_by(4) {
         let (fin, b0) = fb.prepare(q, filter, c, bias, c0, taps);
+        // Blocks on the unrolled loop read a widened plane: no `SXTB16` per tap.
+        let widened = unrollable && fin.fast().is_some();
+        let px = if widened { 8 } else { 4 };
+        (fb.row, fb.back) = if widened {
+            (wide_row, wide_back)
+        } else {
+            (raw_row, raw_back)
+        };
         for n in 0..g.input.n {
             let img = b.wrapping_add(n * ih * iw * c + c0);
-            let xp = x.as_mut_ptr();
-            let fill = |from: usize, words: usize| {
-                for i in from..from + words {
-                    // SAFETY: the caller passes words of the plane (`i < ph * pw`).
-                    unsafe { (xp.add(4 * i) as *mut u32).write_unaligned(zp) };
+            let xp = x.0.as_mut_ptr();
+            let fill = |from: usize, pixels: usize| {
+                for i in from..from + pixels {
+                    // SAFETY: the caller passes pixels of the plane (`i < ph * pw`, and
+                    // `ph * pw * 8 <= 2 * PLANE_BYTES`).
+                    unsafe {
+                        if widened {
+                            (xp.add(8 * i) as *mut u32).write(zp16);
+                            (xp.add(8 * i + 4) as *mut u32).write(zp16);
+                        } else {
+                            (xp.add(4 * i) as *mut u32).write(zp);
+                        }
+                    }
                 }
             };
             fill(0, g.pad_top * pw);
             for r in g.pad_top..g.pad_top + ih {
                 fill(r * pw, g.pad_left);
                 let src = img.wrapping_add((r - g.pad_top) * iw * c);
+                let dst = xp.wrapping_add(px * (r * pw + g.pad_left));
                 // SAFETY: the `iw` pixels of input row `r - pad_top` of image `n` exist and
                 // their channels `c0..c0 + 4` are inside `buf` (checked by the caller); their
-                // words in the plane are `r * pw + pad_left..` (below `ph * pw`).
-                unsafe { copy_words(xp.add(4 * (r * pw + g.pad_left)), 4, src, c, iw) };
+                // pixels in the plane are `r * pw + pad_left..` (below `ph * pw`), word aligned.
+                unsafe {
+                    if widened {
+                        widen_words_strided(dst, src, c, iw);
+                    } else {
+                        copy_words(dst, 4, src, c, iw);
+                    }
+                }
                 fill(r * pw + g.pad_left + iw, g.pad_right);
             }
             fill((g.pad_top + ih) * pw, g.pad_bottom * pw);
-            block_loop(&plane_g, &x, &mut fb, b0, 0, &fin, off2, &mut y);
+            if widened {
+                let row = g.stride_h * pw * 8;
+                for oy in 0..oh {
+                    fb.count = ow as u32;
+                    // SAFETY: every window of the unpadded plane is interior (`ph`, `pw` cover
+                    // the padded input), the widened plane holds its `ph * pw` pixels, and
+                    // output row `oy` of the plane `y` has `ow` pixels of 4 bytes.
+                    unsafe {
+                        run_interior(
+                            g.kernel_h == 5,
+                            fin.clamps(),
+                            true,
+                            x.0.as_ptr().add(oy * row),
+                            4,
+                            &mut fb,
+                            y.as_mut_ptr().add(oy * ow * 4),
+                        )
+                    };
+                }
+            } else {
+                block_loop(
+                    &plane_g,
+                    &x.0[..PLANE_BYTES],
+                    &mut fb,
+                    b0,
+                    0,
+                    &fin,
+                    off2,
+                    &mut y,
+                );
+            }
             let out = b.wrapping_add(n * oh * ow * c + c0);
             // SAFETY: output pixel `k < oh * ow` of image `n` holds channels `c0..c0 + 4`
             // inside `buf` (no more output than input pixels); the plane holds `oh * ow` words.
@@ -574,6 +731,44 @@ fn inplace_planes(
         }
     }
     true
+}
+
+/// A widened (or raw) plane of four channels, aligned for `LDRD`/`STRD`.
+#[repr(C, align(8))]
+struct Plane([i8; 2 * PLANE_BYTES]);
+
+/// Widens `n` words of four int8 channels (unaligned) from `src`, `src_step` bytes apart, into
+/// `n` pixels of two words at `dst`: `(c0, c2)` and `(c1, c3)` as int16 pairs, like the
+/// filter block's taps.
+///
+/// # Safety
+/// The `n` source words are readable, `dst` is word aligned with `8 * n` writable bytes, and
+/// the two do not overlap.
+#[inline(always)]
+unsafe fn widen_words_strided(dst: *mut i8, src: *const i8, src_step: usize, n: usize) {
+    if n == 0 {
+        return;
+    }
+    // SAFETY: every access is one of the words the caller guarantees.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {a}, [{s}]",
+            "add {s}, {s}, {ss}",
+            "sxtb16 {b}, {a}",
+            "sxtb16 {a}, {a}, ror #8",
+            "strd {b}, {a}, [{d}], #8",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            s = inout(reg) src => _,
+            d = inout(reg) dst => _,
+            n = inout(reg) n => _,
+            ss = in(reg) src_step,
+            a = out(reg) _,
+            b = out(reg) _,
+            options(nostack),
+        );
+    }
 }
 
 /// Copies `n` words (unaligned) from `src`, `src_step` bytes apart, to `dst`, `dst_step` bytes
