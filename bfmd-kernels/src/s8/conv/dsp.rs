@@ -226,14 +226,17 @@ impl FastRq {
 }
 
 /// Whether every output channel in `channels` can use [`WideRq`]: a right shift
-/// (`shift` in `-31..=-1`) and a non-negative multiplier. Unlike [`fast_requant_ok`] there is no
+/// (`shift` in `-31..=-1`) and a non-negative multiplier, or a zero multiplier (an all-zero
+/// filter of scale 0, common in trained layers, whose outputs are the output offset whatever
+/// the shift). Unlike [`fast_requant_ok`] there is no
 /// bound on the accumulator, so channels whose tiny weight scale gives them a huge bias (common
 /// in trained models) keep a fast form.
 pub(crate) fn wide_requant_ok(q: &ChannelQuantS8, channels: core::ops::Range<usize>) -> bool {
     let per_tensor = q.multipliers.len() == 1;
     channels.into_iter().all(|c| {
         let i = if per_tensor { 0 } else { c };
-        (-31..=-1).contains(&q.shifts[i]) && q.multipliers[i] >= 0
+        let m = q.multipliers[i];
+        m == 0 || ((-31..=-1).contains(&q.shifts[i]) && m > 0)
     })
 }
 
@@ -269,7 +272,13 @@ impl WideRq {
     #[inline]
     pub(crate) fn new(q: &ChannelQuantS8, ch: usize) -> Self {
         let i = if q.multipliers.len() == 1 { 0 } else { ch };
-        let e = (-q.shifts[i]) as u32;
+        // A zero multiplier gives `SaturatingRoundingDoublingHighMul = 0` and then 0 for any
+        // shift; the form with `e = 1` gives 0 too (`floor(Q / 2^32)` with `0 < Q < 2^32`).
+        let e = if q.multipliers[i] == 0 {
+            1
+        } else {
+            (-q.shifts[i]) as u32
+        };
         let k = (1u64 << 30) + (1u64 << (30 + e));
         WideRq {
             k: [k as u32, (k >> 32) as u32],
@@ -646,12 +655,20 @@ macro_rules! dot4x4w {
 }
 
 /// The window loop: `[{w}, #-24]` steps of eight elements, four at a time by `$dot4`
-/// ([`dot4x4`] on raw int8 inputs, [`dot4x4w`] on widened ones).
+/// ([`dot4x4`] on raw int8 inputs, [`dot4x4w`] on widened ones). Two steps per iteration
+/// (the loop overhead is a tenth of a step on long windows); an odd step count enters the
+/// loop at its second step, with `(steps + 1) / 2` iterations.
 macro_rules! dot_window {
     ($dot4:expr) => {
         concat!(
             "ldr {n}, [{w}, #-24]\n",
+            "adds {n}, {n}, #1\n",
+            "lsrs {n}, {n}, #1\n",
+            "bcc 4f\n",
             "3:\n",
+            $dot4,
+            $dot4,
+            "4:\n",
             $dot4,
             $dot4,
             "subs {n}, {n}, #1\n",
