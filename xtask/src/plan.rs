@@ -173,7 +173,7 @@ fn text(p: &Plan, model: &str) -> String {
         p.in_place_ops,
     );
     s.push_str(&format!(
-        "{:>4} {:<15} {:<10} {:<22} {:>8} {:>8} {:>8} {:>7} {:<11} {}\n",
+        "{:>4} {:<18} {:<10} {:<22} {:>8} {:>8} {:>8} {:>7} {:<11} {}\n",
         "op",
         "kind",
         "tflite",
@@ -190,7 +190,7 @@ fn text(p: &Plan, model: &str) -> String {
         for (k, b) in o.outputs.iter().enumerate() {
             let first = k == 0;
             s.push_str(&format!(
-                "{:>4} {:<15} {:<10} {:<22} {:>8} {:>8} {:>8} {:>7} {:<11} {}\n",
+                "{:>4} {:<18} {:<10} {:<22} {:>8} {:>8} {:>8} {:>7} {:<11} {}\n",
                 if first { j.to_string() } else { String::new() },
                 if first { o.kind } else { "" },
                 if first { tflite.as_str() } else { "" },
