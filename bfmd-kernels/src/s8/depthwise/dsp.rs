@@ -135,7 +135,7 @@ macro_rules! window5 {
     };
 }
 
-/// One tap for four channels of a widened plane (see [`inplace_planes`]): one `LDRD` brings the
+/// One tap for four channels of a widened plane (see [`planes`]): one `LDRD` brings the
 /// tap's four channels already widened to int16 (offset folded into the bias, as in
 /// [`tap4_folded`]), from `$xoff` bytes after `{x}`.
 macro_rules! tap4w {
@@ -359,7 +359,7 @@ unsafe fn tap(acc: &mut [i32; 4], x: *const i8, w: *const [u32; 2], off2: u32) {
 
 /// `fb.count` (at least one) consecutive output pixels of one row whose dense 3x3 or 5x5
 /// windows lie inside the input, with the fast requantization. When `widened`, the input is a
-/// widened plane ([`inplace_planes`]: 8 bytes per pixel, word aligned) and `c` is only the
+/// widened plane ([`planes`]: 8 bytes per pixel, word aligned) and `c` is only the
 /// output pixel stride.
 ///
 /// # Safety
@@ -449,6 +449,10 @@ fn interior_columns(g: &ConvGeometry) -> (usize, usize) {
 
 /// The depthwise convolution with channel multiplier 1; the caller has checked every argument
 /// (as `check_depthwise_s8` does) and [`supports`].
+///
+/// Stride-1 layers whose channels are a multiple of four run [`planes`] (padded bands copied
+/// once per channel block, every window on the unrolled loop); the rest, and rows too long for
+/// a plane, sum each block in place with the padding's taps skipped.
 pub(crate) fn depthwise_loop(
     p: &DepthwiseS8Params,
     input: &[i8],
@@ -457,6 +461,14 @@ pub(crate) fn depthwise_loop(
     output: &mut [i8],
 ) {
     let g = &p.geometry;
+    // Strided layers read several input pixels per output, which copying would cost more
+    // than the widened taps save.
+    if g.stride_h == 1 && g.stride_w == 1 {
+        // SAFETY: `input` and `output` are the checked NHWC tensors, distinct slices.
+        if unsafe { planes(p, input.as_ptr(), output.as_mut_ptr(), filter, bias, false) } {
+            return;
+        }
+    }
     let q = &p.quant;
     let c = g.input.c;
     let taps = g.kernel_h * g.kernel_w;
@@ -594,49 +606,87 @@ fn tail_channels(
     });
 }
 
-/// Stack bytes of one block of four channels' padded input plane, and of its output plane,
-/// in [`inplace_planes`].
+/// Stack bytes of one block of four channels' raw padded input rows (the widened rows take
+/// twice as much), and of its output rows, in [`planes`].
 const PLANE_BYTES: usize = 4096;
 
-/// The in-place depthwise convolution one block of four channels at a time, for images whose
-/// padded plane of four channels fits in [`PLANE_BYTES`] and channel counts that are a multiple
-/// of four: `false` (nothing written) otherwise. The caller has checked every argument and the
-/// in-place conditions.
+/// The depthwise convolution (channel multiplier 1, channels a multiple of four) one block of
+/// four channels at a time, in bands of rows copied to a stack plane: `false` (nothing written)
+/// when a padded row is too long, or when `in_place` and the band schedule would read an input
+/// row after an output overwrote it. The caller has checked every argument (and, `in_place`,
+/// that `x == y` holds the input and at least as many input as output pixels per image).
 ///
-/// Output channel `ch` only reads input channel `ch`, so once a block's input plane is copied
+/// Output channel `ch` only reads input channel `ch`, so once a block's input rows are copied
 /// to the stack (with the padding written out as the input zero point, as in [`inplace`]), the
-/// block's outputs may overwrite its input channels, and no other block reads them. The block
-/// runs the unpadded out-of-place loop over the copy (every window interior) into a second
-/// plane, which is then stored into `buf`. Unlike the bands of [`inplace`], each block's filter
-/// is widened once per image.
-fn inplace_planes(
+/// block's outputs may overwrite its input channels, and no other block reads them. Rows the
+/// previous band copied move to the top of the plane (they may have been overwritten in `x`
+/// since); the others come from `x`. Blocks on the unrolled 3x3/5x5 loop copy their rows
+/// widened to int16 pairs (one `LDRD` per tap); the others run [`block_loop`] on raw rows. Every
+/// window of a band is interior, and each block's filter is widened once per call.
+///
+/// # Safety
+/// `x` holds the NHWC input and `y` room for the NHWC output (they may be the same buffer when
+/// `in_place`, otherwise they do not overlap).
+#[allow(clippy::too_many_arguments)]
+unsafe fn planes(
     p: &DepthwiseS8Params,
-    buf: &mut [i8],
+    x: *const i8,
+    y: *mut i8,
     filter: &[i8],
     bias: Option<&[i32]>,
+    in_place: bool,
 ) -> bool {
     let g = &p.geometry;
     let q = &p.quant;
     let (ih, iw, c) = (g.input.h, g.input.w, g.input.c);
     let (oh, ow) = (g.output.h, g.output.w);
-    let (ph, pw) = (ih + g.pad_top + g.pad_bottom, iw + g.pad_left + g.pad_right);
-    if c % 4 != 0 || ph * pw * 4 > PLANE_BYTES || g.kernel_h * g.kernel_w > MAX_TAPS {
+    let (pt, pl) = (g.pad_top, g.pad_left);
+    let pw = iw + pl + g.pad_right;
+    let (s, dk) = (g.stride_h, (g.kernel_h - 1) * g.dilation_h + 1);
+    let taps = g.kernel_h * g.kernel_w;
+    if c % 4 != 0 || taps > MAX_TAPS || pw == 0 || oh == 0 || ow == 0 {
         return false;
     }
-    let plane_g = ConvGeometry {
-        input: crate::shape::Shape::new(1, ph, pw, 4),
-        output: crate::shape::Shape::new(1, oh, ow, 4),
+    // Plane rows (of `pw` pixels) and output rows (of `ow` pixels) per band.
+    let (rows_cap, out_cap) = (PLANE_BYTES / 4 / pw, PLANE_BYTES / 4 / ow);
+    if rows_cap < dk || out_cap == 0 {
+        return false;
+    }
+    let band_end = |oy0: usize| {
+        let mut oy1 = oy0 + 1;
+        while oy1 < oh && oy1 - oy0 < out_cap && (oy1 - oy0) * s + dk <= rows_cap {
+            oy1 += 1;
+        }
+        oy1
+    };
+    // In place, an input row read from `x` must not hold any output written so far (pixels
+    // below `oy0 * ow` of the image): checked for the whole schedule before anything is written.
+    if in_place {
+        let (mut oy0, mut end) = (0, 0);
+        while oy0 < oh {
+            let oy1 = band_end(oy0);
+            let (top, count) = (oy0 * s, (oy1 - 1 - oy0) * s + dk);
+            let first = top.max(end).max(pt);
+            if first < (top + count).min(pt + ih) && (first - pt) * iw < oy0 * ow {
+                return false;
+            }
+            end = top + count;
+            oy0 = oy1;
+        }
+    }
+    let raw_g = |rows: usize, out_rows: usize| ConvGeometry {
+        input: crate::shape::Shape::new(1, rows, pw, 4),
+        output: crate::shape::Shape::new(1, out_rows, ow, 4),
         pad_top: 0,
         pad_bottom: 0,
         pad_left: 0,
         pad_right: 0,
         ..*g
     };
-    let taps = g.kernel_h * g.kernel_w;
     let zp = lanes8(-q.input_offset);
     let zp16 = pack16(-q.input_offset, -q.input_offset);
     let off2 = pack16(q.input_offset, q.input_offset);
-    let mut fb = FilterBlock::new(&plane_g, q);
+    let mut fb = FilterBlock::new(&raw_g(rows_cap, 1), q);
     let (raw_row, raw_back) = (fb.row, fb.back);
     // The widened plane's strides (8 bytes per pixel).
     let wide_row = g.dilation_h * pw * 8;
@@ -645,12 +695,11 @@ fn inplace_planes(
         && g.dilation_w == 1
         && g.kernel_h == g.kernel_w
         && (g.kernel_h == 3 || g.kernel_h == 5);
-    let mut x = Plane([0; 2 * PLANE_BYTES]);
-    let mut y = [0i8; PLANE_BYTES];
-    let b = buf.as_mut_ptr();
+    let mut plane = Plane([0; 2 * PLANE_BYTES]);
+    let mut out = [0i8; PLANE_BYTES];
     for c0 in (0..c).step_by(4) {
         let (fin, b0) = fb.prepare(q, filter, c, bias, c0, taps);
-        // Blocks on the unrolled loop read a widened plane: no `SXTB16` per tap.
+        // Blocks on the unrolled loop read widened rows: no `SXTB16` per tap.
         let widened = unrollable && fin.fast().is_some();
         let px = if widened { 8 } else { 4 };
         (fb.row, fb.back) = if widened {
@@ -658,13 +707,14 @@ fn inplace_planes(
         } else {
             (raw_row, raw_back)
         };
+        let row_bytes = pw * px;
         for n in 0..g.input.n {
-            let img = b.wrapping_add(n * ih * iw * c + c0);
-            let xp = x.0.as_mut_ptr();
+            let img = x.wrapping_add(n * ih * iw * c + c0);
+            let xp = plane.0.as_mut_ptr();
             let fill = |from: usize, pixels: usize| {
                 for i in from..from + pixels {
-                    // SAFETY: the caller passes pixels of the plane (`i < ph * pw`, and
-                    // `ph * pw * 8 <= 2 * PLANE_BYTES`).
+                    // SAFETY: the caller passes pixels of the plane (`i < rows_cap * pw`, and
+                    // `rows_cap * pw * 8 <= 2 * PLANE_BYTES`).
                     unsafe {
                         if widened {
                             (xp.add(8 * i) as *mut u32).write(zp16);
@@ -675,59 +725,68 @@ fn inplace_planes(
                     }
                 }
             };
-            fill(0, g.pad_top * pw);
-            for r in g.pad_top..g.pad_top + ih {
-                fill(r * pw, g.pad_left);
-                let src = img.wrapping_add((r - g.pad_top) * iw * c);
-                let dst = xp.wrapping_add(px * (r * pw + g.pad_left));
-                // SAFETY: the `iw` pixels of input row `r - pad_top` of image `n` exist and
-                // their channels `c0..c0 + 4` are inside `buf` (checked by the caller); their
-                // pixels in the plane are `r * pw + pad_left..` (below `ph * pw`), word aligned.
-                unsafe {
-                    if widened {
-                        widen_words_strided(dst, src, c, iw);
-                    } else {
-                        copy_words(dst, 4, src, c, iw);
+            // Padded rows `ptop..end` are in the plane.
+            let (mut oy0, mut ptop, mut end) = (0, 0, 0usize);
+            while oy0 < oh {
+                let oy1 = band_end(oy0);
+                let (top, count) = (oy0 * s, (oy1 - 1 - oy0) * s + dk);
+                let keep = end.saturating_sub(top);
+                if keep > 0 {
+                    let at = (top - ptop) * row_bytes;
+                    plane.0.copy_within(at..at + keep * row_bytes, 0);
+                }
+                for i in keep..count {
+                    let r = top + i;
+                    if r < pt || r >= pt + ih {
+                        fill(i * pw, pw);
+                        continue;
                     }
-                }
-                fill(r * pw + g.pad_left + iw, g.pad_right);
-            }
-            fill((g.pad_top + ih) * pw, g.pad_bottom * pw);
-            if widened {
-                let row = g.stride_h * pw * 8;
-                for oy in 0..oh {
-                    fb.count = ow as u32;
-                    // SAFETY: every window of the unpadded plane is interior (`ph`, `pw` cover
-                    // the padded input), the widened plane holds its `ph * pw` pixels, and
-                    // output row `oy` of the plane `y` has `ow` pixels of 4 bytes.
+                    fill(i * pw, pl);
+                    let src = img.wrapping_add((r - pt) * iw * c);
+                    let dst = xp.wrapping_add(px * (i * pw + pl));
+                    // SAFETY: the `iw` pixels of input row `r - pt` of image `n` exist and
+                    // their channels `c0..c0 + 4` are inside the input (the caller's guarantee,
+                    // and in place the schedule check above); their plane pixels are row `i`'s
+                    // (`i < count <= rows_cap`), word aligned.
                     unsafe {
-                        run_interior(
-                            g.kernel_h == 5,
-                            fin.clamps(),
-                            true,
-                            x.0.as_ptr().add(oy * row),
-                            4,
-                            &mut fb,
-                            y.as_mut_ptr().add(oy * ow * 4),
-                        )
-                    };
+                        if widened {
+                            widen_words_strided(dst, src, c, iw);
+                        } else {
+                            copy_words(dst, 4, src, c, iw);
+                        }
+                    }
+                    fill(i * pw + pl + iw, g.pad_right);
                 }
-            } else {
-                block_loop(
-                    &plane_g,
-                    &x.0[..PLANE_BYTES],
-                    &mut fb,
-                    b0,
-                    0,
-                    &fin,
-                    off2,
-                    &mut y,
-                );
+                (ptop, end) = (top, top + count);
+                if widened {
+                    for oy in 0..oy1 - oy0 {
+                        fb.count = ow as u32;
+                        // SAFETY: every window of the band is interior (the plane holds the
+                        // padded rows `top..top + count` the band reads, widened), and output
+                        // row `oy` of `out` has `ow` pixels of 4 bytes.
+                        unsafe {
+                            run_interior(
+                                g.kernel_h == 5,
+                                fin.clamps(),
+                                true,
+                                plane.0.as_ptr().add(oy * s * row_bytes),
+                                4,
+                                &mut fb,
+                                out.as_mut_ptr().add(oy * ow * 4),
+                            )
+                        };
+                    }
+                } else {
+                    let bg = raw_g(count, oy1 - oy0);
+                    let xs = &plane.0[..count * row_bytes];
+                    block_loop(&bg, xs, &mut fb, b0, 0, &fin, off2, &mut out);
+                }
+                let dst = y.wrapping_add((n * oh * ow + oy0 * ow) * c + c0);
+                // SAFETY: output pixels `oy0 * ow..oy1 * ow` of image `n` hold channels
+                // `c0..c0 + 4` inside the output; `out` holds their `(oy1 - oy0) * ow` words.
+                unsafe { copy_words(dst, c, out.as_ptr(), 4, (oy1 - oy0) * ow) };
+                oy0 = oy1;
             }
-            let out = b.wrapping_add(n * oh * ow * c + c0);
-            // SAFETY: output pixel `k < oh * ow` of image `n` holds channels `c0..c0 + 4`
-            // inside `buf` (no more output than input pixels); the plane holds `oh * ow` words.
-            unsafe { copy_words(out, c, y.as_ptr(), 4, oh * ow) };
         }
     }
     true
@@ -841,7 +900,9 @@ pub(crate) fn inplace(
     filter: &[i8],
     bias: Option<&[i32]>,
 ) -> bool {
-    if inplace_planes(p, buf, filter, bias) {
+    let b = buf.as_mut_ptr();
+    // SAFETY: `buf` holds the input and, over it, the output (checked by the caller).
+    if unsafe { planes(p, b, b, filter, bias, true) } {
         return true;
     }
     let g = &p.geometry;

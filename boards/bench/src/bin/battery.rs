@@ -522,6 +522,10 @@ const DEPTHWISE: &[ConvCase] = &[
         ..cc("inplace_bands_s2_pad_tl", s(2, 20, 20, 64), 64, (3, 3))
     },
     cc("inplace_bands_5x5", s(1, 20, 18, 24), 24, (5, 5)),
+    // Images taller than one stack plane of rows: several bands per channel block, rows
+    // carried from band to band (in place, they may have been overwritten).
+    cc("planes_bands_5x5", s(1, 40, 37, 8), 8, (5, 5)),
+    cc("planes_bands_batch_2", s(2, 30, 40, 4), 4, (3, 3)),
     // The visual-wake-words model's stride-1 depthwise layers (run in place, SAME padding).
     cc("vww_depthwise_12x12x64", s(1, 12, 12, 64), 64, (3, 3)),
     cc("vww_depthwise_6x6x128", s(1, 6, 6, 128), 128, (3, 3)),
