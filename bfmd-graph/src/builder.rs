@@ -22,6 +22,7 @@ use std::fmt;
 
 mod auto;
 mod fuse;
+mod lut;
 
 /// What went wrong while building a model: which op (index, kind) or tensor, and why.
 #[derive(Clone, Debug, PartialEq)]
@@ -154,6 +155,11 @@ pub struct BuildOptions {
     /// one `ConcatShuffleSplit` op where no intermediate tensor is read elsewhere (see
     /// `builder/fuse.rs`). `false` keeps the ops as added.
     pub fuse_shuffles: bool,
+    /// Fold int8 elementwise chains (unary ops, and `Mul`/`Add` of a tensor with a unary
+    /// chain of itself, such as swish) on tensors of 256 elements or more into one `Lut` op
+    /// each, tables computed by running the original ops on the 256 int8 values (see
+    /// `builder/lut.rs`). `false` keeps the ops as added.
+    pub fold_luts: bool,
 }
 
 impl Default for BuildOptions {
@@ -161,6 +167,7 @@ impl Default for BuildOptions {
         BuildOptions {
             in_place: true,
             fuse_shuffles: true,
+            fold_luts: true,
         }
     }
 }
@@ -1496,7 +1503,8 @@ fn put_u32(b: &mut [u8], off: usize, v: u32) {
 
 impl GraphBuilder {
     /// Validates the graph, fuses channel-shuffle chains (unless
-    /// [`BuildOptions::fuse_shuffles`] is off), plans the arena (see [`crate::plan`]),
+    /// [`BuildOptions::fuse_shuffles`] is off), folds int8 elementwise chains into lookup
+    /// tables (unless [`BuildOptions::fold_luts`] is off), plans the arena (see [`crate::plan`]),
     /// serializes the blob, parses it back as a self-check, and reports the plan.
     pub fn finish(&self, options: BuildOptions) -> BuildResult<Built> {
         if self.inputs.is_empty() || self.outputs.is_empty() {
@@ -1517,20 +1525,31 @@ impl GraphBuilder {
             .fuse_shuffles
             .then(|| fuse::fuse_shuffles(self))
             .flatten();
-        let plain = self.plan_and_serialize(options.in_place, &sources)?;
-        let Some(f) = fused else {
-            return Ok(plain);
-        };
+        let mut best = self.plan_and_serialize(options.in_place, &sources)?;
         // A fused op holds all its inputs and outputs at once, each padded to 16 bytes, where
         // the unfused ops held one larger intermediate: a few bytes more are possible. RAM
-        // comes first on a microcontroller, so the fused graph is kept only if its arena is
-        // no larger.
-        let fused = f.graph.plan_and_serialize(options.in_place, &f.sources)?;
-        Ok(if fused.report.arena_bytes <= plain.report.arena_bytes {
-            fused
-        } else {
-            plain
-        })
+        // comes first on a microcontroller, so each rewritten graph (fused, then folded into
+        // lookup tables) is kept only if its arena is no larger.
+        let mut base = None;
+        if let Some(f) = fused {
+            let built = f.graph.plan_and_serialize(options.in_place, &f.sources)?;
+            if built.report.arena_bytes <= best.report.arena_bytes {
+                best = built;
+                base = Some(f);
+            }
+        }
+        if options.fold_luts {
+            let g = base.as_ref().map_or(self, |f| &f.graph);
+            if let Some(l) = lut::fold_luts(g)? {
+                let base_sources = base.as_ref().map(|f| f.sources.as_slice());
+                let sources = lut::compose_sources(base_sources, &l.sources);
+                let built = l.graph.plan_and_serialize(options.in_place, &sources)?;
+                if built.report.arena_bytes <= best.report.arena_bytes {
+                    best = built;
+                }
+            }
+        }
+        Ok(best)
     }
 
     /// Plans, serializes and reports a checked (and possibly fused) graph; `sources[j]` lists

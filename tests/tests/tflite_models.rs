@@ -9,6 +9,7 @@
 
 mod tflite_common;
 
+use bfmd_import::lower::{HostModel, Lowered};
 use tflite_common::{host, read, tflm_arena_bytes, INPUTS, INT8_MODELS};
 
 #[test]
@@ -141,7 +142,7 @@ fn channel_shuffle_fold_matches_the_unfolded_ops() {
 #[test]
 fn shuffle_chains_fuse_in_shufflenets() {
     use bfmd_graph::OpKind::{ChannelShuffle, Concat, ConcatShuffleSplit, Split};
-    use bfmd_import::lower::{lower, HostModel, LowerOptions, Lowered};
+    use bfmd_import::lower::{lower, LowerOptions};
     let count = |l: &Lowered, k: bfmd_graph::OpKind| {
         l.built.report.ops.iter().filter(|o| o.kind == k).count()
     };
@@ -202,13 +203,18 @@ fn shuffle_chains_fuse_in_shufflenets() {
             assert_eq!(first.sources.len(), 3, "{name}");
         }
         for l in [fused, plain] {
-            let mut h = HostModel::new(l.built.blob).unwrap();
-            for i in 0..tflite_common::INPUTS {
-                let x = read(&format!("golden/{name}/input_{i}.bin"));
-                let want = read(&format!("golden/{name}/output_{i}.bin"));
-                assert_eq!(h.run(&[&x]).unwrap()[0], want, "{name} input {i}");
-            }
+            assert_goldens(name, l);
         }
+    }
+}
+
+/// Runs a lowered `name` on its four golden inputs and checks TFLM's bytes.
+fn assert_goldens(name: &str, l: Lowered) {
+    let mut h = HostModel::new(l.built.blob).unwrap();
+    for i in 0..INPUTS {
+        let x = read(&format!("golden/{name}/input_{i}.bin"));
+        let want = read(&format!("golden/{name}/output_{i}.bin"));
+        assert_eq!(h.run(&[&x]).unwrap()[0], want, "{name} input {i}");
     }
 }
 
@@ -253,5 +259,106 @@ fn extra_outputs_expose_intermediate_tensors() {
             ..
         }) => assert_eq!(t, folded),
         other => panic!("expected an error naming tensor {folded}, got {other:?}"),
+    }
+}
+
+/// The lookup-table fold (`bfmd-graph/src/builder/lut.rs`): EfficientNet's swish (`LOGISTIC`
+/// then `MUL` of the same tensor) and MobileNetV3's `HARD_SWISH` become `Lut` ops, counted here
+/// from the TFLite operators independently of the pass; the folded models still give TFLM's
+/// bytes on every golden input, as the unfolded ones do, and the arena does not grow.
+#[test]
+fn elementwise_chains_fold_into_tables() {
+    use bfmd_graph::OpKind::{HardSwish, Logistic, Lut, Mul};
+    use bfmd_import::lower::{lower, LowerOptions};
+    use bfmd_import::tflite::OpCode;
+    let count = |l: &Lowered, k: bfmd_graph::OpKind| {
+        l.built.report.ops.iter().filter(|o| o.kind == k).count()
+    };
+    // (model, swish sites, large HARD_SWISH ops) as counted below, written out so that a
+    // model or importer change that silently stops the fold fails here.
+    for (name, swishes, hard_swishes) in [
+        ("efficientnet_b0_w040", 33, 0),
+        ("mobilenet_v3_small", 0, 19),
+        ("mobilenet_v3_large", 0, 21),
+    ] {
+        let m = bfmd_import::tflite::parse(&read(&format!("models/{name}_int8.tflite"))).unwrap();
+        let elements = |t: usize| m.tensors[t].num_elements();
+        let producer = |t: usize| m.operators.iter().find(|o| o.outputs.contains(&t));
+        // MUL(x, LOGISTIC(x)), operands in either order, on 256 elements or more.
+        let swish_sites = m
+            .operators
+            .iter()
+            .filter(|o| o.code == OpCode::Mul)
+            .filter(|o| {
+                let (a, b) = (o.inputs[0].unwrap(), o.inputs[1].unwrap());
+                let gate_of = |x: usize, s: usize| {
+                    producer(s)
+                        .is_some_and(|p| p.code == OpCode::Logistic && p.inputs[0] == Some(x))
+                };
+                elements(a) >= 256 && elements(a) == elements(b) && (gate_of(a, b) || gate_of(b, a))
+            })
+            .count();
+        let large = |code: OpCode| {
+            m.operators
+                .iter()
+                .filter(|o| o.code == code && elements(o.inputs[0].unwrap()) >= 256)
+                .count()
+        };
+        let large_hard_swishes = large(OpCode::HardSwish);
+        let large_logistics = large(OpCode::Logistic);
+        println!(
+            "{name}: {swish_sites} swishes, {large_hard_swishes} large HARD_SWISH, \
+             {large_logistics} large LOGISTIC"
+        );
+        assert_eq!(
+            (swish_sites, large_hard_swishes),
+            (swishes, hard_swishes),
+            "{name}"
+        );
+        let folded = lower(&m, &LowerOptions::default()).unwrap();
+        let plain = lower(
+            &m,
+            &LowerOptions {
+                fold_luts: false,
+                ..LowerOptions::default()
+            },
+        )
+        .unwrap();
+        let counts = |l: &Lowered| [Mul, HardSwish, Logistic, Lut].map(|k| count(l, k));
+        let p = counts(&plain);
+        assert_eq!(p[3], 0, "{name}: tables before the fold");
+        // Each swish, each large HARD_SWISH and each large LOGISTIC outside a swish becomes one
+        // table (none of them follows another elementwise op in these models).
+        assert_eq!(
+            counts(&folded),
+            [
+                p[0] - swish_sites,
+                p[1] - large_hard_swishes,
+                p[2] - large_logistics,
+                large_hard_swishes + large_logistics,
+            ],
+            "{name}: Mul, HardSwish, Logistic, Lut"
+        );
+        if swish_sites > 0 {
+            let j = folded
+                .sources
+                .iter()
+                .position(|s| s.op_name == "LOGISTIC+MUL");
+            assert!(j.is_some(), "{name}: no fused swish named LOGISTIC+MUL");
+        }
+        println!(
+            "{name}: arena {} B folded, {} B unfolded; blob {} B folded, {} B unfolded; \
+             {} ops folded, {} unfolded",
+            folded.built.report.arena_bytes,
+            plain.built.report.arena_bytes,
+            folded.built.report.blob_bytes,
+            plain.built.report.blob_bytes,
+            folded.built.report.op_count,
+            plain.built.report.op_count
+        );
+        assert!(folded.built.report.arena_bytes <= plain.built.report.arena_bytes);
+        for l in [folded, plain] {
+            assert_goldens(name, l);
+        }
     }
 }

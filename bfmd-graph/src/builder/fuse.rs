@@ -61,18 +61,18 @@ impl Chain {
     }
 }
 
-/// Who reads and writes each tensor.
-struct Uses {
+/// Who reads and writes each tensor (also used by the lookup-table pass, `lut.rs`).
+pub(super) struct Uses {
     /// Number of input slots (over all ops) reading the tensor.
-    readers: Vec<usize>,
+    pub(super) readers: Vec<usize>,
     /// The last op reading the tensor (meaningful when `readers` is 1).
-    reader: Vec<usize>,
+    pub(super) reader: Vec<usize>,
     /// The op writing the tensor, if any.
-    producer: Vec<Option<usize>>,
+    pub(super) producer: Vec<Option<usize>>,
 }
 
 impl Uses {
-    fn new(g: &GraphBuilder) -> Self {
+    pub(super) fn new(g: &GraphBuilder) -> Self {
         let n = g.tensors.len();
         let mut u = Uses {
             readers: vec![0; n],
@@ -93,7 +93,7 @@ impl Uses {
 }
 
 /// `true` when `t` may disappear inside a fused op: one reader and not a graph output.
-fn internal(g: &GraphBuilder, u: &Uses, t: u16) -> bool {
+pub(super) fn internal(g: &GraphBuilder, u: &Uses, t: u16) -> bool {
     u.readers[t as usize] == 1 && !g.tensors[t as usize].graph_output
 }
 

@@ -56,6 +56,10 @@ pub struct LowerOptions {
     /// Let the builder fuse `CONCATENATION -> shuffle -> SPLIT` along channels into one
     /// `ConcatShuffleSplit` op ([`BuildOptions::fuse_shuffles`]; needs the shuffle folded).
     pub fuse_shuffles: bool,
+    /// Let the builder fold int8 elementwise chains (`LOGISTIC -> MUL` swish, `HARD_SWISH`,
+    /// activations, requantizations) into one lookup-table op each
+    /// ([`BuildOptions::fold_luts`]; bit-identical by construction).
+    pub fold_luts: bool,
     /// TFLite tensor indices to expose as extra graph outputs after the model's own, to compare
     /// intermediate tensors with a reference interpreter. They live to the end of the run, so
     /// the arena grows.
@@ -68,6 +72,7 @@ impl Default for LowerOptions {
             in_place: true,
             fold_channel_shuffles: true,
             fuse_shuffles: true,
+            fold_luts: true,
             extra_outputs: Vec::new(),
         }
     }
@@ -116,6 +121,7 @@ pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, Imp
         l.g.finish(BuildOptions {
             in_place: options.in_place,
             fuse_shuffles: options.fuse_shuffles,
+            fold_luts: options.fold_luts,
         })
         .map_err(|e| {
             let op = e.op.and_then(|(j, _)| l.sources.get(j).map(|s| s.op));
