@@ -1292,10 +1292,7 @@ pub(crate) fn conv_loop(
     cout_g: usize,
 ) {
     let g = &p.geometry;
-    let k = g.kernel_h * g.kernel_w * cin_g;
-    let kp = k.next_multiple_of(8);
-    let pad = (-p.quant.input_offset) as u8;
-    let (in_c, out_c) = (g.input.c, g.output.c);
+    let in_c = g.input.c;
     let in_place = is_pointwise(g) && cin_g % 8 == 0;
     if in_place && 2 * in_c <= XW_BYTES {
         let (x, y) = (input.as_ptr(), output.as_mut_ptr());
@@ -1304,6 +1301,28 @@ pub(crate) fn conv_loop(
         unsafe { pointwise_chunks(p, x, y, g.output.pixels(), filter, bias, cin_g, cout_g) };
         return;
     }
+    blocks_loop(p, input, filter, bias, output, cin_g, cout_g, in_place);
+}
+
+/// [`conv_loop`] on raw int8 windows: read in place (`in_place`, pointwise) or gathered.
+/// Kept out of line so that its stack buffers do not add to [`pointwise_chunks`]'s.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn blocks_loop(
+    p: &ConvS8Params,
+    input: &[i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+    cin_g: usize,
+    cout_g: usize,
+    in_place: bool,
+) {
+    let g = &p.geometry;
+    let k = g.kernel_h * g.kernel_w * cin_g;
+    let kp = k.next_multiple_of(8);
+    let pad = (-p.quant.input_offset) as u8;
+    let (in_c, out_c) = (g.input.c, g.output.c);
     let pixels = g.output.pixels();
     let per_run = (GATHER_BYTES / kp).max(1);
     let gather_outer = per_run >= GATHER_OUTER_MIN_RUN;

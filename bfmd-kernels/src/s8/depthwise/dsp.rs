@@ -608,7 +608,7 @@ fn tail_channels(
 
 /// Stack bytes of one block of four channels' raw padded input rows (the widened rows take
 /// twice as much), and of its output rows, in [`planes`].
-const PLANE_BYTES: usize = 4096;
+const PLANE_BYTES: usize = 3072;
 
 /// The depthwise convolution (channel multiplier 1, channels a multiple of four) one block of
 /// four channels at a time, in bands of rows copied to a stack plane: `false` (nothing written)
@@ -628,6 +628,7 @@ const PLANE_BYTES: usize = 4096;
 /// `x` holds the NHWC input and `y` room for the NHWC output (they may be the same buffer when
 /// `in_place`, otherwise they do not overlap).
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 unsafe fn planes(
     p: &DepthwiseS8Params,
     x: *const i8,
@@ -885,7 +886,9 @@ const INPLACE_ROWS_BYTES: usize = 4096;
 /// bytes, or a schedule that would need an input row after it was overwritten). The caller has
 /// checked every argument.
 ///
-/// The output is computed in bands of rows. A band's input rows are first copied to a stack
+/// Channel counts that are a multiple of four run [`planes`], one channel block at a time.
+/// Otherwise the output is computed in bands of rows of all channels. A band's input rows are
+/// first copied to a stack
 /// buffer with the padding written out as the input zero point (`x + input_offset = 0`, so a
 /// padded tap adds nothing, exactly as TFLM skipping it): rows the previous band also used come
 /// from its copy (they may have been overwritten since), the others from `buf`, which the
@@ -905,6 +908,19 @@ pub(crate) fn inplace(
     if unsafe { planes(p, b, b, filter, bias, true) } {
         return true;
     }
+    inplace_bands(p, buf, filter, bias)
+}
+
+/// [`inplace`] on bands of all channels, for what [`planes`] does not take (channel counts
+/// that are not a multiple of four). Kept out of line so that its stack buffer does not add to
+/// [`planes`]'s.
+#[inline(never)]
+fn inplace_bands(
+    p: &DepthwiseS8Params,
+    buf: &mut [i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+) -> bool {
     let g = &p.geometry;
     let (ih, iw, c) = (g.input.h as isize, g.input.w, g.input.c);
     let (oh, ow) = (g.output.h, g.output.w);
