@@ -3,8 +3,7 @@
 //! only on one input byte becomes one `Lut` op, a 256-entry table indexed by `input as u8`.
 //!
 //! Three patterns fold, each only on tensors of at least [`MIN_ELEMENTS`] elements (a table is
-//! 256 bytes of flash and costs a few instructions per element, so on a smaller tensor it does
-//! not pay):
+//! 256 bytes of flash, more than a smaller tensor's ops can save):
 //!
 //! * `Mul(x, u(x))` and `Add(x, u(x))`: one operand is `x`, the other the output of a chain of
 //!   int8 unary ops of `x` (possibly no op at all, `Mul(x, x)`), with both operands and the
@@ -35,7 +34,7 @@ use crate::plan::Alias;
 use bfmd_kernels::Shape;
 
 /// Smallest tensor (elements) worth a table.
-pub(super) const MIN_ELEMENTS: usize = 256;
+const MIN_ELEMENTS: usize = 256;
 
 /// The longest unary chain followed back from a `Mul`/`Add` operand to the other operand.
 const MAX_CHAIN: usize = 8;
