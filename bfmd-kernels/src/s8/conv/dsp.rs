@@ -654,6 +654,22 @@ macro_rules! dot4x4w {
     };
 }
 
+/// Eight [`dot4x4w`]: thirty-two widened input elements.
+macro_rules! dot4x8w {
+    () => {
+        concat!(
+            dot4x4w!(),
+            dot4x4w!(),
+            dot4x4w!(),
+            dot4x4w!(),
+            dot4x4w!(),
+            dot4x4w!(),
+            dot4x4w!(),
+            dot4x4w!(),
+        )
+    };
+}
+
 /// The window loop: `[{w}, #-24]` steps of eight elements, four at a time by `$dot4`
 /// ([`dot4x4`] on raw int8 inputs, [`dot4x4w`] on widened ones). Two steps per iteration
 /// (the loop overhead is a tenth of a step on long windows); an odd step count enters the
@@ -721,6 +737,50 @@ macro_rules! dot_run {
             "add {y}, {y}, {v}\n",
             "ldr {v}, [{w}, #-20]\n",
             "add {x}, {x}, {v}\n",
+            "ldr {v}, [{w}, #-12]\n",
+            "subs {v}, {v}, #1\n",
+            "str {v}, [{w}, #-12]\n",
+            "bne 2b\n",
+        )
+    };
+}
+
+/// The run loop for windows of one, two, four, eight or sixteen eight-element steps that
+/// follow each other with no gap (`x_skip == 0`): the window is unrolled (`$dot`, rewinding
+/// `{w}` by the `$rewind` bytes it advanced), which saves the step loop, the rewind load and the
+/// input skip of [`dot_run`] (8 to 24 instructions per window). `$next` counts the windows:
+/// [`next_reg`] keeps the count in `{n}` (the fast requantization leaves it alone), [`next_mem`]
+/// in the block (the wide one uses `{n}`).
+macro_rules! dot_run_short {
+    ($dot:expr, $rewind:literal, $requant:expr, $store:expr, $next:expr) => {
+        concat!(
+            "2:\n",
+            "ldrd {a0}, {a1}, [{w}, #-160]\n",
+            "ldrd {a2}, {a3}, [{w}, #-152]\n",
+            $dot,
+            "sub {w}, {w}, #",
+            $rewind,
+            "\n",
+            $requant,
+            $store,
+            "ldr {v}, [{w}, #-16]\n",
+            "add {y}, {y}, {v}\n",
+            $next,
+        )
+    };
+}
+
+/// The window count of [`dot_run_short`] in `{n}`.
+macro_rules! next_reg {
+    () => {
+        concat!("subs {n}, {n}, #1\n", "bne 2b\n")
+    };
+}
+
+/// The window count of [`dot_run_short`] in the block (`[{w}, #-12]`).
+macro_rules! next_mem {
+    () => {
+        concat!(
             "ldr {v}, [{w}, #-12]\n",
             "subs {v}, {v}, #1\n",
             "str {v}, [{w}, #-12]\n",
@@ -943,6 +1003,16 @@ impl DotBlock {
     /// `x_skip` bytes after its end; `y` points at the first output and the outputs are
     /// `y_step` bytes apart, four bytes each.
     unsafe fn run(&mut self, widened: bool, wide: bool, clamp: bool, x: *const i8, y: *mut i8) {
+        let short = match self.steps {
+            1 | 2 | 4 => true,
+            8 | 16 => widened,
+            _ => false,
+        };
+        if self.x_skip == 0 && short {
+            // SAFETY: the caller's guarantee, with the windows back to back.
+            unsafe { self.run_short(widened, wide, clamp, x, y) };
+            return;
+        }
         let w = self.w.as_mut_ptr() as *mut u32;
         // SAFETY: the caller guarantees every input read and output write; the loop reads the
         // block through `w` (its fields sit at the negative offsets checked above) and writes
@@ -978,6 +1048,86 @@ impl DotBlock {
                 rq!(dot4x4w!());
             } else {
                 rq!(dot4x4!());
+            }
+        }
+    }
+
+    /// [`DotBlock::run`] for windows of one, two or four steps, or eight or sixteen widened
+    /// ones, that follow each other with no gap ([`dot_run_short`]).
+    ///
+    /// # Safety
+    /// As for [`DotBlock::run`], with `x_skip == 0` and those step counts.
+    unsafe fn run_short(
+        &mut self,
+        widened: bool,
+        wide: bool,
+        clamp: bool,
+        x: *const i8,
+        y: *mut i8,
+    ) {
+        let w = self.w.as_mut_ptr() as *mut u32;
+        let count = self.count;
+        // SAFETY: the caller guarantees every input read and output write; the loop reads the
+        // block through `w` (its fields sit at the negative offsets checked above), leaves `w`
+        // where it started after each window and writes only `count`, which nothing else
+        // touches meanwhile.
+        unsafe {
+            macro_rules! go {
+                ($dot:expr, $rewind:literal, $requant:expr, $store:expr, $next:expr) => {
+                    asm!(
+                        dot_run_short!($dot, $rewind, $requant, $store, $next),
+                        a0 = out(reg) _, a1 = out(reg) _, a2 = out(reg) _, a3 = out(reg) _,
+                        x = inout(reg) x => _, y = inout(reg) y => _, w = inout(reg) w => _,
+                        n = inout(reg) count => _, v = out(reg) _, t = out(reg) _,
+                        w0 = out(reg) _, w1 = out(reg) _,
+                        options(nostack),
+                    )
+                };
+            }
+            macro_rules! rq {
+                ($rewind:literal, $dot:expr) => {
+                    match (wide, clamp) {
+                        (false, false) => {
+                            go!($dot, $rewind, requant4_fast!(), store_bytes!(), next_reg!())
+                        }
+                        (false, true) => go!(
+                            $dot,
+                            $rewind,
+                            requant4_fast!(),
+                            store_clamped!("[{w}, #-32]"),
+                            next_reg!()
+                        ),
+                        (true, false) => {
+                            go!($dot, $rewind, requant4_wide!(), store_bytes!(), next_mem!())
+                        }
+                        (true, true) => go!(
+                            $dot,
+                            $rewind,
+                            requant4_wide!(),
+                            store_clamped!("[{w}, #-32]"),
+                            next_mem!()
+                        ),
+                    }
+                };
+            }
+            macro_rules! steps {
+                ($d:expr) => {
+                    match self.steps {
+                        1 => rq!("64", concat!($d, $d)),
+                        2 => rq!("128", concat!($d, $d, $d, $d)),
+                        // Four steps: `run` sends no other count here.
+                        _ => rq!("256", concat!($d, $d, $d, $d, $d, $d, $d, $d)),
+                    }
+                };
+            }
+            match (widened, self.steps) {
+                (true, 8) => rq!("512", concat!(dot4x8w!(), dot4x8w!())),
+                (true, 16) => rq!(
+                    "1024",
+                    concat!(dot4x8w!(), dot4x8w!(), dot4x8w!(), dot4x8w!())
+                ),
+                (true, _) => steps!(dot4x4w!()),
+                (false, _) => steps!(dot4x4!()),
             }
         }
     }

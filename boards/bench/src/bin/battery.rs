@@ -607,6 +607,9 @@ const CONV: &[ConvCase] = &[
     // The visual-wake-words model's pointwise layers (the planner runs most of them with the
     // output overlapping the input): cout > cin and cout == cin, down to 3x3 pixels.
     cc("vww_pointwise_48x48x8_to_16", s(1, 48, 48, 8), 16, (1, 1)),
+    // Two- and four-step windows on the unrolled run loop (vww's ops 4 and 6).
+    cc("vww_pointwise_24x24x16_to_32", s(1, 24, 24, 16), 32, (1, 1)),
+    cc("vww_pointwise_12x12x32", s(1, 12, 12, 32), 32, (1, 1)),
     cc("vww_pointwise_12x12x64", s(1, 12, 12, 64), 64, (1, 1)),
     cc("vww_pointwise_6x6x128", s(1, 6, 6, 128), 128, (1, 1)),
     cc("vww_pointwise_3x3x128_to_256", s(1, 3, 3, 128), 256, (1, 1)),
