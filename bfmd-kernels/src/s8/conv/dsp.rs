@@ -555,10 +555,18 @@ pub(crate) const MAX_K: usize = 512;
 /// Bytes of gathered windows (im2col) per run of the widened-filter loop.
 const GATHER_BYTES: usize = 2048;
 
+/// Words of a [`DotBlock`]'s widened filter for windows of up to [`MAX_K`] elements.
+const DOT_WORDS: usize = 2 * MAX_K + 1;
+
+/// Words of the smaller [`DotBlock`] of [`pointwise`] for group widths up to 256: its
+/// stack goes to a larger chunk of widened pixels instead.
+const DOT_WORDS_256: usize = 2 * 256 + 1;
+
 /// Four output channels' widened filters and everything the dot loop reads, at the byte
-/// offsets its assembly uses (relative to `w`, checked below).
+/// offsets its assembly uses (relative to `w`, checked below). `N` words hold the widened
+/// filter of windows of up to `(N - 1) / 2` elements and its byte length.
 #[repr(C, align(8))]
-struct DotBlock {
+struct DotBlock<const N: usize = DOT_WORDS> {
     /// The four channels' bias with `input_offset * sum(w)` folded in (doubled on the fast
     /// path): windows are summed as `sum w * x` on raw int8 inputs.
     bias: [i32; 4],
@@ -584,9 +592,9 @@ struct DotBlock {
     /// `(w[k, e + 1], w[k, e + 3])` as int16 pairs (doubled on the fast path), so that one
     /// `SXTB16` pair of the inputs feeds `SMLAD` directly; then the byte length of the widened
     /// filter, which the loop subtracts to rewind.
-    /// Not initialized when the block is made (it is 4 KiB, made per call): [`DotBlock::widen`]
+    /// Not initialized when the block is made (up to 4 KiB, made per call): [`DotBlock::widen`]
     /// writes every word the loops then read.
-    w: [MaybeUninit<u32>; 2 * MAX_K + 1],
+    w: [MaybeUninit<u32>; N],
 }
 
 const _: () = {
@@ -601,6 +609,7 @@ const _: () = {
     assert!(offset_of!(DotBlock, count) == 148);
     assert!(offset_of!(DotBlock, off) == 152);
     assert!(offset_of!(DotBlock, w) == 160);
+    assert!(offset_of!(DotBlock<DOT_WORDS_256>, w) == 160);
     assert!(core::mem::size_of::<FastRq>() == 12);
     assert!(core::mem::size_of::<WideRq>() == 16);
     assert!(offset_of!(WideRq, mult) == 8);
@@ -838,7 +847,7 @@ unsafe fn widen_words(f: *const i8, d: *mut u32, n: usize, double: bool) -> i32 
     sum
 }
 
-impl DotBlock {
+impl<const N: usize> DotBlock<N> {
     fn new() -> Self {
         DotBlock {
             bias: [0; 4],
@@ -851,7 +860,7 @@ impl DotBlock {
             count: 0,
             off: 0,
             _pad: 0,
-            w: [const { MaybeUninit::uninit() }; 2 * MAX_K + 1],
+            w: [const { MaybeUninit::uninit() }; N],
         }
     }
 
@@ -1448,7 +1457,7 @@ pub(crate) fn conv_loop(
         let (x, y) = (input.as_ptr(), output.as_mut_ptr());
         // SAFETY: `input` holds the pixels' `in_c` channels and `output` their `out_c`
         // channels (checked by the caller); the two do not overlap.
-        unsafe { pointwise_chunks(p, x, y, g.output.pixels(), filter, bias, cin_g, cout_g) };
+        unsafe { pointwise(p, x, y, g.output.pixels(), filter, bias, cin_g, cout_g) };
         return;
     }
     blocks_loop(p, input, filter, bias, output, cin_g, cout_g, in_place);
@@ -1476,7 +1485,7 @@ fn blocks_loop(
     let pixels = g.output.pixels();
     let per_run = (GATHER_BYTES / kp).max(1);
     let gather_outer = per_run >= GATHER_OUTER_MIN_RUN;
-    let mut blk = DotBlock::new();
+    let mut blk = DotBlock::<DOT_WORDS>::new();
     blk.y_step = out_c;
     // Zero once: the gather never writes the bytes past each window's `k` elements.
     let mut gbuf = [0u8; GATHER_BYTES];
@@ -1522,9 +1531,45 @@ fn blocks_loop(
     }
 }
 
-/// Stack bytes of widened input pixels [`pointwise_chunks`] keeps: a chunk of pixels is
-/// widened once for every block of output channels.
+/// Stack bytes of widened input pixels [`pointwise_chunks`] keeps with the full-size
+/// [`DotBlock`]: a chunk of pixels is widened once for every block of output channels. The
+/// pointwise path takes input pixels of up to this many widened bytes.
 const XW_BYTES: usize = 6144;
+
+/// Stack bytes of widened input pixels with the [`DOT_WORDS_256`] block: 36 pixels of 128
+/// channels (vww's 6x6x128 layers) in one chunk, so each block's filter is widened once; the
+/// frame stays about as large as with the full-size block.
+const XW_BYTES_256: usize = 9216;
+
+/// [`pointwise_chunks`] with the smaller filter block and the larger chunk when the group width
+/// allows it (`cin_g <= 256`).
+///
+/// # Safety
+/// As for [`pointwise_chunks`]; `cin_g % 8 == 0` and `2 * in_c <= XW_BYTES`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn pointwise(
+    p: &ConvS8Params,
+    x: *const i8,
+    y: *mut i8,
+    pixels: usize,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    cin_g: usize,
+    cout_g: usize,
+) {
+    // SAFETY: the caller's guarantee; the small block holds windows of up to 256 elements.
+    unsafe {
+        if cin_g <= 256 {
+            pointwise_chunks::<DOT_WORDS_256, { XW_BYTES_256 / 4 }>(
+                p, x, y, pixels, filter, bias, cin_g, cout_g,
+            )
+        } else {
+            pointwise_chunks::<DOT_WORDS, { XW_BYTES / 4 }>(
+                p, x, y, pixels, filter, bias, cin_g, cout_g,
+            )
+        }
+    }
+}
 
 /// Widens `len` (a multiple of 8) int8 inputs at `x` into `dst` the way [`DotBlock::widen`]
 /// lays out a filter: per four inputs, `(x0, x2)` and `(x1, x3)` as int16 pairs.
@@ -1562,7 +1607,8 @@ unsafe fn widen_pixels(x: *const i8, len: usize, dst: &mut [MaybeUninit<u32>]) {
     }
 }
 
-/// The pointwise convolution (group widths a multiple of 8, `2 * in_c <= XW_BYTES`) of
+/// The pointwise convolution (group widths a multiple of 8 and at most `(N - 1) / 2`,
+/// `2 * in_c <= 4 * XWW`) of
 /// `pixels` pixels at `x` into `y`, a chunk of pixels at a time: the chunk's inputs are widened
 /// once on the stack, then every block of four output channels runs the widened-input loop
 /// over them. Kept out of line so that its stack buffer does not add to its callers' frames.
@@ -1573,7 +1619,7 @@ unsafe fn widen_pixels(x: *const i8, len: usize, dst: &mut [MaybeUninit<u32>]) {
 /// its outputs is written).
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-unsafe fn pointwise_chunks(
+unsafe fn pointwise_chunks<const N: usize, const XWW: usize>(
     p: &ConvS8Params,
     x: *const i8,
     y: *mut i8,
@@ -1585,15 +1631,15 @@ unsafe fn pointwise_chunks(
 ) {
     let g = &p.geometry;
     let (in_c, out_c) = (g.input.c, g.output.c);
-    let chunk = XW_BYTES / (2 * in_c);
-    let mut blk = DotBlock::new();
+    let chunk = 4 * XWW / (2 * in_c);
+    let mut blk = DotBlock::<N>::new();
     blk.y_step = out_c;
     // Not zeroed: the loops read only the words `widen_pixels` has just written.
-    let mut xw = [const { MaybeUninit::<u32>::uninit() }; XW_BYTES / 4];
+    let mut xw = [const { MaybeUninit::<u32>::uninit() }; XWW];
     let xp = xw.as_ptr() as *const i8;
     for p0 in (0..pixels).step_by(chunk) {
         let n = chunk.min(pixels - p0);
-        // SAFETY: the chunk's `n * in_c <= XW_BYTES / 2` input bytes, into `xw`.
+        // SAFETY: the chunk's `n * in_c <= 2 * XWW` input bytes, into `xw`.
         unsafe { widen_pixels(x.wrapping_add(p0 * in_c), n * in_c, &mut xw) };
         let yc = y.wrapping_add(p0 * out_c);
         for grp in 0..g.groups {
@@ -1648,7 +1694,7 @@ pub(crate) fn overlapping(
         // SAFETY: the caller checked that `buf` holds the input at `in_off` and the output at
         // `out_off` and the overlap condition: output pixel `p` never reaches an input pixel
         // after `p`, which `pointwise_chunks` allows.
-        unsafe { pointwise_chunks(p, x, y, pixels, filter, bias, cin_g, cout_g) };
+        unsafe { pointwise(p, x, y, pixels, filter, bias, cin_g, cout_g) };
         return true;
     }
     overlapping_copies(p, buf, in_off, out_off, filter, bias, cin_g, cout_g);

@@ -610,6 +610,8 @@ const CONV: &[ConvCase] = &[
     // Two- and four-step windows on the unrolled run loop (vww's ops 4 and 6).
     cc("vww_pointwise_24x24x16_to_32", s(1, 24, 24, 16), 32, (1, 1)),
     cc("vww_pointwise_12x12x32", s(1, 12, 12, 32), 32, (1, 1)),
+    // Group width above 256: the pointwise path's full-size filter block and smaller chunks.
+    cc("pointwise_320_to_12", s(1, 5, 5, 320), 12, (1, 1)),
     cc("vww_pointwise_12x12x64", s(1, 12, 12, 64), 64, (1, 1)),
     cc("vww_pointwise_6x6x128", s(1, 6, 6, 128), 128, (1, 1)),
     cc("vww_pointwise_3x3x128_to_256", s(1, 3, 3, 128), 256, (1, 1)),
