@@ -470,6 +470,7 @@ pub(crate) struct Finish4<'q, 'a> {
 impl<'q, 'a> Finish4<'q, 'a> {
     /// The block of channels `c0..min(c0 + 4, channels)`; `fast` says whether
     /// [`fast_requant_ok`] holds for it (the caller then doubles the accumulators).
+    #[inline(always)]
     pub(crate) fn new(q: &'q ChannelQuantS8<'a>, c0: usize, channels: usize, fast: bool) -> Self {
         let ch = core::array::from_fn(|j| if c0 + j < channels { c0 + j } else { c0 });
         let rq = if fast {
@@ -552,6 +553,11 @@ impl<'q, 'a> Finish4<'q, 'a> {
 /// (`16 * MAX_K` bytes).
 pub(crate) const MAX_K: usize = 512;
 
+/// The one window length that is a multiple of four but not of eight the widened-filter loop
+/// takes on gathered windows: 3x3 taps of three channels (27 elements, every RGB stem) padded
+/// to 28 rather than 32, which saves an eighth of the stem's products.
+const QUAD_WINDOW: usize = 28;
+
 /// Bytes of gathered windows (im2col) per run of the widened-filter loop.
 const GATHER_BYTES: usize = 2048;
 
@@ -586,8 +592,10 @@ struct DotBlock<const N: usize = DOT_WORDS> {
     count: u32,
     /// The output offset ([`WideRq`] adds it after the shift).
     off: i32,
-    /// Keeps `w` 8-byte aligned.
-    _pad: u32,
+    /// Four-element quads per window (`kp / 4`; odd only for [`QUAD_WINDOW`], which
+    /// [`DotBlock::run_short`] and [`DotBlock::dot`] take unrolled). Also keeps `w` 8-byte
+    /// aligned.
+    quads: u32,
     /// Per four window elements `e..e + 4` and filter `k`: `(w[k, e], w[k, e + 2])` and
     /// `(w[k, e + 1], w[k, e + 3])` as int16 pairs (doubled on the fast path), so that one
     /// `SXTB16` pair of the inputs feeds `SMLAD` directly; then the byte length of the widened
@@ -859,7 +867,7 @@ impl<const N: usize> DotBlock<N> {
             y_step: 0,
             count: 0,
             off: 0,
-            _pad: 0,
+            quads: 0,
             w: [const { MaybeUninit::uninit() }; N],
         }
     }
@@ -912,6 +920,7 @@ impl<const N: usize> DotBlock<N> {
         }
         self.w[2 * kp].write((8 * kp) as u32);
         self.steps = (kp / 8) as u32;
+        self.quads = (kp / 4) as u32;
         sums
     }
 
@@ -920,6 +929,7 @@ impl<const N: usize> DotBlock<N> {
     /// requantization and whether [`DotBlock::run`] can take it (`Some(wide)`: four channels
     /// with the fast or the wide form).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn prepare<'q, 'a>(
         &mut self,
         p: &'q ConvS8Params<'a>,
@@ -961,7 +971,7 @@ impl<const N: usize> DotBlock<N> {
 
     /// Sums `count` windows against the prepared block and stores the requantized outputs:
     /// the assembly loop when `wide` is `Some`, else one window at a time with `fin` (storing
-    /// only the block's channels). Windows are raw int8 (`kp = 8 * steps` bytes each) or, when
+    /// only the block's channels). Windows are raw int8 (`kp = 4 * quads` bytes each) or, when
     /// `widened`, widened by [`widen_pixels`] (`2 * kp` bytes, word aligned).
     ///
     /// # Safety
@@ -982,7 +992,7 @@ impl<const N: usize> DotBlock<N> {
         if count == 0 {
             return;
         }
-        let bytes = 8 * self.steps as usize * if widened { 2 } else { 1 };
+        let bytes = 4 * self.quads as usize * if widened { 2 } else { 1 };
         if let Some(wide) = wide {
             self.count = count as u32;
             self.x_skip = (stride - bytes) as isize;
@@ -1008,11 +1018,12 @@ impl<const N: usize> DotBlock<N> {
     /// block's [`FastRq`] forms (`wide` false) or [`WideRq`] forms (`wide` true).
     ///
     /// # Safety
-    /// `x` starts the first window; each window reads `8 * steps` bytes and the next starts
+    /// `x` starts the first window; each window reads `4 * quads` bytes and the next starts
     /// `x_skip` bytes after its end; `y` points at the first output and the outputs are
     /// `y_step` bytes apart, four bytes each.
     unsafe fn run(&mut self, widened: bool, wide: bool, clamp: bool, x: *const i8, y: *mut i8) {
         let short = match self.steps {
+            _ if self.quads as usize * 4 == QUAD_WINDOW => !widened,
             1 | 2 | 4 => true,
             8 | 16 => widened,
             _ => false,
@@ -1061,8 +1072,9 @@ impl<const N: usize> DotBlock<N> {
         }
     }
 
-    /// [`DotBlock::run`] for windows of one, two or four steps, or eight or sixteen widened
-    /// ones, that follow each other with no gap ([`dot_run_short`]).
+    /// [`DotBlock::run`] for windows of one, two or four steps, of [`QUAD_WINDOW`] raw
+    /// elements, or of eight or sixteen widened steps, that follow each other with no gap
+    /// ([`dot_run_short`]).
     ///
     /// # Safety
     /// As for [`DotBlock::run`], with `x_skip == 0` and those step counts.
@@ -1130,6 +1142,18 @@ impl<const N: usize> DotBlock<N> {
                 };
             }
             match (widened, self.steps) {
+                (false, _) if self.quads as usize * 4 == QUAD_WINDOW => rq!(
+                    "224",
+                    concat!(
+                        dot4x4!(),
+                        dot4x4!(),
+                        dot4x4!(),
+                        dot4x4!(),
+                        dot4x4!(),
+                        dot4x4!(),
+                        dot4x4!()
+                    )
+                ),
                 (true, 8) => rq!("512", concat!(dot4x8w!(), dot4x8w!())),
                 (true, 16) => rq!(
                     "1024",
@@ -1141,12 +1165,33 @@ impl<const N: usize> DotBlock<N> {
         }
     }
 
-    /// Adds one window of `8 * steps` input bytes at `x` to `acc` (the block's four filters).
+    /// Adds one window of `4 * quads` input bytes at `x` to `acc` (the block's four filters).
     ///
     /// # Safety
     /// `x` and the window's bytes are readable.
     unsafe fn dot(&self, widened: bool, acc: &mut [i32; 4], x: *const i8) {
         let w = self.w.as_ptr() as *const u32;
+        if !widened && self.quads as usize * 4 == QUAD_WINDOW {
+            // SAFETY: as below, for the window's seven quads (unrolled: the step loop takes
+            // whole eight-element steps only).
+            unsafe {
+                asm!(
+                    dot4x4!(),
+                    dot4x4!(),
+                    dot4x4!(),
+                    dot4x4!(),
+                    dot4x4!(),
+                    dot4x4!(),
+                    dot4x4!(),
+                    a0 = inout(reg) acc[0], a1 = inout(reg) acc[1],
+                    a2 = inout(reg) acc[2], a3 = inout(reg) acc[3],
+                    x = inout(reg) x => _, w = inout(reg) w => _,
+                    v = out(reg) _, t = out(reg) _, w0 = out(reg) _, w1 = out(reg) _,
+                    options(nostack, readonly),
+                );
+            }
+            return;
+        }
         // SAFETY: the caller guarantees the input reads; the filter reads stay in `self.w`,
         // in the words `widen` wrote.
         unsafe {
@@ -1406,6 +1451,54 @@ unsafe fn gather_interior(
     src_step: usize,
     kp: usize,
 ) {
+    if kh == 3 && row_len == 9 && count > 0 {
+        // The 3x3 stem on three channels: every window is three rows of nine bytes, copied
+        // with two words and a byte each (the generic loop costs three times as much).
+        // SAFETY: window `i` reads rows `src + i * src_step + r * row_stride` (`r < 3`, nine
+        // bytes each) and writes the 27 bytes at `dst + i * kp`, as the caller guarantees;
+        // unaligned word accesses are allowed on these cores.
+        unsafe {
+            asm!(
+                "2:",
+                "ldr {t}, [{s}]",
+                "ldr {u}, [{s}, #4]",
+                "ldrb {v}, [{s}, #8]",
+                "str {t}, [{d}]",
+                "str {u}, [{d}, #4]",
+                "strb {v}, [{d}, #8]",
+                "add {r}, {s}, {rs}",
+                "ldr {t}, [{r}]",
+                "ldr {u}, [{r}, #4]",
+                "ldrb {v}, [{r}, #8]",
+                "str {t}, [{d}, #9]",
+                "str {u}, [{d}, #13]",
+                "strb {v}, [{d}, #17]",
+                "add {r}, {r}, {rs}",
+                "ldr {t}, [{r}]",
+                "ldr {u}, [{r}, #4]",
+                "ldrb {v}, [{r}, #8]",
+                "str {t}, [{d}, #18]",
+                "str {u}, [{d}, #22]",
+                "strb {v}, [{d}, #26]",
+                "add {s}, {s}, {ss}",
+                "add {d}, {d}, {kp}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                s = inout(reg) src => _,
+                d = inout(reg) dst => _,
+                n = inout(reg) count => _,
+                rs = in(reg) row_stride,
+                ss = in(reg) src_step,
+                kp = in(reg) kp,
+                r = out(reg) _,
+                t = out(reg) _,
+                u = out(reg) _,
+                v = out(reg) _,
+                options(nostack),
+            );
+        }
+        return;
+    }
     let (mut s0, mut d0) = (src, dst);
     for _ in 0..count {
         let (mut s, mut d) = (s0, d0);
@@ -1479,7 +1572,12 @@ fn blocks_loop(
 ) {
     let g = &p.geometry;
     let k = g.kernel_h * g.kernel_w * cin_g;
-    let kp = k.next_multiple_of(8);
+    // Gathered windows are back to back, which the unrolled [`QUAD_WINDOW`] loop needs.
+    let kp = if !in_place && k.next_multiple_of(4) == QUAD_WINDOW {
+        QUAD_WINDOW
+    } else {
+        k.next_multiple_of(8)
+    };
     let pad = (-p.quant.input_offset) as u8;
     let (in_c, out_c) = (g.input.c, g.output.c);
     let pixels = g.output.pixels();

@@ -21,6 +21,7 @@ use crate::s8::conv::portable::{finish, mac};
 use crate::s8::conv::ChannelQuantS8;
 use crate::shape::ConvGeometry;
 use core::arch::asm;
+use core::mem::MaybeUninit;
 use core::ptr::write_unaligned;
 
 /// Most filter taps (`kernel_h * kernel_w`) the four-channel loop handles: its widened filter
@@ -205,9 +206,10 @@ macro_rules! window5w {
 }
 
 /// The loop of [`run_interior`] around one window kind: bias, window, requantization of the four
-/// channels; `$store` writes the four results and advances `y`.
+/// channels; `$store` writes the four results, `$next` advances `y` and `x` and counts the
+/// window ([`next_window`] or [`next_window_w`]).
 macro_rules! interior_loop {
-    ($window:expr, $store:expr) => {
+    ($window:expr, $store:expr, $next:expr) => {
         concat!(
             "2:\n",
             "ldrd {a0}, {a1}, [{w}, #528]\n",
@@ -218,12 +220,36 @@ macro_rules! interior_loop {
             requant!("{a2}", "[{w}, #568]", "[{w}, #576]"),
             requant!("{a3}", "[{w}, #580]", "[{w}, #588]"),
             $store,
+            $next,
+        )
+    };
+}
+
+/// The next window of [`interior_loop`] on raw rows: output pixels `{c}` bytes apart, the
+/// window count in the block.
+macro_rules! next_window {
+    () => {
+        concat!(
             "add {y}, {y}, {c}\n",
             "ldr {v}, [{w}, #516]\n",
             "add {x}, {x}, {v}\n",
             "ldr {v}, [{w}, #520]\n",
             "subs {v}, {v}, #1\n",
             "str {v}, [{w}, #520]\n",
+            "bne 2b\n",
+        )
+    };
+}
+
+/// The next window of [`interior_loop`] on widened planes, whose output pixels are always four
+/// bytes apart: the window count lives in `{c}` (two memory accesses fewer per window).
+macro_rules! next_window_w {
+    () => {
+        concat!(
+            "add {y}, {y}, #4\n",
+            "ldr {v}, [{w}, #516]\n",
+            "add {x}, {x}, {v}\n",
+            "subs {c}, {c}, #1\n",
             "bne 2b\n",
         )
     };
@@ -285,6 +311,7 @@ impl FilterBlock {
     /// Widens channels `c0..c0 + 4` of the `[taps, c]` filter (doubled when the block takes
     /// the fast requantization) and sets the folded bias; returns the block's requantization
     /// and its plain bias (doubled likewise), which windows touching the padding start from.
+    #[inline(always)]
     fn prepare<'q, 'a>(
         &mut self,
         q: &'q ChannelQuantS8<'a>,
@@ -360,7 +387,7 @@ unsafe fn tap(acc: &mut [i32; 4], x: *const i8, w: *const [u32; 2], off2: u32) {
 /// `fb.count` (at least one) consecutive output pixels of one row whose dense 3x3 or 5x5
 /// windows lie inside the input, with the fast requantization. When `widened`, the input is a
 /// widened plane ([`planes`]: 8 bytes per pixel, word aligned) and `c` is only the
-/// output pixel stride.
+/// output pixel stride, which must then be 4.
 ///
 /// # Safety
 /// `x` is the input element of tap (0, 0), channel `c0`, of the first window; every tap of the
@@ -376,6 +403,7 @@ unsafe fn run_interior(
     fb: &mut FilterBlock,
     y: *mut i8,
 ) {
+    debug_assert!(!widened || c == 4);
     let w: *mut FilterBlock = fb;
     // SAFETY: the caller guarantees every read and write; the loop runs `fb.count` times and
     // only writes `fb.count` (through `w`, which nothing else uses meanwhile).
@@ -383,9 +411,21 @@ unsafe fn run_interior(
         macro_rules! run {
             ($window:expr, $store:expr) => {
                 asm!(
-                    interior_loop!($window, $store),
+                    interior_loop!($window, $store, next_window!()),
                     a0 = out(reg) _, a1 = out(reg) _, a2 = out(reg) _, a3 = out(reg) _,
                     x = inout(reg) x => _, y = inout(reg) y => _, c = in(reg) c, w = in(reg) w,
+                    v = out(reg) _, t = out(reg) _, w0 = out(reg) _, w1 = out(reg) _,
+                    options(nostack),
+                )
+            };
+        }
+        macro_rules! run_w {
+            ($window:expr, $store:expr) => {
+                asm!(
+                    interior_loop!($window, $store, next_window_w!()),
+                    a0 = out(reg) _, a1 = out(reg) _, a2 = out(reg) _, a3 = out(reg) _,
+                    x = inout(reg) x => _, y = inout(reg) y => _,
+                    c = inout(reg) (*w).count => _, w = in(reg) w,
                     v = out(reg) _, t = out(reg) _, w0 = out(reg) _, w1 = out(reg) _,
                     options(nostack),
                 )
@@ -396,10 +436,10 @@ unsafe fn run_interior(
             (false, false, true) => run!(window3!(), store_clamped!("[{w}, #592]")),
             (false, true, false) => run!(window5!(), store_bytes!()),
             (false, true, true) => run!(window5!(), store_clamped!("[{w}, #592]")),
-            (true, false, false) => run!(window3w!(), store_bytes!()),
-            (true, false, true) => run!(window3w!(), store_clamped!("[{w}, #592]")),
-            (true, true, false) => run!(window5w!(), store_bytes!()),
-            (true, true, true) => run!(window5w!(), store_clamped!("[{w}, #592]")),
+            (true, false, false) => run_w!(window3w!(), store_bytes!()),
+            (true, false, true) => run_w!(window3w!(), store_clamped!("[{w}, #592]")),
+            (true, true, false) => run_w!(window5w!(), store_bytes!()),
+            (true, true, true) => run_w!(window5w!(), store_clamped!("[{w}, #592]")),
         }
     }
 }
@@ -650,7 +690,9 @@ unsafe fn planes(
     }
     // Plane rows (of `pw` pixels) and output rows (of `ow` pixels) per band.
     let (rows_cap, out_cap) = (PLANE_BYTES / 4 / pw, PLANE_BYTES / 4 / ow);
-    if rows_cap < dk || out_cap == 0 {
+    // The buffers below are sized by the padded image: a geometry whose last window would
+    // reach past it (never a checked one) takes the portable loop.
+    if rows_cap < dk || out_cap == 0 || (oh - 1) * s + dk > ih + pt + g.pad_bottom {
         return false;
     }
     let band_end = |oy0: usize| {
@@ -696,8 +738,27 @@ unsafe fn planes(
         && g.dilation_w == 1
         && g.kernel_h == g.kernel_w
         && (g.kernel_h == 3 || g.kernel_h == 5);
-    let mut plane = Plane([0; 2 * PLANE_BYTES]);
-    let mut out = [0i8; PLANE_BYTES];
+    // Only the bytes a band can reach are zeroed (a 6x6 layer uses a tenth of the buffers,
+    // and clearing all of them cost more than its windows' loop overhead): a band reads at
+    // most `rows_cap` rows of the padded image (widened: 8 bytes per pixel) and writes at most
+    // `out_cap` rows of the output (4 bytes per pixel).
+    let plane_len = rows_cap.min(ih + pt + g.pad_bottom) * pw * 8;
+    let out_len = out_cap.min(oh) * ow * 4;
+    let mut plane_buf = MaybeUninit::<Plane>::uninit();
+    let mut out_buf = MaybeUninit::<[i8; PLANE_BYTES]>::uninit();
+    // SAFETY: `plane_len <= rows_cap * pw * 8 <= 2 * PLANE_BYTES` and
+    // `out_len <= out_cap * ow * 4 <= PLANE_BYTES` bytes of the two buffers are zeroed, and
+    // only those are then used, as initialized slices.
+    let (plane, out) = unsafe {
+        let pp = plane_buf.as_mut_ptr() as *mut i8;
+        let op = out_buf.as_mut_ptr() as *mut i8;
+        core::ptr::write_bytes(pp, 0, plane_len);
+        core::ptr::write_bytes(op, 0, out_len);
+        (
+            core::slice::from_raw_parts_mut(pp, plane_len),
+            core::slice::from_raw_parts_mut(op, out_len),
+        )
+    };
     for c0 in (0..c).step_by(4) {
         let (fin, b0) = fb.prepare(q, filter, c, bias, c0, taps);
         // Blocks on the unrolled loop read widened rows: no `SXTB16` per tap.
@@ -711,11 +772,11 @@ unsafe fn planes(
         let row_bytes = pw * px;
         for n in 0..g.input.n {
             let img = x.wrapping_add(n * ih * iw * c + c0);
-            let xp = plane.0.as_mut_ptr();
+            let xp = plane.as_mut_ptr();
             let fill = |from: usize, pixels: usize| {
                 for i in from..from + pixels {
-                    // SAFETY: the caller passes pixels of the plane (`i < rows_cap * pw`, and
-                    // `rows_cap * pw * 8 <= 2 * PLANE_BYTES`).
+                    // SAFETY: the caller passes pixels of the plane (`i < count * pw`, a
+                    // band's rows, so `8 * i < plane_len`).
                     unsafe {
                         if widened {
                             (xp.add(8 * i) as *mut u32).write(zp16);
@@ -734,7 +795,7 @@ unsafe fn planes(
                 let keep = end.saturating_sub(top);
                 if keep > 0 {
                     let at = (top - ptop) * row_bytes;
-                    plane.0.copy_within(at..at + keep * row_bytes, 0);
+                    plane.copy_within(at..at + keep * row_bytes, 0);
                 }
                 for i in keep..count {
                     let r = top + i;
@@ -770,7 +831,7 @@ unsafe fn planes(
                                 g.kernel_h == 5,
                                 fin.clamps(),
                                 true,
-                                plane.0.as_ptr().add(oy * s * row_bytes),
+                                plane.as_ptr().add(oy * s * row_bytes),
                                 4,
                                 &mut fb,
                                 out.as_mut_ptr().add(oy * ow * 4),
@@ -779,8 +840,8 @@ unsafe fn planes(
                     }
                 } else {
                     let bg = raw_g(count, oy1 - oy0);
-                    let xs = &plane.0[..count * row_bytes];
-                    block_loop(&bg, xs, &mut fb, b0, 0, &fin, off2, &mut out);
+                    let xs = &plane[..count * row_bytes];
+                    block_loop(&bg, xs, &mut fb, b0, 0, &fin, off2, out);
                 }
                 let dst = y.wrapping_add((n * oh * ow + oy0 * ow) * c + c0);
                 // SAFETY: output pixels `oy0 * ow..oy1 * ow` of image `n` hold channels
