@@ -207,10 +207,10 @@ impl FastRq {
     /// The form of output channel `ch` of `q`; the caller has checked [`fast_requant_ok`].
     #[inline]
     pub(crate) fn new(q: &ChannelQuantS8, ch: usize) -> Self {
-        let i = if q.multipliers.len() == 1 { 0 } else { ch };
-        let e = (-q.shifts[i]) as u32;
+        let (mult, shift) = q.params(ch);
+        let e = (-shift) as u32;
         FastRq {
-            mult: q.multipliers[i],
+            mult,
             round: (1i32 << (e - 1)) + (q.output_offset << e),
             shift: e,
         }
@@ -232,11 +232,9 @@ impl FastRq {
 /// bound on the accumulator, so channels whose tiny weight scale gives them a huge bias (common
 /// in trained models) keep a fast form.
 pub(crate) fn wide_requant_ok(q: &ChannelQuantS8, channels: core::ops::Range<usize>) -> bool {
-    let per_tensor = q.multipliers.len() == 1;
     channels.into_iter().all(|c| {
-        let i = if per_tensor { 0 } else { c };
-        let m = q.multipliers[i];
-        m == 0 || ((-31..=-1).contains(&q.shifts[i]) && m > 0)
+        let (m, s) = q.params(c);
+        m == 0 || ((-31..=-1).contains(&s) && m > 0)
     })
 }
 
@@ -271,18 +269,14 @@ impl WideRq {
     /// The form of output channel `ch` of `q`; the caller has checked [`wide_requant_ok`].
     #[inline]
     pub(crate) fn new(q: &ChannelQuantS8, ch: usize) -> Self {
-        let i = if q.multipliers.len() == 1 { 0 } else { ch };
+        let (mult, shift) = q.params(ch);
         // A zero multiplier gives `SaturatingRoundingDoublingHighMul = 0` and then 0 for any
         // shift; the form with `e = 1` gives 0 too (`floor(Q / 2^32)` with `0 < Q < 2^32`).
-        let e = if q.multipliers[i] == 0 {
-            1
-        } else {
-            (-q.shifts[i]) as u32
-        };
+        let e = if mult == 0 { 1 } else { (-shift) as u32 };
         let k = (1u64 << 30) + (1u64 << (30 + e));
         WideRq {
             k: [k as u32, (k >> 32) as u32],
-            mult: q.multipliers[i],
+            mult,
             shift: e - 1,
         }
     }

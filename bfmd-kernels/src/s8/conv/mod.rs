@@ -215,17 +215,35 @@ impl<'a> ChannelQuantS8<'a> {
         Ok(())
     }
 
+    /// The index into `multipliers` and `shifts` of output channel `channel`: 0 with
+    /// per-tensor quantization (one multiplier for every channel), `channel` otherwise.
+    #[inline(always)]
+    pub fn index(&self, channel: usize) -> usize {
+        if self.multipliers.len() == 1 {
+            0
+        } else {
+            channel
+        }
+    }
+
+    /// `(multiplier, shift)` of output channel `channel` (see [`ChannelQuantS8::index`]).
+    ///
+    /// # Panics
+    /// When `channel` is out of range for per-channel parameters; callers have run
+    /// [`ChannelQuantS8::validate`] for their channel count.
+    #[inline(always)]
+    pub fn params(&self, channel: usize) -> (i32, i32) {
+        let i = self.index(channel);
+        (self.multipliers[i], self.shifts[i])
+    }
+
     /// Requantizes the accumulator of output channel `channel` (bias already added) to int8.
     ///
     /// Callers have run [`ChannelQuantS8::validate`], so the index is in range.
     #[inline(always)]
     pub fn requantize(&self, acc: i32, channel: usize) -> i8 {
-        let i = if self.multipliers.len() == 1 {
-            0
-        } else {
-            channel
-        };
-        let v = multiply_by_quantized_multiplier(acc, self.multipliers[i], self.shifts[i]);
+        let (m, s) = self.params(channel);
+        let v = multiply_by_quantized_multiplier(acc, m, s);
         // `acc += output_offset` in TFLM is a plain int32 add; wrapping is what it compiles to.
         v.wrapping_add(self.output_offset)
             .clamp(self.act_min, self.act_max) as i8

@@ -129,12 +129,10 @@ impl StageS8 {
             act_min: q.act_min,
             act_max: q.act_max,
         };
-        let per_tensor = q.multipliers.len() == 1;
         for j in 0..n.min(SB) {
             let o = o0 + j;
-            let i = if per_tensor { 0 } else { o };
-            let shift = q.shifts[i];
-            s.mult[j] = q.multipliers[i];
+            let (mult, shift) = q.params(o);
+            s.mult[j] = mult;
             s.left[j] = shift.max(0);
             s.right[j] = shift.min(0);
             s.bias[j] = bias.map_or(0, |b| b[o]);

@@ -291,10 +291,9 @@ fn inplace(
             // than `plane`, which is not written while it exists.
             let x: &[i8] =
                 unsafe { core::slice::from_raw_parts(plane.as_ptr().cast::<i8>(), plane.len()) };
-            let i = if q.multipliers.len() == 1 { 0 } else { ch };
-            let shift = q.shifts[i];
+            let (m, shift) = q.params(ch);
             let (mult, left, right) = (
-                vdupq_n_s32(q.multipliers[i]),
+                vdupq_n_s32(m),
                 vdupq_n_s32(shift.max(0)),
                 vdupq_n_s32(shift.min(0)),
             );

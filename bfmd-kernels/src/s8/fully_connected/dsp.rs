@@ -174,8 +174,6 @@ struct RowFinish<'q, 'a> {
     /// `|bias|` must be below this for the fast form: `2^29 - k * 255 * 128` (0 when `k` alone
     /// exceeds the bound).
     lim: u32,
-    /// One multiplier for every output.
-    per_tensor: bool,
 }
 
 impl<'q, 'a> RowFinish<'q, 'a> {
@@ -184,7 +182,6 @@ impl<'q, 'a> RowFinish<'q, 'a> {
         RowFinish {
             q,
             lim: (1u64 << 29).saturating_sub(taps) as u32,
-            per_tensor: q.multipliers.len() == 1,
         }
     }
 
@@ -192,8 +189,7 @@ impl<'q, 'a> RowFinish<'q, 'a> {
     #[inline(always)]
     fn apply(&self, acc: i32, ch: usize, bias: i32) -> i8 {
         let q = self.q;
-        let i = if self.per_tensor { 0 } else { ch };
-        let (m, s) = (q.multipliers[i], q.shifts[i]);
+        let (m, s) = q.params(ch);
         // `s` in -21..=-1, as `FastRq` needs.
         if bias.unsigned_abs() < self.lim && (s + 21) as u32 <= 20 && m >= 0 {
             let e = (-s) as u32;
