@@ -10,6 +10,7 @@ mod demo;
 mod deps;
 mod flash;
 mod fuzz;
+mod hot;
 mod infer;
 mod models;
 mod plan;
@@ -36,7 +37,9 @@ tasks:
   demo                 person detection (MLPerf Tiny VWW) on an emulated Cortex-M7 in QEMU:
                        label, probability and instructions per photograph; arena and flash bytes
   sim --board qemu-m7|qemu-m55 [--model M.tflite] [--input IN.bin --output OUT.bin]... [--profile]
-                       run a model on an emulated board (no --input: its golden inputs, checked)
+      [--functions]
+                       run a model on an emulated board (no --input: its golden inputs, checked);
+                       --profile: instructions per op, --functions: per function (QEMU trace)
   flash --board stm32h7 [--model M.tflite] [--dry-run]
                        build, flash with probe-rs and stream the defmt log (--dry-run: build and
                        print chip, ELF, flash and RAM use)

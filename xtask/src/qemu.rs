@@ -59,6 +59,36 @@ pub fn run(
     args: &[String],
     timeout: Duration,
 ) -> Result<Run, String> {
+    run_with(board, elf, cwd, args, &[], timeout)
+}
+
+/// [`run`] with QEMU's execution trace written to `log`: every translated block's instructions
+/// (`-d in_asm`) and every execution of a block (`-d exec`, unchained so that none is
+/// skipped), which [`crate::hot`] turns into instructions per function.
+pub fn run_traced(
+    board: &Board,
+    elf: &Path,
+    cwd: &Path,
+    args: &[String],
+    log: &Path,
+    timeout: Duration,
+) -> Result<Run, String> {
+    let log = log
+        .to_str()
+        .ok_or_else(|| format!("trace path {} is not UTF-8", log.display()))?;
+    let extra = ["-d", "in_asm,exec,nochain", "-D", log];
+    run_with(board, elf, cwd, args, &extra, timeout)
+}
+
+/// [`run`] with `extra` QEMU options.
+fn run_with(
+    board: &Board,
+    elf: &Path,
+    cwd: &Path,
+    args: &[String],
+    extra: &[&str],
+    timeout: Duration,
+) -> Result<Run, String> {
     let machine = board
         .machine
         .as_ref()
@@ -69,6 +99,7 @@ pub fn run(
         ));
     }
     let mut cmd = command(machine, elf, args);
+    cmd.args(extra);
     cmd.current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

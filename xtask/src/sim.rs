@@ -1,12 +1,15 @@
 //! `cargo xtask sim --board qemu-m7|qemu-m55 [--model M.tflite] [--input IN.bin --output
-//! OUT.bin]... [--profile]`: runs a model on an emulated board.
+//! OUT.bin]... [--profile] [--functions]`: runs a model on an emulated board.
 //!
 //! The model is compiled into the `infer` firmware (its build script imports and plans it, and
 //! sizes the arena at compile time); inputs are read by the firmware through semihosting from
 //! copies in a scratch directory, and outputs come back as hex lines that this task decodes into
 //! the `--output` files. Without `--input`, the model's golden inputs from `tests/data/golden/`
 //! are used and the outputs are compared with the golden (TFLM) outputs. Every inference reports
-//! its exact instruction count (QEMU `-icount`).
+//! its exact instruction count (QEMU `-icount`). `--profile` adds the firmware's per-op counts of the
+//! first input; `--functions` runs the first input once more under QEMU's execution trace and
+//! prints the instructions each function executed ([`crate::hot`]), the tool for finding where a
+//! kernel's setup, rather than its loop, costs.
 
 use crate::board::{self, Board};
 use crate::qemu;
@@ -114,6 +117,21 @@ pub fn run_firmware(
     })
 }
 
+/// Runs `elf` on `input` under QEMU's execution trace and returns its instructions per function.
+fn trace_functions(board: &Board, elf: &Path, input: &Path) -> Result<crate::hot::Profile, String> {
+    let dir = scratch_dir(board)?;
+    let r = (|| {
+        std::fs::copy(input, dir.join("in_0.bin"))
+            .map_err(|e| format!("copying input {}: {e}", input.display()))?;
+        let log = dir.join("trace.log");
+        qemu::run_traced(board, elf, &dir, &["in_0.bin".to_string()], &log, TIMEOUT)?;
+        let f = std::fs::File::open(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        crate::hot::parse(std::io::BufReader::new(f))
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
 fn scratch_dir(board: &Board) -> Result<PathBuf, String> {
     let dir = board
         .target_dir()
@@ -203,6 +221,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut inputs = Vec::new();
     let mut outputs = Vec::new();
     let mut profile = false;
+    let mut functions = false;
     let mut it = rest.into_iter();
     while let Some(a) = it.next() {
         let mut value = |what: &str| {
@@ -215,6 +234,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--input" => inputs.push(value("--input")?),
             "--output" => outputs.push(value("--output")?),
             "--profile" => profile = true,
+            "--functions" => functions = true,
             other => return Err(format!("`cargo xtask sim`: unknown argument `{other}`")),
         }
     }
@@ -276,6 +296,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("{line}");
     }
     println!("QEMU ran {:.1} s", sim.seconds);
+    if functions {
+        let p = trace_functions(board, &elf, &inputs[0])?;
+        println!(
+            "instructions per function, whole firmware run on input 0 (startup and I/O included):"
+        );
+        print!("{}", crate::hot::table(&p, 40));
+    }
     if mismatches > 0 {
         return Err(format!(
             "{mismatches} output(s) differ from the golden outputs"
