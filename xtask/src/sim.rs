@@ -118,18 +118,61 @@ pub fn run_firmware(
 }
 
 /// Runs `elf` on `input` under QEMU's execution trace and returns its instructions per function.
+///
+/// The trace (about 75 bytes per executed block: a gigabyte for the largest test models) goes
+/// through a named pipe and is counted while QEMU runs, so it never lands on disk.
 fn trace_functions(board: &Board, elf: &Path, input: &Path) -> Result<crate::hot::Profile, String> {
     let dir = scratch_dir(board)?;
     let r = (|| {
         std::fs::copy(input, dir.join("in_0.bin"))
             .map_err(|e| format!("copying input {}: {e}", input.display()))?;
-        let log = dir.join("trace.log");
-        qemu::run_traced(board, elf, &dir, &["in_0.bin".to_string()], &log, TIMEOUT)?;
-        let f = std::fs::File::open(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        crate::hot::parse(std::io::BufReader::new(f))
+        let fifo = dir.join("trace.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .map_err(|e| format!("mkfifo: {e}"))?;
+        if !made.success() {
+            return Err(format!("mkfifo {} failed ({made})", fifo.display()));
+        }
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                // Blocks until QEMU opens the pipe for writing (or `unblock` below does).
+                let f =
+                    std::fs::File::open(&fifo).map_err(|e| format!("{}: {e}", fifo.display()))?;
+                crate::hot::parse(std::io::BufReader::new(f))
+            })
+        };
+        let run = qemu::run_traced(board, elf, &dir, &["in_0.bin".to_string()], &fifo, TIMEOUT);
+        if run.is_err() {
+            // Until the reader has opened the pipe, an attempt finds no reader and does
+            // nothing; the first one after pairs with it and ends its trace.
+            while !reader.is_finished() {
+                unblock(&fifo);
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        let profile = reader
+            .join()
+            .map_err(|_| "the trace reader panicked".to_string())?;
+        run?;
+        profile
     })();
     let _ = std::fs::remove_dir_all(&dir);
     r
+}
+
+/// Opens and closes `fifo` for writing without blocking, so that a reader waiting for a writer
+/// (QEMU failed before opening its log) sees the end of the trace. Without a reader waiting,
+/// the open fails and nothing happens.
+fn unblock(fifo: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    /// `O_NONBLOCK` on Linux.
+    const O_NONBLOCK: i32 = 0o4000;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(O_NONBLOCK)
+        .open(fifo);
 }
 
 fn scratch_dir(board: &Board) -> Result<PathBuf, String> {
@@ -309,4 +352,34 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader blocked on a pipe nobody writes is released by `unblock`, as when QEMU fails
+    /// before opening its trace.
+    #[test]
+    fn unblock_ends_a_waiting_reader() {
+        let dir = std::env::temp_dir().join(format!("bfmd-unblock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("t.fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let f2 = fifo.clone();
+        let reader = std::thread::spawn(move || {
+            let f = std::fs::File::open(&f2).unwrap();
+            crate::hot::parse(std::io::BufReader::new(f)).unwrap()
+        });
+        while !reader.is_finished() {
+            unblock(&fifo);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(reader.join().unwrap(), crate::hot::Profile::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
