@@ -1752,10 +1752,11 @@ unsafe fn pointwise_chunks<const N: usize, const XWW: usize>(
 const OVERLAP_BLOCK_BYTES: usize = 6144;
 
 /// The pointwise convolution whose output overlaps its input in one buffer
-/// (`pointwise_conv_s8_overlapping`) on the widened-filter loop: `true` when it ran, `false` when
-/// the geometry needs the portable loop (an input pixel above [`OVERLAP_BLOCK_BYTES`], or a
-/// window [`conv_supports`] rejects). The caller has checked every argument and the overlap
-/// condition.
+/// (`pointwise_conv_s8_overlapping`) on the widened-filter loop, or for windows above
+/// [`MAX_K`] on the fully connected layer's ([`overlapping_long`]): `true` when it ran, `false`
+/// when the geometry needs the portable loop (an input pixel above [`OVERLAP_BLOCK_BYTES`], or
+/// a long window [`long_supported`] rejects). The caller has checked every argument and the
+/// overlap condition.
 ///
 /// Pixels go in blocks: a block's input pixels are copied to the stack, then [`conv_loop`]
 /// computes the block's outputs from the copy into `buf`. The overlap condition says output
@@ -1774,8 +1775,14 @@ pub(crate) fn overlapping(
 ) -> bool {
     let g = &p.geometry;
     let (in_c, pixels) = (g.input.c, g.input.pixels());
-    if in_c == 0 || in_c > OVERLAP_BLOCK_BYTES || !conv_supports(g) {
+    if in_c == 0 || in_c > OVERLAP_BLOCK_BYTES {
         return false;
+    }
+    if !conv_supports(g) {
+        return long_supported(g, filter) && {
+            overlapping_long(p, buf, in_off, out_off, filter, bias);
+            true
+        };
     }
     if cin_g % 8 == 0 && 2 * in_c <= XW_BYTES {
         let base = buf.as_mut_ptr();
@@ -1791,6 +1798,57 @@ pub(crate) fn overlapping(
     }
     overlapping_copies(p, buf, in_off, out_off, filter, bias, cin_g, cout_g);
     true
+}
+
+/// Whether [`pointwise_long`] (and [`overlapping_long`]) take a convolution the widened filter
+/// blocks do not ([`conv_supports`]: windows above [`MAX_K`] elements, e.g. MobileNetV3-Large's
+/// 960-channel projections, which otherwise ran the portable loop at 4.8 instructions per
+/// MAC): pointwise, one group, and rows the fully connected layer's DSP loop reads
+/// (`rows_supported`). Not on Helium cores, whose compiler-vectorized portable loop is faster
+/// (as for the fully connected layer).
+pub(crate) fn long_supported(g: &ConvGeometry, filter: &[i8]) -> bool {
+    !cfg!(bfmd_mve)
+        && is_pointwise(g)
+        && g.groups == 1
+        && crate::s8::fully_connected::dsp::rows_supported(g.input.c, filter)
+}
+
+/// The pointwise convolution with windows too long for the widened filter blocks, on the fully
+/// connected layer's DSP loop: every pixel is a fully connected layer (`[out_c, in_c]`
+/// weights, the same requantization). The caller has checked every argument and
+/// [`long_supported`].
+pub(crate) fn pointwise_long(
+    p: &ConvS8Params,
+    input: &[i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    let (in_c, out_c) = (p.geometry.input.c, p.geometry.output.c);
+    for (x, y) in input.chunks_exact(in_c).zip(output.chunks_exact_mut(out_c)) {
+        crate::s8::fully_connected::dsp::rows(&p.quant, x, filter, bias, y);
+    }
+}
+
+/// [`pointwise_long`] with the output overlapping the input in `buf` (the condition of
+/// [`overlapping`]): each input pixel is copied to the stack before its output is written.
+#[inline(never)]
+fn overlapping_long(
+    p: &ConvS8Params,
+    buf: &mut [i8],
+    in_off: usize,
+    out_off: usize,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+) {
+    let g = &p.geometry;
+    let (in_c, out_c) = (g.input.c, g.output.c);
+    let mut x = [0i8; OVERLAP_BLOCK_BYTES];
+    for px in 0..g.input.pixels() {
+        x[..in_c].copy_from_slice(&buf[in_off + px * in_c..in_off + (px + 1) * in_c]);
+        let y = &mut buf[out_off + px * out_c..out_off + (px + 1) * out_c];
+        crate::s8::fully_connected::dsp::rows(&p.quant, &x[..in_c], filter, bias, y);
+    }
 }
 
 /// [`overlapping`] for group widths that are not a multiple of 8: blocks of pixels copied to

@@ -399,6 +399,10 @@ pub fn conv_s8(
             dsp::conv_loop(p, input, filter, bias, output, cin_g, cout_g);
             return Ok(());
         }
+        if dsp::long_supported(&p.geometry, filter) {
+            dsp::pointwise_long(p, input, filter, bias, output);
+            return Ok(());
+        }
     }
     #[cfg(bfmd_neon)]
     return neon::conv_s8(p, input, filter, bias, output, scratch);

@@ -612,6 +612,12 @@ const CONV: &[ConvCase] = &[
     cc("vww_pointwise_12x12x32", s(1, 12, 12, 32), 32, (1, 1)),
     // Group width above 256: the pointwise path's full-size filter block and smaller chunks.
     cc("pointwise_320_to_12", s(1, 5, 5, 320), 12, (1, 1)),
+    // Windows above the widened blocks' 512 elements: every pixel on the fully connected
+    // layer's loop (MobileNetV3-Large's projections); an odd output count (the last row paired
+    // with itself) and a row longer than its 1024-input chunk.
+    cc("pointwise_long_528_to_88", s(1, 3, 3, 528), 88, (1, 1)),
+    cc("pointwise_long_960_to_9", s(1, 2, 2, 960), 9, (1, 1)),
+    cc("pointwise_long_1280_to_6", s(1, 2, 1, 1280), 6, (1, 1)),
     cc("vww_pointwise_12x12x64", s(1, 12, 12, 64), 64, (1, 1)),
     cc("vww_pointwise_6x6x128", s(1, 6, 6, 128), 128, (1, 1)),
     cc("vww_pointwise_3x3x128_to_256", s(1, 3, 3, 128), 256, (1, 1)),
