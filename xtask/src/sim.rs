@@ -127,30 +127,10 @@ fn trace_functions(board: &Board, elf: &Path, input: &Path) -> Result<crate::hot
         std::fs::copy(input, dir.join("in_0.bin"))
             .map_err(|e| format!("copying input {}: {e}", input.display()))?;
         let fifo = dir.join("trace.fifo");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .map_err(|e| format!("mkfifo: {e}"))?;
-        if !made.success() {
-            return Err(format!("mkfifo {} failed ({made})", fifo.display()));
-        }
-        let reader = {
-            let fifo = fifo.clone();
-            std::thread::spawn(move || {
-                // Blocks until QEMU opens the pipe for writing (or `unblock` below does).
-                let f =
-                    std::fs::File::open(&fifo).map_err(|e| format!("{}: {e}", fifo.display()))?;
-                crate::hot::parse(std::io::BufReader::new(f))
-            })
-        };
+        let reader = trace_reader(&fifo)?;
         let run = qemu::run_traced(board, elf, &dir, &["in_0.bin".to_string()], &fifo, TIMEOUT);
         if run.is_err() {
-            // Until the reader has opened the pipe, an attempt finds no reader and does
-            // nothing; the first one after pairs with it and ends its trace.
-            while !reader.is_finished() {
-                unblock(&fifo);
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
+            release(&fifo, &reader);
         }
         let profile = reader
             .join()
@@ -162,17 +142,40 @@ fn trace_functions(board: &Board, elf: &Path, input: &Path) -> Result<crate::hot
     r
 }
 
-/// Opens and closes `fifo` for writing without blocking, so that a reader waiting for a writer
-/// (QEMU failed before opening its log) sees the end of the trace. Without a reader waiting,
-/// the open fails and nothing happens.
-fn unblock(fifo: &Path) {
+/// The thread counting a trace: its instructions per function once the writer closes the pipe.
+type TraceReader = std::thread::JoinHandle<Result<crate::hot::Profile, String>>;
+
+/// Makes the named pipe `fifo` and a thread that counts the trace coming through it, blocking
+/// until a writer opens it (QEMU, or [`release`]).
+fn trace_reader(fifo: &Path) -> Result<TraceReader, String> {
+    let made = std::process::Command::new("mkfifo")
+        .arg(fifo)
+        .status()
+        .map_err(|e| format!("mkfifo: {e}"))?;
+    if !made.success() {
+        return Err(format!("mkfifo {} failed ({made})", fifo.display()));
+    }
+    let fifo = fifo.to_path_buf();
+    Ok(std::thread::spawn(move || {
+        let f = std::fs::File::open(&fifo).map_err(|e| format!("{}: {e}", fifo.display()))?;
+        crate::hot::parse(std::io::BufReader::new(f))
+    }))
+}
+
+/// Ends `reader`'s trace when QEMU failed before opening the pipe: opens and closes it for
+/// writing without blocking until the reader is done. Before the reader has opened the pipe an
+/// attempt finds no reader and does nothing; the first one after pairs with it.
+fn release(fifo: &Path, reader: &TraceReader) {
     use std::os::unix::fs::OpenOptionsExt;
     /// `O_NONBLOCK` on Linux.
     const O_NONBLOCK: i32 = 0o4000;
-    let _ = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(O_NONBLOCK)
-        .open(fifo);
+    while !reader.is_finished() {
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(O_NONBLOCK)
+            .open(fifo);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 fn scratch_dir(board: &Board) -> Result<PathBuf, String> {
@@ -358,28 +361,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    /// A reader blocked on a pipe nobody writes is released by `unblock`, as when QEMU fails
+    /// A reader blocked on a pipe nobody writes is released by `release`, as when QEMU fails
     /// before opening its trace.
     #[test]
-    fn unblock_ends_a_waiting_reader() {
-        let dir = std::env::temp_dir().join(format!("bfmd-unblock-{}", std::process::id()));
+    fn release_ends_a_waiting_reader() {
+        let dir = std::env::temp_dir().join(format!("bfmd-release-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let fifo = dir.join("t.fifo");
-        assert!(std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success());
-        let f2 = fifo.clone();
-        let reader = std::thread::spawn(move || {
-            let f = std::fs::File::open(&f2).unwrap();
-            crate::hot::parse(std::io::BufReader::new(f)).unwrap()
-        });
-        while !reader.is_finished() {
-            unblock(&fifo);
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        assert_eq!(reader.join().unwrap(), crate::hot::Profile::default());
+        let reader = trace_reader(&fifo).unwrap();
+        release(&fifo, &reader);
+        assert_eq!(
+            reader.join().unwrap().unwrap(),
+            crate::hot::Profile::default()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -681,6 +681,21 @@ macro_rules! dot4x8w {
     };
 }
 
+/// Seven [`dot4x4`]: one [`QUAD_WINDOW`] of raw inputs.
+macro_rules! dot4x7 {
+    () => {
+        concat!(
+            dot4x4!(),
+            dot4x4!(),
+            dot4x4!(),
+            dot4x4!(),
+            dot4x4!(),
+            dot4x4!(),
+            dot4x4!(),
+        )
+    };
+}
+
 /// The window loop: `[{w}, #-24]` steps of eight elements, four at a time by `$dot4`
 /// ([`dot4x4`] on raw int8 inputs, [`dot4x4w`] on widened ones). Two steps per iteration
 /// (the loop overhead is a tenth of a step on long windows); an odd step count enters the
@@ -1136,18 +1151,7 @@ impl<const N: usize> DotBlock<N> {
                 };
             }
             match (widened, self.steps) {
-                (false, _) if self.quads as usize * 4 == QUAD_WINDOW => rq!(
-                    "224",
-                    concat!(
-                        dot4x4!(),
-                        dot4x4!(),
-                        dot4x4!(),
-                        dot4x4!(),
-                        dot4x4!(),
-                        dot4x4!(),
-                        dot4x4!()
-                    )
-                ),
+                (false, _) if self.quads as usize * 4 == QUAD_WINDOW => rq!("224", dot4x7!()),
                 (true, 8) => rq!("512", concat!(dot4x8w!(), dot4x8w!())),
                 (true, 16) => rq!(
                     "1024",
@@ -1170,13 +1174,7 @@ impl<const N: usize> DotBlock<N> {
             // whole eight-element steps only).
             unsafe {
                 asm!(
-                    dot4x4!(),
-                    dot4x4!(),
-                    dot4x4!(),
-                    dot4x4!(),
-                    dot4x4!(),
-                    dot4x4!(),
-                    dot4x4!(),
+                    dot4x7!(),
                     a0 = inout(reg) acc[0], a1 = inout(reg) acc[1],
                     a2 = inout(reg) acc[2], a3 = inout(reg) acc[3],
                     x = inout(reg) x => _, w = inout(reg) w => _,
