@@ -23,6 +23,7 @@ use std::fmt;
 mod auto;
 mod fuse;
 mod lut;
+mod wide;
 
 /// What went wrong while building a model: which op (index, kind) or tensor, and why.
 #[derive(Clone, Debug, PartialEq)]
@@ -160,7 +161,16 @@ pub struct BuildOptions {
     /// each, tables computed by running the original ops on the 256 int8 values (see
     /// `builder/lut.rs`). `false` keeps the ops as added.
     pub fold_luts: bool,
+    /// Store the weights of int8 fully connected layers with at most this many weights (and
+    /// rows of a multiple of 4 elements) as int16 pairs, the layout the DSP loop multiplies
+    /// without widening (see `builder/wide.rs`): 17 % fewer instructions for a 256 -> 10
+    /// layer on the Cortex-M7 (9 % fewer on the M55), twice the flash for its weights. `0` keeps every layer int8.
+    pub wide_fc_weights: usize,
 }
+
+/// The default of [`BuildOptions::wide_fc_weights`]: layers of up to 16 KiB of int8 weights
+/// (a classifier head such as 1024 -> 16), so at most 16 KiB more flash per layer.
+pub const DEFAULT_WIDE_FC_WEIGHTS: usize = 16_384;
 
 impl Default for BuildOptions {
     fn default() -> Self {
@@ -168,6 +178,7 @@ impl Default for BuildOptions {
             in_place: true,
             fuse_shuffles: true,
             fold_luts: true,
+            wide_fc_weights: DEFAULT_WIDE_FC_WEIGHTS,
         }
     }
 }
@@ -1502,11 +1513,20 @@ fn put_u32(b: &mut [u8], off: usize, v: u32) {
 }
 
 impl GraphBuilder {
-    /// Validates the graph, fuses channel-shuffle chains (unless
+    /// Validates the graph, packs small fully connected layers' weights (unless
+    /// [`BuildOptions::wide_fc_weights`] is 0), fuses channel-shuffle chains (unless
     /// [`BuildOptions::fuse_shuffles`] is off), folds int8 elementwise chains into lookup
     /// tables (unless [`BuildOptions::fold_luts`] is off), plans the arena (see [`crate::plan`]),
     /// serializes the blob, parses it back as a self-check, and reports the plan.
     pub fn finish(&self, options: BuildOptions) -> BuildResult<Built> {
+        match wide::pack_fc_weights(self, options.wide_fc_weights) {
+            Some(packed) => packed.finish_packed(options),
+            None => self.finish_packed(options),
+        }
+    }
+
+    /// [`GraphBuilder::finish`] after the weight packing.
+    fn finish_packed(&self, options: BuildOptions) -> BuildResult<Built> {
         if self.inputs.is_empty() || self.outputs.is_empty() {
             return Err(self.err("a model needs at least one graph input and one graph output"));
         }

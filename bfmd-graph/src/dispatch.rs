@@ -224,8 +224,11 @@ fn rows_result(
 
 fn fully_connected(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     use ops::fc::*;
-    let w = io.in_shape(1)?;
-    let (out_f, in_f) = (w.n, w.c);
+    let w = io.in_info(1)?;
+    // int8 weights stored as int16 pairs (validated at parse time): `I32` words, two per
+    // pair of features.
+    let wide = dtype == DType::S8 && w.dtype == DType::I32;
+    let (out_f, in_f) = (w.shape.n, if wide { 2 * w.shape.c } else { w.shape.c });
     let geometry = FullyConnectedGeometry::new(io.in_shape(0)?.len() / in_f.max(1), in_f, out_f);
     let scratch = io.scratch()?;
     let r = match dtype {
@@ -234,13 +237,15 @@ fn fully_connected(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
                 geometry,
                 quant: channel_quant(io, [INPUT_OFFSET, OUTPUT_OFFSET, ACT_MIN, ACT_MAX])?,
             };
-            let (x, wt, b) = (
-                io.input::<i8>(0)?,
-                io.input::<i8>(1)?,
-                io.opt_input::<i32>(2)?,
-            );
+            let (x, b) = (io.input::<i8>(0)?, io.opt_input::<i32>(2)?);
             let y = io.output::<i8>(0)?;
-            s8::fully_connected::fully_connected_s8(&p, x, wt, b, y, scratch)
+            if wide {
+                let wt = io.input::<i32>(1)?;
+                s8::fully_connected::fully_connected_s8_wide(&p, x, wt, b, y, scratch)
+            } else {
+                let wt = io.input::<i8>(1)?;
+                s8::fully_connected::fully_connected_s8(&p, x, wt, b, y, scratch)
+            }
         }
         DType::F16 => {
             let (act_min, act_max) = clamp_f32(io, ACT_MIN, ACT_MAX);

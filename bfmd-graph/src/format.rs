@@ -42,8 +42,10 @@ use bfmd_kernels::Shape;
 /// The four bytes every model starts with.
 pub const MAGIC: [u8; 4] = *b"BFMD";
 /// The format version this crate reads and writes. 2: the `ConcatShuffleSplit` op kind (a
-/// version-1 reader would reject its code anyway; the bump makes the error say why).
-pub const VERSION: u16 = 2;
+/// version-1 reader would reject its code anyway; the bump makes the error say why). 3: int8
+/// `FullyConnected` weights may be stored as int16 pairs (an `I32` constant, see
+/// `builder/wide.rs`).
+pub const VERSION: u16 = 3;
 /// Size of the header in bytes.
 pub const HEADER_LEN: usize = 64;
 /// Size of one tensor record in bytes.

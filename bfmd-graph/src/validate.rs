@@ -283,12 +283,27 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             let (wt, w) = c.input(1)?;
             let y = c.output(0)?;
             c.same_dtype(x, dtype)?;
-            let (out_f, in_f) = (w.shape.n, w.shape.c);
             c.ensure(
                 w.shape.h == 1 && w.shape.w == 1,
                 "weights must be [out, in]",
             )?;
-            c.constant((wt, w), dtype, out_f * in_f)?;
+            // int8 weights may be stored as int16 pairs (`builder/wide.rs`): `I32` words of
+            // shape `(out, 1, 1, in / 2)`, every lane an int8 value.
+            let wide = s8 && w.dtype == DType::I32;
+            let (out_f, in_f) = (w.shape.n, if wide { 2 * w.shape.c } else { w.shape.c });
+            if wide {
+                c.constant((wt, w), DType::I32, w.len())?;
+                c.ensure(in_f % 4 == 0, "packed weights need rows of a multiple of 4")?;
+                c.ensure(
+                    bfmd_kernels::s8::fully_connected::fully_connected_s8_wide_valid(
+                        c.m.constant_as::<i32>(wt)?,
+                    ),
+                    "packed weights hold a value outside int8",
+                )?;
+            } else {
+                c.constant((wt, w), dtype, out_f * in_f)?;
+            }
+            c.ensure(in_f > 0, "weights have no in features")?;
             c.ensure(
                 x.1.len() % in_f == 0,
                 "input length not a multiple of in features",

@@ -43,7 +43,7 @@ fn a_one_conv_model_has_the_documented_layout() {
 
     // Header.
     assert_eq!(&blob[..4], b"BFMD");
-    assert_eq!((u16_at(blob, 4), u16_at(blob, 6)), (2, 64));
+    assert_eq!((u16_at(blob, 4), u16_at(blob, 6)), (3, 64));
     assert_eq!(u32_at(blob, 8) as usize, blob.len());
     assert_eq!(u32_at(blob, 12), crc32(&blob[16..]));
     // Largest first: the output (48 bytes) at 0, the input (32 bytes, live at the op too) at 48.

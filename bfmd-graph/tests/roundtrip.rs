@@ -6,7 +6,9 @@
 
 mod common;
 
-use bfmd_graph::builder::{BuildOptions, Built, ConvOptions, GraphBuilder, PoolOptions, Quant};
+use bfmd_graph::builder::{
+    BuildOptions, Built, ConvOptions, GraphBuilder, PoolOptions, Quant, DEFAULT_WIDE_FC_WEIGHTS,
+};
 use bfmd_graph::{DType, OpKind, Variant};
 use bfmd_kernels::half::f16;
 use bfmd_kernels::quant::FusedActivation;
@@ -21,11 +23,13 @@ const BOTH: [BuildOptions; 2] = [
         in_place: true,
         fuse_shuffles: true,
         fold_luts: false,
+        wide_fc_weights: DEFAULT_WIDE_FC_WEIGHTS,
     },
     BuildOptions {
         in_place: false,
         fuse_shuffles: true,
         fold_luts: false,
+        wide_fc_weights: DEFAULT_WIDE_FC_WEIGHTS,
     },
 ];
 

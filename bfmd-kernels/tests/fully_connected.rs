@@ -143,6 +143,7 @@ fn run_case(
         &out2,
         &want,
     );
+    check_wide(name, &p, &input, &weights, bias_s, &want);
     let act_q = (p.quant.act_min, p.quant.act_max);
     let what = format!("{name}: int8 vs real");
     assert_within_quant_bound(&what, &out, &real, &mag, k, out_scale, out_zp, act_q);
@@ -201,6 +202,80 @@ fn run_case(
         act_f,
         false,
     );
+}
+
+/// The packed-weight layer (dispatcher and portable loop) against the oracle's output `want`,
+/// when the row length allows packing; otherwise the packer must refuse it.
+fn check_wide(
+    name: &str,
+    p: &FullyConnectedS8Params,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    want: &[i8],
+) {
+    let g = p.geometry;
+    let mut packed = vec![0i32; s8fc::fully_connected_s8_wide_len(&g)];
+    let r = s8fc::pack_fully_connected_s8_wide(&g, weights, &mut packed);
+    if g.in_features % 4 != 0 {
+        assert!(
+            matches!(r, Err(Error::BadParam { .. })),
+            "{name}: packing {} features gave {r:?}",
+            g.in_features
+        );
+        return;
+    }
+    r.unwrap();
+    assert!(s8fc::fully_connected_s8_wide_valid(&packed), "{name}");
+    let mut out = vec![0i8; g.output_len()];
+    s8fc::fully_connected_s8_wide(p, input, &packed, bias, &mut out, &mut []).unwrap();
+    assert_bit_exact(&format!("{name}: fully_connected_s8_wide"), &out, want);
+    let mut out2 = vec![0i8; g.output_len()];
+    portable::fully_connected_s8_wide(p, input, &packed, bias, &mut out2, &mut []).unwrap();
+    assert_bit_exact(
+        &format!("{name}: portable::fully_connected_s8_wide"),
+        &out2,
+        want,
+    );
+}
+
+/// The packed layout, element by element: two int16 lanes per word, low lane first.
+#[test]
+fn wide_packing_layout() {
+    let g = FullyConnectedGeometry::new(1, 8, 1);
+    let w = [1i8, -2, 3, -128, 127, 0, -1, 5];
+    let mut packed = [0i32; 4];
+    s8fc::pack_fully_connected_s8_wide(&g, &w, &mut packed).unwrap();
+    let word = |lo: i32, hi: i32| (lo & 0xffff) | (hi << 16);
+    assert_eq!(
+        packed,
+        [word(1, -2), word(3, -128), word(127, 0), word(-1, 5)]
+    );
+    assert!(s8fc::fully_connected_s8_wide_valid(&packed));
+    assert!(!s8fc::fully_connected_s8_wide_valid(&[word(128, 0)]));
+    assert!(!s8fc::fully_connected_s8_wide_valid(&[word(0, -129)]));
+    let mut short = [0i32; 3];
+    assert!(matches!(
+        s8fc::pack_fully_connected_s8_wide(&g, &w, &mut short),
+        Err(Error::BufferLength { .. })
+    ));
+    let p = FullyConnectedS8Params {
+        geometry: g,
+        quant: plain_quant(&[1 << 30], &[0]),
+    };
+    let mut out = [0i8; 1];
+    assert!(matches!(
+        s8fc::fully_connected_s8_wide(&p, &[0; 8], &packed[..3], None, &mut out, &mut []),
+        Err(Error::BufferLength { .. })
+    ));
+    let odd = FullyConnectedS8Params {
+        geometry: FullyConnectedGeometry::new(1, 6, 1),
+        ..p
+    };
+    assert!(matches!(
+        s8fc::fully_connected_s8_wide(&odd, &[0; 6], &packed[..3], None, &mut out, &mut []),
+        Err(Error::BadParam { .. })
+    ));
 }
 
 #[test]
@@ -275,6 +350,27 @@ fn battery() {
             FullyConnectedGeometry::new(1, 9, 1),
             false,
             false,
+            none,
+        ),
+        (
+            "row_tail_of_4",
+            FullyConnectedGeometry::new(2, 12, 7),
+            true,
+            true,
+            none,
+        ),
+        (
+            "long_rows_2052_to_3",
+            FullyConnectedGeometry::new(1, 2052, 3),
+            true,
+            true,
+            none,
+        ),
+        (
+            "many_outputs_520_to_35",
+            FullyConnectedGeometry::new(2, 520, 35),
+            false,
+            true,
             none,
         ),
     ];

@@ -275,6 +275,13 @@ fn shapes(o: &Options) -> Result<Value, String> {
             e["portable_instructions"] = json!(n);
             e["portable_path"] = json!(path);
         }
+        // A shape whose default layer stores its weights in another layout (f2: int16 pairs)
+        // is also measured with int8 weights, as `<id>-int8`.
+        if let Some(v) = dsp.iter().find(|x| x.id == format!("{id}-int8")) {
+            e["int8_weights_instructions"] = json!(v.instructions);
+            e["int8_weights_path"] = json!(v.path);
+            e["int8_weights_ratio_to_cmsis_nn"] = json!(v.instructions as f64 / *cmsis as f64);
+        }
         if let Some((d, p)) = m55_pair {
             e["m55_instructions"] = json!(d.instructions);
             e["m55_path"] = json!(d.path);
@@ -484,6 +491,20 @@ fn tables(results: &Value) -> String {
                 e.get("m55_portable_instructions")
                     .map_or("-".into(), |v| v.to_string()),
             ));
+        }
+    }
+    if let Some(m) = results["shapes"].as_object() {
+        for (id, e) in m {
+            if let Some(n) = e.get("int8_weights_instructions") {
+                s.push_str(&format!(
+                    "\n{id}: path `{}` reads weights the importer stored as int16 pairs \
+                     (fully connected layers of up to 16,384 weights, twice their flash); \
+                     with int8 weights (`{}`) the layer takes {n} instructions ({:.2}x).\n",
+                    e["path"].as_str().unwrap_or(""),
+                    e["int8_weights_path"].as_str().unwrap_or(""),
+                    e["int8_weights_ratio_to_cmsis_nn"].as_f64().unwrap_or(0.0),
+                ));
+            }
         }
     }
     if let Some(m) = results["models"].as_object() {

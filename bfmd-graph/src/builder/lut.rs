@@ -219,6 +219,7 @@ fn table(g: &GraphBuilder, eval: &[usize], x: u16) -> BuildResult<[i8; 256]> {
         in_place: false,
         fuse_shuffles: false,
         fold_luts: false,
+        wide_fc_weights: 0,
     })?;
     let model = built.blob.model()?;
     let mut words = vec![0u128; model.arena_bytes().div_ceil(16)];

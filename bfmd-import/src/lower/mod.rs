@@ -60,6 +60,10 @@ pub struct LowerOptions {
     /// activations, requantizations) into one lookup-table op each
     /// ([`BuildOptions::fold_luts`]; bit-identical by construction).
     pub fold_luts: bool,
+    /// Let the builder store the weights of int8 fully connected layers with at most this many
+    /// weights as int16 pairs ([`BuildOptions::wide_fc_weights`]; bit-identical, faster on DSP
+    /// cores, twice those weights' flash); `0` keeps them int8.
+    pub wide_fc_weights: usize,
     /// TFLite tensor indices to expose as extra graph outputs after the model's own, to compare
     /// intermediate tensors with a reference interpreter. They live to the end of the run, so
     /// the arena grows.
@@ -73,6 +77,7 @@ impl Default for LowerOptions {
             fold_channel_shuffles: true,
             fuse_shuffles: true,
             fold_luts: true,
+            wide_fc_weights: bfmd_graph::builder::DEFAULT_WIDE_FC_WEIGHTS,
             extra_outputs: Vec::new(),
         }
     }
@@ -122,6 +127,7 @@ pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, Imp
             in_place: options.in_place,
             fuse_shuffles: options.fuse_shuffles,
             fold_luts: options.fold_luts,
+            wide_fc_weights: options.wide_fc_weights,
         })
         .map_err(|e| {
             let op = e.op.and_then(|(j, _)| l.sources.get(j).map(|s| s.op));

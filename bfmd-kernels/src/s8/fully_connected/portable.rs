@@ -1,6 +1,6 @@
 //! Portable inner loop of the int8 fully connected layer, callable on every target.
 
-use super::{check_fully_connected_s8, FullyConnectedS8Params};
+use super::{check_fully_connected_s8, check_fully_connected_s8_wide, FullyConnectedS8Params};
 use crate::error::Result;
 use crate::s8::conv::portable::{i8_to_i32, pointwise_pixel};
 
@@ -32,6 +32,96 @@ pub fn fully_connected_s8(
         let x = &input[b * k..(b + 1) * k];
         let out_row = &mut output[b * n..(b + 1) * n];
         pointwise_pixel(&p.quant, x, i8_to_i32, weights, bias, out_row, k, n);
+    }
+    Ok(())
+}
+
+/// Inputs widened per chunk by [`fully_connected_s8_wide`] (a 1 KiB stack buffer).
+const WIDE_CHUNK: usize = 512;
+
+/// Outputs accumulated together while a long row is summed a chunk at a time.
+const WIDE_GROUP: usize = 32;
+
+/// The packed words of `weights` as their int16 lanes in memory order: the int16 weights
+/// `[out_features, in_features]`, row-major.
+fn wide_lanes(words: &[i32]) -> &[i16] {
+    const _: () = assert!(
+        cfg!(target_endian = "little"),
+        "the packed lanes are read in little-endian order"
+    );
+    // SAFETY: `i16` has no invalid bit patterns and an alignment (2) dividing `i32`'s; the
+    // slice covers exactly the words' bytes and borrows them for the same lifetime. On a
+    // little-endian target the low lane of each word comes first (checked above).
+    unsafe { core::slice::from_raw_parts(words.as_ptr().cast::<i16>(), 2 * words.len()) }
+}
+
+/// [`super::fully_connected_s8_wide`] on the portable path: each chunk of the input row is
+/// widened once, with the input offset added, to int16, so every output is a plain int16 dot
+/// product over contiguous lanes, which compilers vectorize (Helium `VMLAVA.S16`, NEON,
+/// SSE2 `PMADDWD`).
+///
+/// # Errors
+/// Those of [`super::fully_connected_s8_wide`].
+pub fn fully_connected_s8_wide(
+    p: &FullyConnectedS8Params,
+    input: &[i8],
+    weights: &[i32],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+    scratch: &mut [u8],
+) -> Result<()> {
+    check_fully_connected_s8_wide(
+        p,
+        input.len(),
+        weights.len(),
+        bias,
+        output.len(),
+        scratch.len(),
+    )?;
+    let (k, n) = (p.geometry.in_features, p.geometry.out_features);
+    let off = p.quant.input_offset;
+    let lanes = wide_lanes(weights);
+    let mut xw = [0i16; WIDE_CHUNK];
+    let mut acc = [0i32; WIDE_GROUP];
+    for b in 0..p.geometry.batch {
+        let x = &input[b * k..(b + 1) * k];
+        let out_row = &mut output[b * n..(b + 1) * n];
+        for g0 in (0..n).step_by(WIDE_GROUP) {
+            let gn = WIDE_GROUP.min(n - g0);
+            for (j, a) in acc[..gn].iter_mut().enumerate() {
+                *a = bias.map_or(0, |b| b[g0 + j]);
+            }
+            for c0 in (0..k).step_by(WIDE_CHUNK) {
+                let cl = WIDE_CHUNK.min(k - c0);
+                // `x + off` is in -255..=255 (`validate` bounds the offset): it fits int16.
+                for (w, &x) in xw[..cl].iter_mut().zip(&x[c0..c0 + cl]) {
+                    *w = (x as i32 + off) as i16;
+                }
+                // Two outputs per pass share each load of the widened input. Products of
+                // int16 values fit in i32; the sums wrap like TFLM's.
+                let row = |j: usize| &lanes[(g0 + j) * k + c0..(g0 + j) * k + c0 + cl];
+                let mut j = 0;
+                while j + 1 < gn {
+                    let (r0, r1) = (row(j), row(j + 1));
+                    let (mut a0, mut a1) = (acc[j], acc[j + 1]);
+                    for ((&x, &w0), &w1) in xw[..cl].iter().zip(r0).zip(r1) {
+                        a0 = a0.wrapping_add(w0 as i32 * x as i32);
+                        a1 = a1.wrapping_add(w1 as i32 * x as i32);
+                    }
+                    (acc[j], acc[j + 1]) = (a0, a1);
+                    j += 2;
+                }
+                if j < gn {
+                    acc[j] = row(j)
+                        .iter()
+                        .zip(&xw[..cl])
+                        .fold(acc[j], |a, (&w, &x)| a.wrapping_add(w as i32 * x as i32));
+                }
+            }
+            for (j, &a) in acc[..gn].iter().enumerate() {
+                out_row[g0 + j] = p.quant.requantize(a, g0 + j);
+            }
+        }
     }
     Ok(())
 }

@@ -433,6 +433,23 @@ fn fc_case(
             &mut [],
         );
         t.check("fully_connected", name, (ra, &a), (rb, &b));
+        if g.in_features % 4 == 0 {
+            // The packed-weight layer must give the int8 portable loop's bytes too.
+            let mut packed = vec![0i32; fully_connected::fully_connected_s8_wide_len(&g)];
+            let rp = fully_connected::pack_fully_connected_s8_wide(&g, &d.filter, &mut packed);
+            let mut c = vec![2i8; g.batch * g.out_features];
+            let rc = rp.and_then(|()| {
+                fully_connected::fully_connected_s8_wide(
+                    &p,
+                    &d.input,
+                    &packed,
+                    bias,
+                    &mut c,
+                    &mut scratch,
+                )
+            });
+            t.check("fully_connected_wide", name, (rc, &c), (rb, &b));
+        }
     }
 }
 
@@ -745,6 +762,9 @@ fn fc_battery(t: &mut Tally, rng: &mut Rng) {
             FullyConnectedGeometry::new(1, 1280, 20),
         ),
         ("fc_9_to_16", FullyConnectedGeometry::new(1, 9, 16)),
+        ("fc_12_to_5_tail", FullyConnectedGeometry::new(2, 12, 5)),
+        ("fc_2052_to_3_long", FullyConnectedGeometry::new(1, 2052, 3)),
+        ("fc_520_to_70_groups", FullyConnectedGeometry::new(1, 520, 70)),
     ];
     for (name, g) in cases {
         fc_case(t, rng, name, g, &REGIMES);
