@@ -164,7 +164,8 @@ pub struct BuildOptions {
     /// Store the weights of int8 fully connected layers with at most this many weights (and
     /// rows of a multiple of 4 elements) as int16 pairs, the layout the DSP loop multiplies
     /// without widening (see `builder/wide.rs`): 17 % fewer instructions for a 256 -> 10
-    /// layer on the Cortex-M7 (9 % fewer on the M55), twice the flash for its weights. `0` keeps every layer int8.
+    /// layer on the Cortex-M7 (9 % fewer on the M55), twice the flash for its weights. `0`
+    /// keeps every layer int8.
     pub wide_fc_weights: usize,
 }
 

@@ -269,8 +269,9 @@ pub(crate) fn check_fully_connected_s8_wide(
 /// result as [`fully_connected_s8`] on the unpacked weights, bit for bit, in fewer
 /// instructions (no widening of the weights on DSP cores: 0.81 instead of 1.19 instructions per
 /// MAC in the dot product, 3,707 instead of 4,466 for 256 -> 10 on the Cortex-M7; on Helium
-/// cores a vectorized int16 dot product, 2,810 instead of 3,083), for twice the weights' flash. The importer packs
-/// the small layers (`BuildOptions::wide_fc_weights` in `bfmd-graph`).
+/// cores a vectorized int16 dot product, 2,810 instead of 3,083), for twice the weights'
+/// flash. The importer packs the small layers (`BuildOptions::wide_fc_weights` in
+/// `bfmd-graph`).
 ///
 /// * `input`: int8 `[batch, in_features]`, `in_features` a multiple of 4;
 /// * `weights`: [`fully_connected_s8_wide_len`] packed words whose lanes hold int8 values
