@@ -225,10 +225,8 @@ fn rows_result(
 fn fully_connected(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     use ops::fc::*;
     let w = io.in_info(1)?;
-    // int8 weights stored as int16 pairs (validated at parse time): `I32` words, two per
-    // pair of features.
-    let wide = dtype == DType::S8 && w.dtype == DType::I32;
-    let (out_f, in_f) = (w.shape.n, if wide { 2 * w.shape.c } else { w.shape.c });
+    // int8 weights stored as int16 pairs (validated at parse time) run the packed kernel.
+    let (out_f, in_f, wide) = ops::fc::dims(dtype, w.dtype, w.shape);
     let geometry = FullyConnectedGeometry::new(io.in_shape(0)?.len() / in_f.max(1), in_f, out_f);
     let scratch = io.scratch()?;
     let r = match dtype {

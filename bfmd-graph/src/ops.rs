@@ -266,8 +266,9 @@ pub mod conv {
 /// Parameter words of `FullyConnected`.
 ///
 /// Inputs: `0` input (`[batches, in]` as any shape of `batches * in` elements), `1` weights
-/// (`[out, in]`, stored as shape `(out, 1, 1, in)`), `2` bias or [`NO_TENSOR`], and for int8
-/// `3` multipliers and `4` shifts (1 element for per-tensor, `out` for per-channel weights).
+/// (`[out, in]`, stored as shape `(out, 1, 1, in)`, or for int8 as int16 pairs, see
+/// `fc::dims`), `2` bias or [`NO_TENSOR`], and for int8 `3` multipliers and `4` shifts (1
+/// element for per-tensor, `out` for per-channel weights).
 pub mod fc {
     /// int8: `-input_zero_point`.
     pub const INPUT_OFFSET: usize = 0;
@@ -281,6 +282,19 @@ pub mod fc {
     pub const ACT_MAX: usize = 4;
     /// Number of words.
     pub const WORDS: usize = 5;
+
+    /// `(out, in, packed)` of a fully connected op of `dtype` from its weights' dtype and
+    /// shape: int8 weights may be stored as int16 pairs (`builder/wide.rs`), `I32` words of
+    /// shape `(out, 1, 1, in / 2)`.
+    pub(crate) fn dims(
+        dtype: super::DType,
+        weights_dtype: super::DType,
+        weights: bfmd_kernels::Shape,
+    ) -> (usize, usize, bool) {
+        let packed = dtype == super::DType::S8 && weights_dtype == super::DType::I32;
+        let in_f = if packed { 2 * weights.c } else { weights.c };
+        (weights.n, in_f, packed)
+    }
 }
 
 /// Parameter words of `MaxPool2d` and `AvgPool2d`.

@@ -287,10 +287,8 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 w.shape.h == 1 && w.shape.w == 1,
                 "weights must be [out, in]",
             )?;
-            // int8 weights may be stored as int16 pairs (`builder/wide.rs`): `I32` words of
-            // shape `(out, 1, 1, in / 2)`, every lane an int8 value.
-            let wide = s8 && w.dtype == DType::I32;
-            let (out_f, in_f) = (w.shape.n, if wide { 2 * w.shape.c } else { w.shape.c });
+            // Packed int16 pairs: every lane must hold an int8 value.
+            let (out_f, in_f, wide) = ops::fc::dims(dtype, w.dtype, w.shape);
             if wide {
                 c.constant((wt, w), DType::I32, w.len())?;
                 c.ensure(in_f % 4 == 0, "packed weights need rows of a multiple of 4")?;
