@@ -498,9 +498,10 @@ fn tables(results: &Value) -> String {
             if let Some(n) = e.get("int8_weights_instructions") {
                 s.push_str(&format!(
                     "\n{id}: path `{}` reads weights the importer stored as int16 pairs \
-                     (fully connected layers of up to 16,384 weights, twice their flash); \
+                     (fully connected layers of up to {} weights, twice their flash); \
                      with int8 weights (`{}`) the layer takes {n} instructions ({:.2}x).\n",
                     e["path"].as_str().unwrap_or(""),
+                    bfmd_graph::builder::DEFAULT_WIDE_FC_WEIGHTS,
                     e["int8_weights_path"].as_str().unwrap_or(""),
                     e["int8_weights_ratio_to_cmsis_nn"].as_f64().unwrap_or(0.0),
                 ));
