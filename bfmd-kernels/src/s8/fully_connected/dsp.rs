@@ -581,6 +581,21 @@ pub(crate) fn rows_with<R: FilterRows>(
     }
 }
 
+/// Runs `row(x, y)` for each batch row: `x` the `in_features` inputs, `y` the
+/// `out_features` outputs.
+#[inline(always)]
+fn per_batch(
+    p: &FullyConnectedS8Params,
+    input: &[i8],
+    output: &mut [i8],
+    mut row: impl FnMut(&[i8], &mut [i8]),
+) {
+    let (k, n) = (p.geometry.in_features, p.geometry.out_features);
+    for b in 0..p.geometry.batch {
+        row(&input[b * k..(b + 1) * k], &mut output[b * n..(b + 1) * n]);
+    }
+}
+
 /// The fully connected layer; the caller has checked every argument (as
 /// `check_fully_connected_s8` does) and [`rows_supported`].
 pub(crate) fn fully_connected_loop(
@@ -590,16 +605,7 @@ pub(crate) fn fully_connected_loop(
     bias: Option<&[i32]>,
     output: &mut [i8],
 ) {
-    let (k, n) = (p.geometry.in_features, p.geometry.out_features);
-    for b in 0..p.geometry.batch {
-        rows(
-            &p.quant,
-            &input[b * k..(b + 1) * k],
-            weights,
-            bias,
-            &mut output[b * n..(b + 1) * n],
-        );
-    }
+    per_batch(p, input, output, |x, y| rows(&p.quant, x, weights, bias, y));
 }
 
 /// [`fully_connected_loop`] on packed int16 weight pairs (`in_features % 4 == 0`); the caller
@@ -611,15 +617,9 @@ pub(crate) fn fully_connected_wide_loop(
     bias: Option<&[i32]>,
     output: &mut [i8],
 ) {
-    let (k, n) = (p.geometry.in_features, p.geometry.out_features);
-    let w = WideRows { w: weights, k };
-    for b in 0..p.geometry.batch {
-        rows_with(
-            &p.quant,
-            &input[b * k..(b + 1) * k],
-            &w,
-            bias,
-            &mut output[b * n..(b + 1) * n],
-        );
-    }
+    let w = WideRows {
+        w: weights,
+        k: p.geometry.in_features,
+    };
+    per_batch(p, input, output, |x, y| rows_with(&p.quant, x, &w, bias, y));
 }

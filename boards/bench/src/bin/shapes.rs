@@ -197,14 +197,10 @@ fn fc_shape(rng: &mut Rng) -> Measured {
     let mut packed = vec![0i32; fully_connected::fully_connected_s8_wide_len(&g)];
     fully_connected::pack_fully_connected_s8_wide(&g, &w, &mut packed)
         .unwrap_or_else(|e| fail(format_args!("shape f2: {e}")));
-    let wide_path = if fully_connected::WIDE_PATH == "portable" {
-        "portable-w16"
-    } else {
-        "dsp-w16"
-    };
+    let wide_path = alloc::format!("{}-w16", fully_connected::WIDE_PATH);
     let m = report(
         "f2",
-        wide_path,
+        &wide_path,
         2560,
         10,
         |out| {
