@@ -163,7 +163,7 @@ pub struct BuildOptions {
     pub fold_luts: bool,
     /// Store the weights of int8 fully connected layers with at most this many weights (and
     /// rows of a multiple of 4 elements) as int16 pairs, the layout the DSP loop multiplies
-    /// without widening (see `builder/wide.rs`): 17 % fewer instructions for a 256 -> 10
+    /// without widening (see `builder/wide.rs`): 20 % fewer instructions for a 256 -> 10
     /// layer on the Cortex-M7 (9 % fewer on the M55), twice the flash for its weights. `0`
     /// keeps every layer int8.
     pub wide_fc_weights: usize,

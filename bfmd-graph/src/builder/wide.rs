@@ -5,7 +5,7 @@
 //! `(out, 1, 1, in / 2)` in place of the int8 `(out, 1, 1, in)` one. The executor then runs
 //! [`bfmd_kernels::s8::fully_connected::fully_connected_s8_wide`], bit for bit the same layer,
 //! which on DSP cores skips the widening of every weight (issue 6: the 256 -> 10 layer of
-//! `../shared/BENCH.md` went from 4,466 to 3,707 instructions on the Cortex-M7; on Helium
+//! `../shared/BENCH.md` went from 4,466 to 3,574 instructions on the Cortex-M7; on Helium
 //! cores the portable loop, an int16 dot product the compiler vectorizes, took it from 3,083
 //! to 2,810). The price is twice the flash of those weights, which is why only small layers
 //! (classifier heads of microcontroller models) are packed by default.

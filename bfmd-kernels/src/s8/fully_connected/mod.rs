@@ -268,7 +268,7 @@ pub(crate) fn check_fully_connected_s8_wide(
 /// int8 fully connected layer on weights packed by [`pack_fully_connected_s8_wide`]: the same
 /// result as [`fully_connected_s8`] on the unpacked weights, bit for bit, in fewer
 /// instructions (no widening of the weights on DSP cores: 0.81 instead of 1.19 instructions per
-/// MAC in the dot product, 3,707 instead of 4,466 for 256 -> 10 on the Cortex-M7; on Helium
+/// MAC in the dot product, 3,574 instead of 4,466 for 256 -> 10 on the Cortex-M7; on Helium
 /// cores a vectorized int16 dot product, 2,810 instead of 3,083), for twice the weights'
 /// flash. The importer packs the small layers (`BuildOptions::wide_fc_weights` in
 /// `bfmd-graph`).
