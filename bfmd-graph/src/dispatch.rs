@@ -5,6 +5,7 @@ use crate::elem::Element;
 use crate::error::Result;
 use crate::exec::OpIo;
 use crate::ops::{self, DType, OpKind, Variant};
+use crate::opset::{Form, Linked};
 use crate::validate::{conv_geometry, dims, pool_geometry};
 use bfmd_kernels::half::f16;
 use bfmd_kernels::movement::{self as mv, Axis};
@@ -38,45 +39,58 @@ impl FromWord for f16 {
     }
 }
 
-pub(crate) fn dispatch(io: &mut OpIo<'_, '_>) -> Result<()> {
+/// Returns `NotLinked` from the enclosing function unless the program's [`Linked`] set `L`
+/// holds the kernel; the condition is a constant, so the arm after it is compiled only when it
+/// does (and its kernels are linked only then).
+macro_rules! need {
+    ($io:expr, $kind:ident, $dtype:expr, $form:ident) => {
+        if !const { L::OPS.contains(OpKind::$kind, $dtype, Form::$form) } {
+            return Err($io.not_linked(OpKind::$kind, $dtype, Form::$form));
+        }
+    };
+}
+
+pub(crate) use need;
+
+pub(crate) fn dispatch<L: Linked>(io: &mut OpIo<'_, '_>) -> Result<()> {
     let dtype = match io.op.kind {
         OpKind::Dequantize => io.in_info(0)?.dtype,
         _ => io.out_info(0)?.dtype,
     };
     match io.op.kind {
         OpKind::Conv2d | OpKind::DepthwiseConv2d => match dtype {
-            DType::S8 => conv_s8(io),
-            DType::F16 => conv_float::<f16>(
+            DType::S8 => conv_s8::<L>(io),
+            DType::F16 => conv_float::<L, f16>(
                 io,
                 h::conv::conv_f16,
                 h::depthwise::depthwise_conv_f16,
                 h::depthwise::depthwise_conv_f16_inplace,
             ),
             // The f32 kernels need no scratch.
-            _ => conv_float::<f32>(
+            _ => conv_float::<L, f32>(
                 io,
                 |p, x, f, b, y, _| r::conv::conv_f32(p, x, f, b, y),
                 |p, x, f, b, y, _| r::depthwise::depthwise_conv_f32(p, x, f, b, y),
                 r::depthwise::depthwise_conv_f32_inplace,
             ),
         },
-        OpKind::FullyConnected => fully_connected(io, dtype),
-        OpKind::MaxPool2d | OpKind::AvgPool2d => pool(io, dtype),
-        OpKind::Mean => mean(io, dtype),
-        OpKind::Add | OpKind::Mul => binary(io, dtype),
+        OpKind::FullyConnected => fully_connected::<L>(io, dtype),
+        OpKind::MaxPool2d | OpKind::AvgPool2d => pool::<L>(io, dtype),
+        OpKind::Mean => mean::<L>(io, dtype),
+        OpKind::Add | OpKind::Mul => binary::<L>(io, dtype),
         OpKind::Concat
         | OpKind::Split
         | OpKind::ChannelShuffle
         | OpKind::ConcatShuffleSplit
         | OpKind::Pad
         | OpKind::Transpose => match dtype {
-            DType::S8 => movement::<i8>(io),
-            DType::F16 => movement::<f16>(io),
-            _ => movement::<f32>(io),
+            DType::S8 => movement::<L, i8>(io),
+            DType::F16 => movement::<L, f16>(io),
+            _ => movement::<L, f32>(io),
         },
         // A view: nothing moves (`exec::run_op` returns before carving).
         OpKind::Reshape => Ok(()),
-        _ => crate::dispatch_act::dispatch(io, dtype),
+        _ => crate::dispatch_act::dispatch::<L>(io, dtype),
     }
 }
 
@@ -99,7 +113,7 @@ fn channel_quant<'m: 'a, 'a>(io: &OpIo<'m, 'a>, offsets: [usize; 4]) -> Result<C
     })
 }
 
-fn conv_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
+fn conv_s8<L: Linked>(io: &mut OpIo<'_, '_>) -> Result<()> {
     use ops::conv::*;
     let p = ConvS8Params {
         geometry: geometry(io)?,
@@ -111,20 +125,24 @@ fn conv_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
     let depthwise = io.op.kind == OpKind::DepthwiseConv2d;
     let r = match (io.op.variant, depthwise) {
         (Variant::Normal, false) => {
+            need!(io, Conv2d, DType::S8, Plain);
             let x = io.input::<i8>(0)?;
             let y = io.output::<i8>(0)?;
             s8::conv::conv_s8(&p, x, filter, bias, y, scratch)
         }
         (Variant::Normal, true) => {
+            need!(io, DepthwiseConv2d, DType::S8, Plain);
             let x = io.input::<i8>(0)?;
             let y = io.output::<i8>(0)?;
             s8::depthwise::depthwise_conv_s8(&p, x, filter, bias, y, scratch)
         }
         (Variant::Overlapping, false) if r::conv::is_pointwise(&p.geometry) => {
+            need!(io, Conv2d, DType::S8, Overlapping);
             let (buf, i, o) = io.shared::<i8>()?;
             s8::conv::pointwise_conv_s8_overlapping(&p, buf, i, o, filter, bias, scratch)
         }
         (Variant::Overlapping, false) => {
+            need!(io, Conv2d, DType::S8, Rows);
             let (buf, i, o) = io.shared::<i8>()?;
             let rows = crate::rows::run_rows(&p.geometry, buf, i, o, |g, x, y| {
                 let row = ConvS8Params {
@@ -136,6 +154,7 @@ fn conv_s8(io: &mut OpIo<'_, '_>) -> Result<()> {
             return rows_result(io, rows);
         }
         (Variant::InPlace { .. }, true) => {
+            need!(io, DepthwiseConv2d, DType::S8, InPlace);
             let (buf, _, _) = io.shared::<i8>()?;
             s8::depthwise::depthwise_conv_s8_inplace(&p, buf, filter, bias, scratch)
         }
@@ -164,7 +183,7 @@ type ConvInPlaceFn<T> = fn(
 
 /// Runs a float convolution (`conv`) or depthwise convolution (`depthwise`, or
 /// `depthwise_inplace` when planned in place) of element type `T`.
-fn conv_float<T: Element>(
+fn conv_float<L: Linked, T: Element>(
     io: &mut OpIo<'_, '_>,
     conv: ConvFn<T>,
     depthwise_fn: ConvFn<T>,
@@ -182,20 +201,25 @@ fn conv_float<T: Element>(
     let scratch = io.scratch()?;
     let depthwise = io.op.kind == OpKind::DepthwiseConv2d;
     let r = match (io.op.variant, depthwise) {
-        (Variant::Normal, _) => {
+        (Variant::Normal, true) => {
+            need!(io, DepthwiseConv2d, T::DTYPE, Plain);
             let x = io.input::<T>(0)?;
             let y = io.output::<T>(0)?;
-            if depthwise {
-                depthwise_fn(&p, x, filter, bias, y, scratch)
-            } else {
-                conv(&p, x, filter, bias, y, scratch)
-            }
+            depthwise_fn(&p, x, filter, bias, y, scratch)
+        }
+        (Variant::Normal, false) => {
+            need!(io, Conv2d, T::DTYPE, Plain);
+            let x = io.input::<T>(0)?;
+            let y = io.output::<T>(0)?;
+            conv(&p, x, filter, bias, y, scratch)
         }
         (Variant::InPlace { .. }, true) => {
+            need!(io, DepthwiseConv2d, T::DTYPE, InPlace);
             let (buf, _, _) = io.shared::<T>()?;
             depthwise_inplace(&p, buf, filter, bias, scratch)
         }
         (Variant::Overlapping, false) => {
+            need!(io, Conv2d, T::DTYPE, Rows);
             let (buf, i, o) = io.shared::<T>()?;
             let rows = crate::rows::run_rows(&p.geometry, buf, i, o, |g, x, y| {
                 let row = r::conv::ConvF32Params { geometry: *g, ..p };
@@ -222,7 +246,7 @@ fn rows_result(
     }
 }
 
-fn fully_connected(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
+fn fully_connected<L: Linked>(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     use ops::fc::*;
     let w = io.in_info(1)?;
     // int8 weights stored as int16 pairs (validated at parse time) run the packed kernel.
@@ -238,14 +262,17 @@ fn fully_connected(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
             let (x, b) = (io.input::<i8>(0)?, io.opt_input::<i32>(2)?);
             let y = io.output::<i8>(0)?;
             if wide {
+                need!(io, FullyConnected, DType::S8, Packed);
                 let wt = io.input::<i32>(1)?;
                 s8::fully_connected::fully_connected_s8_wide(&p, x, wt, b, y, scratch)
             } else {
+                need!(io, FullyConnected, DType::S8, Plain);
                 let wt = io.input::<i8>(1)?;
                 s8::fully_connected::fully_connected_s8(&p, x, wt, b, y, scratch)
             }
         }
         DType::F16 => {
+            need!(io, FullyConnected, DType::F16, Plain);
             let (act_min, act_max) = clamp_f32(io, ACT_MIN, ACT_MAX);
             let p = r::fully_connected::FullyConnectedF32Params {
                 geometry,
@@ -261,6 +288,7 @@ fn fully_connected(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
             h::fully_connected::fully_connected_f16(&p, x, wt, b, y, scratch)
         }
         _ => {
+            need!(io, FullyConnected, DType::F32, Plain);
             let (act_min, act_max) = clamp_f32(io, ACT_MIN, ACT_MAX);
             let p = r::fully_connected::FullyConnectedF32Params {
                 geometry,
@@ -279,7 +307,7 @@ fn fully_connected(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     io.kernel(r)
 }
 
-fn pool(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
+fn pool<L: Linked>(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     use ops::pool::*;
     let geometry = pool_geometry(&io.op, io.in_shape(0)?, io.out_shape(0)?);
     let count_include_pad = io.op.param(COUNT_INCLUDE_PAD) != 0;
@@ -296,8 +324,10 @@ fn pool(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
             let x = io.input::<i8>(0)?;
             let y = io.output::<i8>(0)?;
             if max {
+                need!(io, MaxPool2d, DType::S8, Plain);
                 s8::pool::max_pool_s8(&p, x, y)
             } else {
+                need!(io, AvgPool2d, DType::S8, Plain);
                 s8::pool::avg_pool_s8(&p, x, y)
             }
         }
@@ -313,16 +343,20 @@ fn pool(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
                 let x = io.input::<f16>(0)?;
                 let y = io.output::<f16>(0)?;
                 if max {
+                    need!(io, MaxPool2d, DType::F16, Plain);
                     h::pool::max_pool_f16(&p, x, y)
                 } else {
+                    need!(io, AvgPool2d, DType::F16, Plain);
                     h::pool::avg_pool_f16(&p, x, y)
                 }
             } else {
                 let x = io.input::<f32>(0)?;
                 let y = io.output::<f32>(0)?;
                 if max {
+                    need!(io, MaxPool2d, DType::F32, Plain);
                     r::pool::max_pool_f32(&p, x, y)
                 } else {
+                    need!(io, AvgPool2d, DType::F32, Plain);
                     r::pool::avg_pool_f32(&p, x, y)
                 }
             }
@@ -331,19 +365,22 @@ fn pool(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     io.kernel(r)
 }
 
-fn mean(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
+fn mean<L: Linked>(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     let shape = io.in_shape(0)?;
     let r = match dtype {
         DType::S8 => {
+            need!(io, Mean, DType::S8, Plain);
             let p = crate::kernels::s8_params::mean(&io.op);
             let x = io.input::<i8>(0)?;
             s8::pool::mean_s8(&p, shape, x, io.output::<i8>(0)?)
         }
         DType::F16 => {
+            need!(io, Mean, DType::F16, Plain);
             let x = io.input::<f16>(0)?;
             h::pool::mean_f16(shape, x, io.output::<f16>(0)?)
         }
         _ => {
+            need!(io, Mean, DType::F32, Plain);
             let x = io.input::<f32>(0)?;
             r::pool::mean_f32(shape, x, io.output::<f32>(0)?)
         }
@@ -356,7 +393,7 @@ type BinaryFn<T, P> = fn(&P, Shape, &[T], Shape, &[T], &mut [T]) -> bfmd_kernels
 /// An in-place binary kernel: `(params, a_shape, a_and_output, b_shape, b)`.
 type BinaryInPlaceFn<T, P> = fn(&P, Shape, &mut [T], Shape, &[T]) -> bfmd_kernels::Result<()>;
 
-fn binary(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
+fn binary<L: Linked>(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     use s8::elementwise as e;
     let add = io.op.kind == OpKind::Add;
     let f = BinaryParams {
@@ -366,34 +403,34 @@ fn binary(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     match (dtype, add) {
         (DType::S8, true) => {
             let p = crate::kernels::add_s8_params(&io.op);
-            binary_t::<i8, _>(io, p, p.swapped(), e::add_s8, e::add_s8_inplace)
+            binary_t::<L, i8, _, true>(io, p, p.swapped(), e::add_s8, e::add_s8_inplace)
         }
         (DType::S8, false) => {
             let p = crate::kernels::mul_s8_params(&io.op);
-            binary_t::<i8, _>(io, p, p.swapped(), e::mul_s8, e::mul_s8_inplace)
+            binary_t::<L, i8, _, false>(io, p, p.swapped(), e::mul_s8, e::mul_s8_inplace)
         }
-        (DType::F16, true) => binary_t::<f16, _>(
+        (DType::F16, true) => binary_t::<L, f16, _, true>(
             io,
             f,
             f,
             h::elementwise::add_f16,
             h::elementwise::add_f16_inplace,
         ),
-        (DType::F16, false) => binary_t::<f16, _>(
+        (DType::F16, false) => binary_t::<L, f16, _, false>(
             io,
             f,
             f,
             h::elementwise::mul_f16,
             h::elementwise::mul_f16_inplace,
         ),
-        (_, true) => binary_t::<f32, _>(
+        (_, true) => binary_t::<L, f32, _, true>(
             io,
             f,
             f,
             r::elementwise::add_f32,
             r::elementwise::add_f32_inplace,
         ),
-        (_, false) => binary_t::<f32, _>(
+        (_, false) => binary_t::<L, f32, _, false>(
             io,
             f,
             f,
@@ -405,14 +442,38 @@ fn binary(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
 
 /// Runs a binary op with the variant the plan recorded; `swapped` describes the operands the
 /// other way round (the ops are symmetric), for overwriting the second operand.
-fn binary_t<T: Element, P>(
+fn binary_t<L: Linked, T: Element, P, const ADD: bool>(
     io: &mut OpIo<'_, '_>,
     p: P,
     swapped: P,
     run: BinaryFn<T, P>,
     run_inplace: BinaryInPlaceFn<T, P>,
 ) -> Result<()> {
+    let kind = if ADD { OpKind::Add } else { OpKind::Mul };
     let (a_s, b_s) = (io.in_shape(0)?, io.in_shape(1)?);
+    let in_place = matches!(io.op.variant, Variant::InPlace { .. });
+    if in_place
+        && !const {
+            L::OPS.contains(
+                if ADD { OpKind::Add } else { OpKind::Mul },
+                T::DTYPE,
+                Form::InPlace,
+            )
+        }
+    {
+        return Err(io.not_linked(kind, T::DTYPE, Form::InPlace));
+    }
+    if !in_place
+        && !const {
+            L::OPS.contains(
+                if ADD { OpKind::Add } else { OpKind::Mul },
+                T::DTYPE,
+                Form::Plain,
+            )
+        }
+    {
+        return Err(io.not_linked(kind, T::DTYPE, Form::Plain));
+    }
     let r = match io.op.variant {
         Variant::Normal => {
             let (a, b) = (io.input::<T>(0)?, io.input::<T>(1)?);
@@ -434,15 +495,17 @@ fn binary_t<T: Element, P>(
     io.kernel(r)
 }
 
-fn movement<T: FromWord>(io: &mut OpIo<'_, '_>) -> Result<()> {
+fn movement<L: Linked, T: FromWord>(io: &mut OpIo<'_, '_>) -> Result<()> {
     let op = io.op;
     let r = match op.kind {
         OpKind::Concat => {
+            need!(io, Concat, T::DTYPE, Plain);
             let axis = io.kernel(Axis::from_index(op.param_usize(ops::axis::AXIS)))?;
             let parts = inputs_with_shapes::<T>(io)?;
             mv::concat::concat(axis, &parts, io.output::<T>(0)?).map(|_| ())
         }
         OpKind::ConcatShuffleSplit => {
+            need!(io, ConcatShuffleSplit, T::DTYPE, Plain);
             let parts = inputs_with_shapes::<T>(io)?;
             let mut outs: heapless::Vec<&mut [T], { crate::format::MAX_OP_OUTPUTS }> =
                 heapless::Vec::new();
@@ -454,6 +517,7 @@ fn movement<T: FromWord>(io: &mut OpIo<'_, '_>) -> Result<()> {
             mv::shuffle::concat_shuffle_split(g, &parts, &mut outs)
         }
         OpKind::Split => {
+            need!(io, Split, T::DTYPE, Plain);
             let axis = io.kernel(Axis::from_index(op.param_usize(ops::axis::AXIS)))?;
             let mut outs: heapless::Vec<&mut [T], { crate::format::MAX_OP_OUTPUTS }> =
                 heapless::Vec::new();
@@ -469,11 +533,13 @@ fn movement<T: FromWord>(io: &mut OpIo<'_, '_>) -> Result<()> {
             mv::split::split_sizes(axis, x, io.in_shape(0)?, &sizes, &mut outs)
         }
         OpKind::ChannelShuffle => {
+            need!(io, ChannelShuffle, T::DTYPE, Plain);
             let x = io.input::<T>(0)?;
             let g = op.param_usize(ops::shuffle::GROUPS);
             mv::shuffle::channel_shuffle(g, x, io.in_shape(0)?, io.output::<T>(0)?)
         }
         OpKind::Pad => {
+            need!(io, Pad, T::DTYPE, Plain);
             let w = |i| op.param_usize(i);
             let pads = mv::pad::PadAmounts {
                 before: [w(0), w(1), w(2), w(3)],
@@ -484,6 +550,7 @@ fn movement<T: FromWord>(io: &mut OpIo<'_, '_>) -> Result<()> {
             mv::pad::pad(x, io.in_shape(0)?, &pads, value, io.output::<T>(0)?).map(|_| ())
         }
         _ => {
+            need!(io, Transpose, T::DTYPE, Plain);
             let w = |i| op.param_usize(ops::transpose::PERM + i);
             let x = io.input::<T>(0)?;
             mv::transpose::transpose(

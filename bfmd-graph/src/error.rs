@@ -64,6 +64,17 @@ pub enum GraphError {
         /// Bytes passed.
         got: usize,
     },
+    /// The model runs a kernel this program was not compiled with (see [`crate::Linked`]).
+    NotLinked {
+        /// Index of the op in execution order.
+        op: usize,
+        /// The op's kind.
+        kind: OpKind,
+        /// The dtype it runs in.
+        dtype: crate::ops::DType,
+        /// Its form.
+        form: crate::opset::Form,
+    },
     /// The planner was given an inconsistent graph or too little working memory.
     Plan {
         /// The tensor concerned, when there is one.
@@ -128,6 +139,18 @@ impl fmt::Display for GraphError {
             GraphError::ArenaTooSmall { needed, got } => {
                 write!(f, "arena has {got} bytes, the plan needs {needed}")
             }
+            GraphError::NotLinked {
+                op,
+                kind,
+                dtype,
+                form,
+            } => write!(
+                f,
+                "op {op} ({k}): {k} {d} ({fm}) is not compiled into this program (build it for this model)",
+                k = kind.name(),
+                d = dtype.name(),
+                fm = form.name()
+            ),
             GraphError::Plan { tensor, what } => match tensor {
                 Some(t) => write!(f, "planner: tensor {t}: {what}"),
                 None => write!(f, "planner: {what}"),

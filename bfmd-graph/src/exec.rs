@@ -9,7 +9,8 @@
 use crate::elem::{cast, cast_mut, Element};
 use crate::error::{GraphError, Result};
 use crate::format::{Model, OpRecord, Region, TensorInfo, ALIGN, MAX_OP_OUTPUTS};
-use crate::ops::{OpKind, TensorKind, Variant};
+use crate::ops::{DType, OpKind, TensorKind, Variant};
+use crate::opset::{AllOps, Form, Linked};
 use bfmd_kernels::Shape;
 
 /// Most mutable regions one op carves out of the arena: its outputs and its scratch.
@@ -53,7 +54,15 @@ impl<'a> Carved<'a> {
     /// Splits `arena` at the given disjoint regions (any order; empty regions are skipped).
     fn new(arena: &'a mut [u8], regions: &mut heapless::Vec<Region, MAX_MUT>) -> Option<Self> {
         regions.retain(|r| r.len > 0);
-        regions.sort_unstable_by_key(|r| r.start);
+        // Insertion sort: at most MAX_MUT regions, and no `core::slice::sort` in firmware
+        // (its quicksort costs about 7 KB of flash).
+        for i in 1..regions.len() {
+            let mut j = i;
+            while j > 0 && regions[j - 1].start > regions[j].start {
+                regions.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         let mut muts = heapless::Vec::new();
         let mut gaps = heapless::Vec::new();
         let mut rest = arena;
@@ -105,6 +114,16 @@ pub(crate) struct OpIo<'m, 'a> {
 impl<'m, 'a> OpIo<'m, 'a> {
     pub(crate) fn err(&self, what: &'static str) -> GraphError {
         GraphError::op(self.op.index, self.op.kind, what)
+    }
+
+    /// The error for a kernel this program does not link (parse refuses such models first).
+    pub(crate) fn not_linked(&self, kind: OpKind, dtype: DType, form: Form) -> GraphError {
+        GraphError::NotLinked {
+            op: self.op.index,
+            kind,
+            dtype,
+            form,
+        }
     }
 
     pub(crate) fn kernel<T>(&self, r: bfmd_kernels::Result<T>) -> Result<T> {
@@ -237,7 +256,16 @@ impl<'m, 'a> OpIo<'m, 'a> {
 /// Runs every op of `model` over `arena` (at least [`Model::arena_bytes`] long, 16-byte
 /// aligned: an [`crate::Arena`] is). Graph inputs must have been written with
 /// [`Model::input_mut`]; outputs are read with [`Model::output`] afterwards.
-pub fn run(
+///
+/// Links every kernel (see [`run_linked`] for a program that runs known models).
+pub fn run(model: &Model<'_>, arena: &mut [u8], profiler: Option<&mut dyn Profiler>) -> Result<()> {
+    run_linked::<AllOps>(model, arena, profiler)
+}
+
+/// [`run`] compiled for the kernels of `L` only: an op outside [`Linked::OPS`] fails with
+/// [`GraphError::NotLinked`] (a model parsed with [`Model::parse_for::<L>`] has none), and
+/// the kernels of every other (kind, dtype, form) are not part of the program.
+pub fn run_linked<L: Linked>(
     model: &Model<'_>,
     arena: &mut [u8],
     mut profiler: Option<&mut dyn Profiler>,
@@ -259,7 +287,7 @@ pub fn run(
             Some(p) => p.now(),
             None => 0,
         };
-        run_op(model, op, arena)?;
+        run_op::<L>(model, op, arena)?;
         if let Some(p) = profiler.as_mut() {
             let t1 = p.now();
             p.record(op.index, op.kind.name(), t1.wrapping_sub(t0));
@@ -268,7 +296,7 @@ pub fn run(
     Ok(())
 }
 
-fn run_op<'m>(model: &'m Model<'m>, op: OpRecord<'m>, arena: &mut [u8]) -> Result<()> {
+fn run_op<'m, L: Linked>(model: &'m Model<'m>, op: OpRecord<'m>, arena: &mut [u8]) -> Result<()> {
     if op.kind == OpKind::Reshape {
         // A view: parse checked that output and input share one region.
         return Ok(());
@@ -319,5 +347,5 @@ fn run_op<'m>(model: &'m Model<'m>, op: OpRecord<'m>, arena: &mut [u8]) -> Resul
         carved,
         shared,
     };
-    crate::dispatch::dispatch(&mut io)
+    crate::dispatch::dispatch::<L>(&mut io)
 }

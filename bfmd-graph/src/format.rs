@@ -353,6 +353,13 @@ impl<'a> Model<'a> {
     /// `include_bytes!`, or [`crate::builder::ModelBytes`] on the host); trailing bytes after the
     /// recorded length (flash padding) are ignored.
     pub fn parse(blob: &'a [u8]) -> Result<Model<'a>> {
+        Self::parse_for::<crate::AllOps>(blob)
+    }
+
+    /// [`Model::parse`] for a program that links the kernels of `L` only (see
+    /// [`crate::opset`]): a model with an op outside [`crate::Linked::OPS`] is refused with
+    /// [`GraphError::NotLinked`] naming the op, before anything runs.
+    pub fn parse_for<L: crate::Linked>(blob: &'a [u8]) -> Result<Model<'a>> {
         if blob.len() < HEADER_LEN {
             return Err(GraphError::Header("blob shorter than the header"));
         }
@@ -439,7 +446,7 @@ impl<'a> Model<'a> {
         };
         m.check_tensors()?;
         m.check_io()?;
-        m.check_ops()?;
+        m.check_ops::<L>()?;
         Ok(m)
     }
 
@@ -506,7 +513,7 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    fn check_ops(&self) -> Result<()> {
+    fn check_ops<L: crate::Linked>(&self) -> Result<()> {
         let mut pos = 0usize;
         for index in 0..self.op_count {
             let bad = |what| GraphError::Op {
@@ -529,7 +536,8 @@ impl<'a> Model<'a> {
                 .get(pos..pos + len)
                 .ok_or(bad("op record out of bounds"))?;
             let op = OpRecord::decode(index, rec).map_err(bad)?;
-            crate::validate::check_op(self, &op)?;
+            crate::opset::check_linked::<L>(self, &op)?;
+            crate::validate::check_op::<L>(self, &op)?;
             pos += len;
         }
         if pos != self.ops.len() {

@@ -56,8 +56,10 @@ pub mod exec;
 pub mod format;
 mod kernels;
 pub mod ops;
+pub mod opset;
 pub mod plan;
 mod rows;
+pub mod session;
 mod validate;
 
 pub use crc::crc32;
@@ -65,6 +67,8 @@ pub use elem::Element;
 pub use error::{GraphError, Result};
 pub use format::{Model, OpRecord, Region, TensorInfo};
 pub use ops::{DType, OpKind, TensorKind, Variant};
+pub use opset::{AllOps, Form, Linked, OpSet};
+pub use session::Session;
 pub use validate::overlap_output_offset;
 
 /// A 16-byte aligned byte array: the arena of a model, usually a `static`.

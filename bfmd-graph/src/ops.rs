@@ -51,6 +51,16 @@ impl DType {
         }
     }
 
+    /// The dtype's name as printed in errors (`s8`, `i32`, `f32`, `f16`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            DType::S8 => "s8",
+            DType::I32 => "i32",
+            DType::F32 => "f32",
+            DType::F16 => "f16",
+        }
+    }
+
     /// `true` for the floating-point types.
     pub const fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F16)

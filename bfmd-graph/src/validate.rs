@@ -6,6 +6,15 @@
 use crate::error::{GraphError, Result};
 use crate::format::{Model, OpRecord, Region, TensorInfo, MAX_OP_INPUTS, MAX_OP_OUTPUTS};
 use crate::ops::{self, param_words, DType, OpKind, TensorKind, Variant};
+use crate::opset::Linked;
+
+/// Whether the program's kernel set `L` (in scope) holds any kernel of one of the kinds: a
+/// constant, so the checks of kinds a firmware does not link are not compiled into it.
+macro_rules! linked {
+    ($($kind:ident),+) => {
+        const { false $(|| L::OPS.has_kind(OpKind::$kind))+ }
+    };
+}
 use bfmd_kernels::{ConvGeometry, Shape};
 
 /// Arena offset (in elements) at which `Overlapping` 1x1 convolution places its output, given
@@ -210,7 +219,7 @@ fn op_dtype(c: &Ctx<'_, '_>) -> Result<DType> {
     })
 }
 
-pub(crate) fn check_op(m: &Model<'_>, op: &OpRecord<'_>) -> Result<()> {
+pub(crate) fn check_op<L: Linked>(m: &Model<'_>, op: &OpRecord<'_>) -> Result<()> {
     let c = Ctx { m, op };
     c.ensure(op.num_inputs() <= MAX_OP_INPUTS, "too many inputs")?;
     c.ensure(
@@ -233,16 +242,16 @@ pub(crate) fn check_op(m: &Model<'_>, op: &OpRecord<'_>) -> Result<()> {
         op.num_params() == param_words(op.kind, dtype),
         "wrong number of parameter words for this kind and dtype",
     )?;
-    check_kind(&c, dtype)?;
-    check_params(&c, dtype)?;
+    check_kind::<L>(&c, dtype)?;
+    check_params::<L>(&c, dtype)?;
     check_memory(&c)
 }
 
-fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
+fn check_kind<L: Linked>(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
     let op = c.op;
     let s8 = dtype == DType::S8;
     match op.kind {
-        OpKind::Conv2d | OpKind::DepthwiseConv2d => {
+        OpKind::Conv2d | OpKind::DepthwiseConv2d if linked!(Conv2d, DepthwiseConv2d) => {
             c.counts(if s8 { 5 } else { 3 }, 1)?;
             let x = c.input(0)?;
             let y = c.output(0)?;
@@ -277,7 +286,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 c.constant(c.input(4)?, DType::I32, yi.c)?;
             }
         }
-        OpKind::FullyConnected => {
+        OpKind::FullyConnected if linked!(FullyConnected) => {
             c.counts(if s8 { 5 } else { 3 }, 1)?;
             let x = c.input(0)?;
             let (wt, w) = c.input(1)?;
@@ -320,7 +329,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 c.constant(c.input(4)?, DType::I32, n)?;
             }
         }
-        OpKind::MaxPool2d | OpKind::AvgPool2d => {
+        OpKind::MaxPool2d | OpKind::AvgPool2d if linked!(MaxPool2d, AvgPool2d) => {
             c.counts(1, 1)?;
             let x = c.input(0)?;
             let y = c.output(0)?;
@@ -333,12 +342,12 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             check_window(c, &g)?;
             c.kernel(g.validate())?;
         }
-        OpKind::Mean => {
+        OpKind::Mean if linked!(Mean) => {
             let x = c.single_input(dtype)?;
             let s = x.1.shape;
             c.same_shape(c.output(0)?, Shape::new(s.n, 1, 1, s.c))?;
         }
-        OpKind::Add | OpKind::Mul => {
+        OpKind::Add | OpKind::Mul if linked!(Add, Mul) => {
             c.counts(2, 1)?;
             let (a, b, y) = (c.input(0)?, c.input(1)?, c.output(0)?);
             c.same_dtype(a, dtype)?;
@@ -350,7 +359,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 "operands must match the output or broadcast as [1,1,1,C] or a scalar",
             )?;
         }
-        OpKind::Concat | OpKind::Split => {
+        OpKind::Concat | OpKind::Split if linked!(Concat, Split) => {
             let axis = op.param_usize(ops::axis::AXIS);
             c.ensure(axis < 4, "axis must be 0..=3")?;
             let (many, one, n) = if op.kind == OpKind::Concat {
@@ -378,7 +387,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             }
             c.ensure(sum == total[axis], "parts do not add up along the axis")?;
         }
-        OpKind::ChannelShuffle => {
+        OpKind::ChannelShuffle if linked!(ChannelShuffle) => {
             let x = c.single_input(dtype)?;
             c.same_shape(c.output(0)?, x.1.shape)?;
             let g = op.param_usize(ops::shuffle::GROUPS);
@@ -387,8 +396,10 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 "channels not divisible by groups",
             )?;
         }
-        OpKind::ConcatShuffleSplit => check_concat_shuffle_split(c, dtype)?,
-        OpKind::Pad => {
+        OpKind::ConcatShuffleSplit if linked!(ConcatShuffleSplit) => {
+            check_concat_shuffle_split(c, dtype)?
+        }
+        OpKind::Pad if linked!(Pad) => {
             let x = c.single_input(dtype)?;
             let (xd, yd) = (dims(x.1.shape), dims(c.output(0)?.1.shape));
             for k in 0..4 {
@@ -401,7 +412,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 )?;
             }
         }
-        OpKind::Transpose => {
+        OpKind::Transpose if linked!(Transpose) => {
             let x = c.single_input(dtype)?;
             let (xd, yd) = (dims(x.1.shape), dims(c.output(0)?.1.shape));
             let mut seen = [false; 4];
@@ -433,7 +444,9 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
         | OpKind::HardSwish
         | OpKind::Logistic
         | OpKind::Softmax
-        | OpKind::Requantize => {
+        | OpKind::Requantize
+            if linked!(Relu, Relu6, ReluN1To1, HardSwish, Logistic, Softmax, Requantize) =>
+        {
             let x = c.single_input(dtype)?;
             c.ensure(
                 op.kind != OpKind::Requantize || dtype == DType::S8,
@@ -441,7 +454,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             )?;
             c.same_shape(c.output(0)?, x.1.shape)?;
         }
-        OpKind::HardSigmoid | OpKind::Swish | OpKind::Lut => {
+        OpKind::HardSigmoid | OpKind::Swish | OpKind::Lut if linked!(HardSigmoid, Swish, Lut) => {
             c.ensure(op.kind != OpKind::Lut || s8, "a lookup table is int8 only")?;
             c.counts(if s8 { 2 } else { 1 }, 1)?;
             let x = c.input(0)?;
@@ -451,7 +464,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 c.constant(c.input(1)?, DType::S8, 256)?;
             }
         }
-        OpKind::Quantize | OpKind::Dequantize => {
+        OpKind::Quantize | OpKind::Dequantize if linked!(Quantize, Dequantize) => {
             c.counts(1, 1)?;
             let (x, y) = (c.input(0)?, c.output(0)?);
             let (f, q) = if op.kind == OpKind::Quantize {
@@ -469,6 +482,7 @@ fn check_kind(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 "scale must be finite and positive",
             )?;
         }
+        _ => return Err(c.err("op kind not compiled into this program")),
     }
     Ok(())
 }
@@ -684,7 +698,7 @@ fn allowed_overlap(c: &Ctx<'_, '_>, i: usize, r: Region, o: Region) -> Result<bo
 
 /// Checks the parameter words against the ranges the kernels accept (their own `validate` /
 /// `check` functions), so that a model that parses does not fail in a kernel at run time.
-fn check_params(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
+fn check_params<L: Linked>(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
     use crate::kernels::s8_params as sp;
     use bfmd_kernels::s8;
     let op = c.op;
@@ -696,7 +710,9 @@ fn check_params(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
         )
     };
     let r = match (op.kind, dtype) {
-        (OpKind::Conv2d | OpKind::DepthwiseConv2d | OpKind::FullyConnected, DType::S8) => {
+        (OpKind::Conv2d | OpKind::DepthwiseConv2d | OpKind::FullyConnected, DType::S8)
+            if linked!(Conv2d, DepthwiseConv2d, FullyConnected) =>
+        {
             let (io, oo, lo, hi) = if op.kind == OpKind::FullyConnected {
                 use ops::fc::*;
                 (INPUT_OFFSET, OUTPUT_OFFSET, ACT_MIN, ACT_MAX)
@@ -718,11 +734,13 @@ fn check_params(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             };
             q.validate(c.output(0)?.1.shape.c)
         }
-        (OpKind::Conv2d | OpKind::DepthwiseConv2d, _) => {
+        (OpKind::Conv2d | OpKind::DepthwiseConv2d, _) if linked!(Conv2d, DepthwiseConv2d) => {
             return float_clamp(ops::conv::ACT_MIN, ops::conv::ACT_MAX)
         }
-        (OpKind::FullyConnected, _) => return float_clamp(ops::fc::ACT_MIN, ops::fc::ACT_MAX),
-        (OpKind::MaxPool2d | OpKind::AvgPool2d, DType::S8) => {
+        (OpKind::FullyConnected, _) if linked!(FullyConnected) => {
+            return float_clamp(ops::fc::ACT_MIN, ops::fc::ACT_MAX)
+        }
+        (OpKind::MaxPool2d | OpKind::AvgPool2d, DType::S8) if linked!(MaxPool2d, AvgPool2d) => {
             let (x, y) = (c.input(0)?.1, c.output(0)?.1);
             let p = s8::pool::PoolS8Params {
                 geometry: pool_geometry(op, x.shape, y.shape),
@@ -733,23 +751,27 @@ fn check_params(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             };
             p.check(x.len(), y.len())
         }
-        (OpKind::MaxPool2d | OpKind::AvgPool2d, _) => {
+        (OpKind::MaxPool2d | OpKind::AvgPool2d, _) if linked!(MaxPool2d, AvgPool2d) => {
             return float_clamp(ops::pool::ACT_MIN, ops::pool::ACT_MAX)
         }
-        (OpKind::Mean, DType::S8) => sp::mean(op).check(),
-        (OpKind::Add, DType::S8) => crate::kernels::add_s8_params(op).check(),
-        (OpKind::Mul, DType::S8) => crate::kernels::mul_s8_params(op).check(),
-        (OpKind::Add | OpKind::Mul, _) => return float_clamp(0, 1),
-        (OpKind::Relu | OpKind::ReluN1To1, DType::S8) => sp::relu(op).validate(),
-        (OpKind::HardSwish, DType::S8) => sp::hard_swish(op).validate(),
-        (OpKind::Logistic, DType::S8) => sp::logistic(op).validate(),
-        (OpKind::Softmax, DType::S8) => sp::softmax(op).validate(),
-        (OpKind::Softmax, _) => {
+        (OpKind::Mean, DType::S8) if linked!(Mean) => sp::mean(op).check(),
+        (OpKind::Add, DType::S8) if linked!(Add) => crate::kernels::add_s8_params(op).check(),
+        (OpKind::Mul, DType::S8) if linked!(Mul) => crate::kernels::mul_s8_params(op).check(),
+        (OpKind::Add | OpKind::Mul, _) if linked!(Add, Mul) => return float_clamp(0, 1),
+        (OpKind::Relu | OpKind::ReluN1To1, DType::S8) if linked!(Relu, ReluN1To1) => {
+            sp::relu(op).validate()
+        }
+        (OpKind::HardSwish, DType::S8) if linked!(HardSwish) => sp::hard_swish(op).validate(),
+        (OpKind::Logistic, DType::S8) if linked!(Logistic) => sp::logistic(op).validate(),
+        (OpKind::Softmax, DType::S8) if linked!(Softmax) => sp::softmax(op).validate(),
+        (OpKind::Softmax, _) if linked!(Softmax) => {
             let beta = op.param_f32(ops::softmax_f::BETA);
             return c.ensure(beta.is_finite(), "softmax beta must be finite");
         }
-        (OpKind::Requantize, _) => sp::requantize(op).validate(),
-        (OpKind::Quantize | OpKind::Dequantize, _) => sp::affine(op).validate(),
+        (OpKind::Requantize, _) if linked!(Requantize) => sp::requantize(op).validate(),
+        (OpKind::Quantize | OpKind::Dequantize, _) if linked!(Quantize, Dequantize) => {
+            sp::affine(op).validate()
+        }
         _ => Ok(()),
     };
     c.kernel(r)

@@ -106,7 +106,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks the firmware's `# output-quant 0 <scale> <zero point>` line against the constants used
+/// Checks the firmware's `# output-quant 0 <scale bits> <zero point>` line against the constants used
 /// here to turn the int8 output into a probability.
 fn check_quantization(info: &[String]) -> Result<(), String> {
     let line = info
@@ -114,9 +114,11 @@ fn check_quantization(info: &[String]) -> Result<(), String> {
         .find_map(|l| l.strip_prefix("# output-quant 0 "))
         .ok_or("the firmware did not report the output quantization")?;
     let mut p = line.split_whitespace();
-    let scale: f64 = p
+    // The firmware prints the scale's f32 bits in hex (it formats no floats).
+    let scale = p
         .next()
-        .and_then(|s| s.parse().ok())
+        .and_then(|s| u32::from_str_radix(s, 16).ok())
+        .map(|b| f64::from(f32::from_bits(b)))
         .ok_or("bad output scale")?;
     let zp: i32 = p
         .next()

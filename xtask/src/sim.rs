@@ -41,19 +41,21 @@ pub fn model_or_default(model: Option<&str>) -> Result<PathBuf, String> {
     Ok(p)
 }
 
-/// What one inference in QEMU produced.
+/// What one invocation in QEMU produced.
 #[derive(Debug, Clone)]
 pub struct Inference {
-    /// The output tensor's bytes.
+    /// Output 0's bytes.
     pub output: Vec<u8>,
-    /// Instructions executed by the inference (exact, QEMU `-icount`).
+    /// Every output's bytes, in graph order.
+    pub outputs: Vec<Vec<u8>>,
+    /// Instructions executed by the invocation (exact, QEMU `-icount`).
     pub instructions: Option<u64>,
 }
 
 /// The results of one firmware run over several inputs.
 #[derive(Debug)]
 pub struct SimRun {
-    /// One per input, in order.
+    /// One per invocation, in order.
     pub inferences: Vec<Inference>,
     /// The informational (`#`) lines, e.g. the model summary and the per-op profile.
     pub info: Vec<String>,
@@ -63,8 +65,9 @@ pub struct SimRun {
     pub seconds: f64,
 }
 
-/// Runs the already built `elf` on `board` for `inputs`; with `profile`, the firmware also reports
-/// per-op instruction counts of the first input.
+/// Runs the already built `elf` on `board` for `inputs` (graph inputs in order, the model's
+/// input count per invocation); with `profile`, the firmware also reports per-op instruction
+/// counts of the first invocation.
 pub fn run_firmware(
     board: &Board,
     elf: &Path,
@@ -89,19 +92,35 @@ pub fn run_firmware(
     let outputs = qemu::keyed(&lines, "output");
     let info: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("# ")).collect();
     let counts = qemu::keyed(&info, "instructions");
+    let io = info
+        .iter()
+        .find_map(|l| l.strip_prefix("io "))
+        .and_then(|l| {
+            let mut p = l.split_whitespace().map(|v| v.parse::<usize>().ok());
+            Some((p.next()??, p.next()??))
+        })
+        .filter(|&(i, k)| i > 0 && k > 0)
+        .ok_or("the firmware did not report its input and output counts")?;
+    let (n_in, n_out) = io;
     let mut inferences = Vec::new();
-    for i in 0..inputs.len() {
-        let hex = outputs
-            .iter()
-            .find(|(k, _)| *k == i)
-            .ok_or_else(|| format!("the firmware printed no output for input {i}"))?
-            .1;
+    for s in 0..inputs.len() / n_in {
+        let mut outs = Vec::new();
+        for k in 0..n_out {
+            let key = s * n_out + k;
+            let hex = outputs
+                .iter()
+                .find(|(i, _)| *i == key)
+                .ok_or_else(|| format!("the firmware printed no output {k} for invocation {s}"))?
+                .1;
+            outs.push(qemu::unhex(hex)?);
+        }
         let instructions = counts
             .iter()
-            .find(|(k, _)| *k == i)
+            .find(|(i, _)| *i == s)
             .and_then(|(_, v)| v.trim().parse().ok());
         inferences.push(Inference {
-            output: qemu::unhex(hex)?,
+            output: outs[0].clone(),
+            outputs: outs,
             instructions,
         });
     }
@@ -117,18 +136,27 @@ pub fn run_firmware(
     })
 }
 
-/// Runs `elf` on `input` under QEMU's execution trace and returns its instructions per function.
+/// Runs `elf` on one invocation's `inputs` under QEMU's execution trace and returns its instructions per function.
 ///
 /// The trace (about 75 bytes per executed block: a gigabyte for the largest test models) goes
 /// through a named pipe and is counted while QEMU runs, so it never lands on disk.
-fn trace_functions(board: &Board, elf: &Path, input: &Path) -> Result<crate::hot::Profile, String> {
+fn trace_functions(
+    board: &Board,
+    elf: &Path,
+    inputs: &[PathBuf],
+) -> Result<crate::hot::Profile, String> {
     let dir = scratch_dir(board)?;
     let r = (|| {
-        std::fs::copy(input, dir.join("in_0.bin"))
-            .map_err(|e| format!("copying input {}: {e}", input.display()))?;
+        let mut names = Vec::new();
+        for (i, input) in inputs.iter().enumerate() {
+            let name = format!("in_{i}.bin");
+            std::fs::copy(input, dir.join(&name))
+                .map_err(|e| format!("copying input {}: {e}", input.display()))?;
+            names.push(name);
+        }
         let fifo = dir.join("trace.fifo");
         let reader = trace_reader(&fifo)?;
-        let run = qemu::run_traced(board, elf, &dir, &["in_0.bin".to_string()], &fifo, TIMEOUT);
+        let run = qemu::run_traced(board, elf, &dir, &names, &fifo, TIMEOUT);
         if run.is_err() {
             release(&fifo, &reader);
         }
@@ -187,19 +215,39 @@ fn scratch_dir(board: &Board) -> Result<PathBuf, String> {
 }
 
 /// Runs `model` on the host for `inputs`, as `cargo xtask infer` does (same lowering, planner
-/// and executor, in this process), and returns output 0 of each inference.
+/// and executor, in this process), and returns output 0 of each invocation (one input file per
+/// invocation: a model with one input).
 pub fn host_infer(model: &Path, inputs: &[PathBuf]) -> Result<Vec<Vec<u8>>, String> {
+    Ok(host_invocations(model, inputs)?
+        .into_iter()
+        .map(|mut outs| outs.swap_remove(0))
+        .collect())
+}
+
+/// Runs `model` on the host over `inputs`, the model's input count per invocation in graph
+/// order, and returns every output of each invocation.
+pub fn host_invocations(model: &Path, inputs: &[PathBuf]) -> Result<Vec<Vec<Vec<u8>>>, String> {
     let loaded = crate::infer::load(model)?;
     let mut host = bfmd_import::lower::HostModel::new(loaded.blob)
         .map_err(|e| format!("{}: {e}", model.display()))?;
+    let n_in = host.model().map_err(|e| e.to_string())?.input_count();
+    if inputs.len() % n_in != 0 {
+        return Err(format!(
+            "{}: the model takes {n_in} input(s) per invocation, got {} --input",
+            model.display(),
+            inputs.len()
+        ));
+    }
     inputs
-        .iter()
-        .map(|p| {
-            let x = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let mut y = host
-                .run(&[&x])
-                .map_err(|e| format!("host inference on {}: {e}", p.display()))?;
-            Ok(y.swap_remove(0))
+        .chunks(n_in)
+        .map(|group| {
+            let data = group
+                .iter()
+                .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())))
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+            host.run(&refs)
+                .map_err(|e| format!("host inference on {}: {e}", group[0].display()))
         })
         .collect()
 }
@@ -284,13 +332,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
             other => return Err(format!("`cargo xtask sim`: unknown argument `{other}`")),
         }
     }
-    if outputs.len() > inputs.len() {
-        return Err("more --output than --input files".into());
-    }
     crate::deps::ensure_all()?;
     let model = model_or_default(model.as_deref().and_then(Path::to_str))?;
+    let (n_in, n_out) = {
+        let loaded = crate::infer::load(&model)?;
+        let m = bfmd_graph::Model::parse(loaded.blob.as_bytes())
+            .map_err(|e| format!("{}: {e}", model.display()))?;
+        (m.input_count(), m.output_count())
+    };
     let mut expected = Vec::new();
     if inputs.is_empty() {
+        if n_in != 1 || n_out != 1 {
+            return Err(format!(
+                "{}: the model has {n_in} input(s) and {n_out} output(s); give them with --input \
+                 and --output, in graph order",
+                model.display()
+            ));
+        }
         let dir = golden_dir(&model).ok_or_else(|| {
             format!(
                 "no --input given and no golden inputs for {} in tests/data/golden/",
@@ -307,30 +365,58 @@ pub fn run(args: &[String]) -> Result<(), String> {
             dir.display()
         );
     }
+    if inputs.len() % n_in != 0 {
+        return Err(format!(
+            "{}: the model has {n_in} input(s): give --input a multiple of {n_in} times (got {})",
+            model.display(),
+            inputs.len()
+        ));
+    }
+    let invocations = inputs.len() / n_in;
+    if !outputs.is_empty() && outputs.len() != invocations * n_out {
+        return Err(format!(
+            "{}: {invocations} invocation(s) of a model with {n_out} output(s) need {} --output \
+             (got {})",
+            model.display(),
+            invocations * n_out,
+            outputs.len()
+        ));
+    }
     let elf = board.build("infer", Some(&model))?;
     let sim = run_firmware(board, &elf, &inputs, profile)?;
-    let host = host_infer(&model, &inputs)?;
+    let host = host_invocations(&model, &inputs)?;
     for l in &sim.info {
         println!("{l}");
     }
     let mut mismatches = 0;
-    for (i, inf) in sim.inferences.iter().enumerate() {
+    for (s, inf) in sim.inferences.iter().enumerate() {
         let instr = inf
             .instructions
             .map(|n| format!("{n} instructions"))
             .unwrap_or_else(|| "instructions not reported".into());
-        let mut line = format!("input {i} ({}): {instr}", inputs[i].display());
-        if host[i] == inf.output {
-            line.push_str(", output == host");
-        } else {
-            line.push_str(", output DIFFERS from host");
-            mismatches += 1;
+        let group: Vec<String> = inputs[s * n_in..(s + 1) * n_in]
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let mut line = format!("invocation {s} ({}): {instr}", group.join(", "));
+        for (k, out) in inf.outputs.iter().enumerate() {
+            let name = if n_out == 1 {
+                "output".to_string()
+            } else {
+                format!("output {k}")
+            };
+            if host[s].get(k) == Some(out) {
+                line.push_str(&format!(", {name} == host"));
+            } else {
+                line.push_str(&format!(", {name} DIFFERS from host"));
+                mismatches += 1;
+            }
+            if let Some(path) = outputs.get(s * n_out + k) {
+                std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))?;
+                line.push_str(&format!(", written to {}", path.display()));
+            }
         }
-        if let Some(out) = outputs.get(i) {
-            std::fs::write(out, &inf.output).map_err(|e| format!("{}: {e}", out.display()))?;
-            line.push_str(&format!(", output written to {}", out.display()));
-        }
-        if let Some(Some(golden)) = expected.get(i) {
+        if let Some(Some(golden)) = expected.get(s) {
             let want = std::fs::read(golden).map_err(|e| format!("{}: {e}", golden.display()))?;
             if want == inf.output {
                 line.push_str(", output == golden (TFLM)");
@@ -343,15 +429,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     println!("QEMU ran {:.1} s", sim.seconds);
     if functions {
-        let p = trace_functions(board, &elf, &inputs[0])?;
+        let p = trace_functions(board, &elf, &inputs[..n_in])?;
         println!(
-            "instructions per function, whole firmware run on input 0 (startup and I/O included):"
+            "instructions per function, whole firmware run on invocation 0 (startup and I/O included):"
         );
         print!("{}", crate::hot::table(&p, 40));
     }
     if mismatches > 0 {
         return Err(format!(
-            "{mismatches} output(s) differ from the golden outputs"
+            "{mismatches} output(s) differ from the host's or the golden outputs"
         ));
     }
     Ok(())

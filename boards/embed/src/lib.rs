@@ -13,16 +13,23 @@
 //! pub const NAME: &str;            // the model file's stem
 //! pub const ARENA_BYTES: usize;    // from the plan: the arena is sized at compile time
 //! pub const BLOB_LEN: usize;
+//! pub const INPUT_COUNT: usize;
+//! pub const OUTPUT_COUNT: usize;
+//! pub const INPUTS: [bfmd_graph::session::IoSpec; INPUT_COUNT];   // shape, dtype, scale,
+//! pub const OUTPUTS: [bfmd_graph::session::IoSpec; OUTPUT_COUNT]; // zero point, bytes
 //! pub const INPUT_BYTES: usize;    // graph input 0
 //! pub const OUTPUT_BYTES: usize;   // graph output 0
 //! pub const OUTPUT_SCALE: f32;     // output 0 quantization (1.0 / 0 for float outputs)
 //! pub const OUTPUT_ZERO_POINT: i32;
+//! pub struct Ops;                  // impl bfmd_graph::Linked: the kernels the model runs
 //! pub static BLOB: bfmd_graph::AlignedBytes<BLOB_LEN>;  // in section `.bfmd_model`
 //! pub static SAMPLE_INPUT: [u8; INPUT_BYTES];
 //! ```
 //!
-//! The arena itself is declared by the firmware (`static mut BFMD_ARENA: Arena<ARENA_BYTES>`), in
-//! the memory region the board chooses for it from [`Embedded::arena_bytes`].
+//! A program binds the blob to its arena with `bfmd_graph::Session::<model::Ops>::new`, which
+//! instantiates the executor for the model's kernels only; the arena is a static the program
+//! takes once (`bfmd_graph::static_arena!(model::ARENA_BYTES)`), placed in the memory region the
+//! board chooses for it from [`Embedded::arena_bytes`].
 
 use bfmd_graph::Model;
 use std::fmt::Write as _;
@@ -87,13 +94,11 @@ pub fn embed_into(path: &Path, input: Option<&Path>, out: &Path) -> Result<Embed
     let blob = load(path)?;
     let model =
         Model::parse(&blob).map_err(|e| format!("{}: invalid model: {e}", path.display()))?;
-    let io = |what: &str, t: Result<usize, bfmd_graph::GraphError>| {
-        t.ok()
-            .and_then(|t| model.tensor(t))
-            .ok_or_else(|| format!("{}: the model has no {what} 0", path.display()))
-    };
-    let inp = io("input", model.input_tensor(0))?;
-    let outp = io("output", model.output_tensor(0))?;
+    let inp = model
+        .input_tensor(0)
+        .ok()
+        .and_then(|t| model.tensor(t))
+        .ok_or_else(|| format!("{}: the model has no input 0", path.display()))?;
     let input_bytes = inp.region.len;
     let sample = match input {
         Some(p) => {
@@ -118,6 +123,63 @@ pub fn embed_into(path: &Path, input: Option<&Path>, out: &Path) -> Result<Embed
         .and_then(|s| s.to_str())
         .unwrap_or("model")
         .to_string();
+    let rs = model_rs(&model, blob.len(), &name, path, &blob_path, &input_path)?;
+    write(&out.join("model.rs"), rs.as_bytes())?;
+    Ok(Embedded {
+        path: path.to_path_buf(),
+        arena_bytes: model.arena_bytes(),
+        blob_len: blob.len(),
+    })
+}
+
+/// The generated `model.rs` (see the crate documentation).
+fn model_rs(
+    model: &Model<'_>,
+    blob_len: usize,
+    name: &str,
+    path: &Path,
+    blob_path: &Path,
+    input_path: &Path,
+) -> Result<String, String> {
+    let spec = |t: usize| -> Result<(String, bfmd_graph::TensorInfo), String> {
+        let i = model
+            .tensor(t)
+            .ok_or_else(|| format!("{}: graph tensor {t} is missing", path.display()))?;
+        let s = i.shape;
+        Ok((
+            format!(
+                "bfmd_graph::session::IoSpec {{ shape: [{}, {}, {}, {}], dtype: bfmd_graph::DType::{:?}, \
+                 scale: {:?}, zero_point: {}, bytes: {} }}",
+                s.n, s.h, s.w, s.c, i.dtype, i.scale, i.zero_point, i.region.len
+            ),
+            i,
+        ))
+    };
+    let mut inputs = Vec::new();
+    for k in 0..model.input_count() {
+        inputs.push(spec(model.input_tensor(k).map_err(|e| e.to_string())?)?);
+    }
+    let mut outputs = Vec::new();
+    for k in 0..model.output_count() {
+        outputs.push(spec(model.output_tensor(k).map_err(|e| e.to_string())?)?);
+    }
+    let list = |v: &[(String, bfmd_graph::TensorInfo)]| {
+        v.iter()
+            .map(|(s, _)| format!("    {s},\n"))
+            .collect::<String>()
+    };
+    let ops: String = bfmd_graph::OpSet::of_model(model)
+        .iter()
+        .map(|(k, d, f)| {
+            format!(
+                "\n        .with(bfmd_graph::OpKind::{}, bfmd_graph::DType::{:?}, bfmd_graph::Form::{})",
+                k.name(),
+                d,
+                f.name()
+            )
+        })
+        .collect();
+    let (inp, outp) = (&inputs[0].1, &outputs[0].1);
     let mut rs = String::new();
     let _ = write!(
         rs,
@@ -132,6 +194,10 @@ pub fn embed_into(path: &Path, input: Option<&Path>, out: &Path) -> Result<Embed
          pub const INPUT_COUNT: usize = {n_in};\n\
          /// Number of graph outputs.\n\
          pub const OUTPUT_COUNT: usize = {n_out};\n\
+         /// Every graph input, in graph order: shape, dtype, scale, zero point, bytes.\n\
+         pub const INPUTS: [bfmd_graph::session::IoSpec; INPUT_COUNT] = [\n{inputs}];\n\
+         /// Every graph output, in graph order.\n\
+         pub const OUTPUTS: [bfmd_graph::session::IoSpec; OUTPUT_COUNT] = [\n{outputs}];\n\
          /// Bytes of graph input 0.\n\
          pub const INPUT_BYTES: usize = {input_bytes};\n\
          /// Bytes of graph output 0.\n\
@@ -140,6 +206,12 @@ pub fn embed_into(path: &Path, input: Option<&Path>, out: &Path) -> Result<Embed
          pub const OUTPUT_SCALE: f32 = {scale:?};\n\
          /// Quantization zero point of output 0.\n\
          pub const OUTPUT_ZERO_POINT: i32 = {zp};\n\
+         /// The kernels this model runs: a program instantiates the executor for exactly these\n\
+         /// (`bfmd_graph::Session::<Ops>`), so the linker keeps no other kernel.\n\
+         pub struct Ops;\n\
+         impl bfmd_graph::Linked for Ops {{\n    \
+             const OPS: bfmd_graph::OpSet = bfmd_graph::OpSet::EMPTY{ops};\n\
+         }}\n\
          /// The model blob, 16-byte aligned as `Model::parse` requires, in the section the board's\n\
          /// `memory.x` places where weights belong. Exported under a fixed name so that link-time\n\
          /// optimization keeps it whole in that section instead of folding it into `.rodata`.\n\
@@ -147,22 +219,19 @@ pub fn embed_into(path: &Path, input: Option<&Path>, out: &Path) -> Result<Embed
          #[export_name = \"BFMD_MODEL_BLOB\"]\n\
          pub static BLOB: bfmd_graph::AlignedBytes<BLOB_LEN> =\n    \
              bfmd_graph::AlignedBytes(*include_bytes!({blob_path:?}));\n\
-         /// A sample input for boards without a host to read one from.\n\
+         /// A sample input (graph input 0) for boards without a host to read one from.\n\
          pub static SAMPLE_INPUT: [u8; INPUT_BYTES] = *include_bytes!({input_path:?});\n",
         arena = model.arena_bytes(),
-        blob_len = blob.len(),
         n_in = model.input_count(),
         n_out = model.output_count(),
+        inputs = list(&inputs),
+        outputs = list(&outputs),
+        input_bytes = inp.region.len,
         output_bytes = outp.region.len,
         scale = outp.scale,
         zp = outp.zero_point,
     );
-    write(&out.join("model.rs"), rs.as_bytes())?;
-    Ok(Embedded {
-        path: path.to_path_buf(),
-        arena_bytes: model.arena_bytes(),
-        blob_len: blob.len(),
-    })
+    Ok(rs)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {

@@ -1,20 +1,24 @@
-//! Runs the compiled-in model (see `bfmd-embed`) on every input file named on the semihosting
-//! command line, and prints for input `i`:
+//! Runs the compiled-in model (see `bfmd-embed`) over the input files named on the semihosting
+//! command line, `INPUT_COUNT` files per invocation in graph-input order (invocation `s` reads
+//! files `s*I .. s*I+I-1`), and prints for invocation `s` of a model with `K` outputs:
 //!
 //! ```text
-//! output <i> <hex of output 0>
-//! # instructions <i> <exact instruction count of the inference>
+//! output <s*K+k> <hex of output k>      (for every k < K)
+//! # instructions <s> <exact instruction count of the invocation>
 //! ```
 //!
-//! With `--profile` first on the command line, the first input is run once more with the
+//! With `--profile` first on the command line, the first invocation is run once more with the
 //! per-op profiler (`# op <index> <name> <instructions>` lines). Exits with status 1 after
 //! printing `error: ...` if the model, an input file or an inference fails.
+//!
+//! The model is bound to its arena through `bfmd_graph::Session::<model::Ops>`, so the firmware
+//! links only the kernels the model runs; there is no `unsafe` here.
 #![no_std]
 #![no_main]
 
 use bfmd_board_qemu::semihosting::println;
 use bfmd_board_qemu::{fail, icount, print_hex_line, read_exact_file, BEGIN, CPU, END, MACHINE};
-use bfmd_graph::{exec, Arena, Model};
+use bfmd_graph::Session;
 use cortex_m_rt::entry;
 
 // Generated constants and statics; each program uses only some of them.
@@ -23,47 +27,37 @@ mod model {
     include!(concat!(env!("OUT_DIR"), "/model.rs"));
 }
 
-// The programs run graph input 0 and read graph output 0 only.
-const _: () = assert!(
-    model::INPUT_COUNT == 1 && model::OUTPUT_COUNT == 1,
-    "this firmware runs models with one input and one output"
-);
-
-/// The tensor arena, sized by the planner at compile time; `size` finds it by this symbol.
-#[no_mangle]
-static mut BFMD_ARENA: Arena<{ model::ARENA_BYTES }> = Arena::new();
-
 /// Longest semihosting command line accepted (the host passes short scratch file names).
 const CMDLINE_BYTES: usize = 4096;
 
-/// Writes input `path` into the model's input 0, or ends the run naming the problem.
-fn load_input(model: &Model<'_>, arena: &mut [u8], i: usize, path: &str) {
-    let buf = match model.input_mut(arena, 0) {
+/// The session this program runs: the model's kernels only.
+type Net<'m, 'a> = Session<'m, 'a, model::Ops>;
+
+/// Writes `path` into graph input `k`, or ends the run naming the problem.
+fn load_input(net: &mut Net<'_, '_>, k: usize, path: &str) {
+    let buf = match net.input(k) {
         Ok(b) => b,
-        Err(e) => fail(format_args!("input tensor: {e}")),
+        Err(e) => fail(format_args!("input tensor {k}: {e}")),
     };
     if let Err(e) = read_exact_file(path, buf) {
-        fail(format_args!("input {i} ({path}): {e}"));
+        fail(format_args!("input {k} ({path}): {e}"));
     }
 }
 
 #[entry]
 fn main() -> ! {
     icount::init();
-    let model = match Model::parse(model::BLOB.as_slice()) {
-        Ok(m) => m,
+    let Some(arena) = bfmd_graph::static_arena!(model::ARENA_BYTES) else {
+        fail(format_args!("the arena was already taken"))
+    };
+    let mut net = match Net::new(model::BLOB.as_slice(), arena.as_mut_slice()) {
+        Ok(n) => n,
         Err(e) => fail(format_args!("model {}: {e}", model::NAME)),
     };
-    let arena_ptr = &raw mut BFMD_ARENA;
-    // SAFETY: the pointer comes from the static, so it is valid and aligned; `main` runs once and
-    // no interrupt handler touches the arena, so this is the only reference to it.
-    let arena: &mut [u8] = unsafe { (*arena_ptr).as_mut_slice() };
     let args = match bfmd_board_qemu::semihosting::experimental::env::args::<CMDLINE_BYTES>() {
         Ok(a) => a,
         Err(_) => fail(format_args!("cannot read the semihosting command line")),
     };
-    let mut profile = false;
-    let mut first_input = None;
 
     println!("{}", BEGIN);
     println!(
@@ -73,14 +67,22 @@ fn main() -> ! {
         CPU,
         model::ARENA_BYTES,
         model::BLOB_LEN,
-        model.op_count()
+        net.model().op_count()
     );
-    println!(
-        "# output-quant 0 {} {}",
-        model::OUTPUT_SCALE,
-        model::OUTPUT_ZERO_POINT
-    );
-    let mut index = 0;
+    println!("# io {} {}", model::INPUT_COUNT, model::OUTPUT_COUNT);
+    // Quantization as raw f32 bits: the firmware formats no floats.
+    for (k, spec) in model::OUTPUTS.iter().enumerate() {
+        println!(
+            "# output-quant {} {:08x} {}",
+            k,
+            spec.scale.to_bits(),
+            spec.zero_point
+        );
+    }
+    let mut profile = false;
+    let mut group: [&str; model::INPUT_COUNT] = [""; model::INPUT_COUNT];
+    let mut first: Option<[&str; model::INPUT_COUNT]> = None;
+    let (mut filled, mut invocation) = (0, 0);
     // The first argument is the program name.
     for arg in (&args).skip(1) {
         let Ok(path) = arg else {
@@ -90,24 +92,42 @@ fn main() -> ! {
             profile = true;
             continue;
         }
-        load_input(&model, arena, index, path);
-        let (result, instructions) = icount::measure(|| exec::run(&model, arena, None));
+        group[filled] = path;
+        filled += 1;
+        if filled < model::INPUT_COUNT {
+            continue;
+        }
+        filled = 0;
+        for (k, p) in group.iter().enumerate() {
+            load_input(&mut net, k, p);
+        }
+        let (result, instructions) = icount::measure(|| net.run());
         if let Err(e) = result {
-            fail(format_args!("inference {index}: {e}"));
+            fail(format_args!("inference {invocation}: {e}"));
         }
-        match model.output(arena, 0) {
-            Ok(out) => print_hex_line("output", index, out),
-            Err(e) => fail(format_args!("output tensor: {e}")),
+        for k in 0..model::OUTPUT_COUNT {
+            match net.output(k) {
+                Ok(out) => print_hex_line("output", invocation * model::OUTPUT_COUNT + k, out),
+                Err(e) => fail(format_args!("output tensor {k}: {e}")),
+            }
         }
-        println!("# instructions {} {}", index, instructions);
-        first_input.get_or_insert(path);
-        index += 1;
+        println!("# instructions {} {}", invocation, instructions);
+        first.get_or_insert(group);
+        invocation += 1;
     }
-    if let (true, Some(path)) = (profile, first_input) {
-        // The arena was reused by the last inference: load the first input again.
-        load_input(&model, arena, 0, path);
+    if filled != 0 {
+        fail(format_args!(
+            "{filled} input file(s) left over: the model takes {} per invocation",
+            model::INPUT_COUNT
+        ));
+    }
+    if let (true, Some(paths)) = (profile, first) {
+        // The arena was reused by the last inference: load the first inputs again.
+        for (k, p) in paths.iter().enumerate() {
+            load_input(&mut net, k, p);
+        }
         let mut p = icount::OpProfiler::new();
-        if let Err(e) = exec::run(&model, arena, Some(&mut p)) {
+        if let Err(e) = net.run_profiled(&mut p) {
             fail(format_args!("profiled inference: {e}"));
         }
         println!("# profile total {} instructions", p.total);

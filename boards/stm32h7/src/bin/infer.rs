@@ -3,11 +3,15 @@
 //! Sets the core to 480 MHz (VOS0, PLL1 from the ST-LINK's 8 MHz clock), enables the caches,
 //! runs the model on the compiled-in sample input (`BFMD_INPUT`, see `bfmd-embed`) a few times,
 //! and logs over defmt/RTT: the DWT cycle count of each inference, a per-op cycle profile of the
-//! last one, and the output tensor. Then it halts on a breakpoint, which ends `probe-rs run`.
+//! last one, and every output tensor. Then it halts on a breakpoint, which ends `probe-rs run`.
+//!
+//! The model is bound to its arena through `bfmd_graph::Session::<model::Ops>`, so the program
+//! links only the kernels the model runs; there is no `unsafe` here. Inputs other than input 0
+//! are zeros (the sample input is graph input 0).
 #![no_std]
 #![no_main]
 
-use bfmd_graph::{exec, Arena, Model};
+use bfmd_graph::{exec, Session};
 use cortex_m::peripheral::DWT;
 use cortex_m_rt::entry;
 use defmt_rtt as _;
@@ -25,18 +29,6 @@ mod model {
 const SYSCLK_HZ: u32 = 480_000_000;
 /// Inferences timed: the first one also pays for filling the caches.
 const RUNS: usize = 3;
-
-// The programs run graph input 0 and read graph output 0 only.
-const _: () = assert!(
-    model::INPUT_COUNT == 1 && model::OUTPUT_COUNT == 1,
-    "this firmware runs models with one input and one output"
-);
-
-/// The tensor arena, sized by the planner at compile time and placed by `build.rs` in DTCM or
-/// AXI SRAM; `cargo xtask size` finds it by this symbol.
-#[no_mangle]
-#[link_section = ".bfmd_arena"]
-static mut BFMD_ARENA: Arena<{ model::ARENA_BYTES }> = Arena::new();
 
 /// The DWT cycle counter extended to 64 bits (it wraps every 8.9 s at 480 MHz; the executor
 /// reads it at least once per op, far more often).
@@ -110,22 +102,20 @@ fn main() -> ! {
         model::BLOB_LEN
     );
 
-    let model = match Model::parse(model::BLOB.as_slice()) {
-        Ok(m) => m,
+    // The arena, sized by the planner at compile time, in the section `build.rs` places in DTCM
+    // or AXI SRAM (`cargo xtask size` finds it by its symbol, `BFMD_ARENA`).
+    let Some(arena) = bfmd_graph::static_arena!(model::ARENA_BYTES, section = ".bfmd_arena") else {
+        halt("the arena was already taken")
+    };
+    let mut net = match Session::<model::Ops>::new(model::BLOB.as_slice(), arena.as_mut_slice()) {
+        Ok(s) => s,
         Err(e) => halt_with_error("model", e),
     };
-    let arena_ptr = &raw mut BFMD_ARENA;
-    // SAFETY: the pointer comes from the static, so it is valid and aligned; `main` runs once and
-    // no interrupt handler touches the arena, so this is the only reference to it.
-    let arena: &mut [u8] = unsafe { (*arena_ptr).as_mut_slice() };
     let mut cycles = Cycles { high: 0, last: 0 };
     for run in 0..RUNS {
-        match model.input_mut(arena, 0) {
-            Ok(input) => input.copy_from_slice(&model::SAMPLE_INPUT),
-            Err(e) => halt_with_error("input", e),
-        }
+        load_inputs(&mut net);
         let t0 = cycles.now();
-        if let Err(e) = exec::run(&model, arena, None) {
+        if let Err(e) = net.run() {
             halt_with_error("inference", e);
         }
         let n = cycles.now() - t0;
@@ -136,32 +126,51 @@ fn main() -> ! {
             n / u64::from(SYSCLK_HZ / 1_000_000)
         );
     }
-    match model.input_mut(arena, 0) {
-        Ok(input) => input.copy_from_slice(&model::SAMPLE_INPUT),
-        Err(e) => halt_with_error("input", e),
-    }
+    load_inputs(&mut net);
     let mut profiler = Profiler { cycles, total: 0 };
-    if let Err(e) = exec::run(&model, arena, Some(&mut profiler)) {
+    if let Err(e) = net.run_profiled(&mut profiler) {
         halt_with_error("profiled inference", e);
     }
     defmt::info!("profile: {=u64} cycles in ops", profiler.total);
-    match model.output(arena, 0) {
-        Ok(out) => defmt::info!(
-            "output 0 ({=f32} * (q - {=i32})): {=[u8]:02x}",
-            model::OUTPUT_SCALE,
-            model::OUTPUT_ZERO_POINT,
-            out
-        ),
-        Err(e) => halt_with_error("output", e),
+    for (k, spec) in model::OUTPUTS.iter().enumerate() {
+        match net.output(k) {
+            Ok(out) => defmt::info!(
+                "output {=usize} ({=f32} * (q - {=i32})): {=[u8]:02x}",
+                k,
+                spec.scale,
+                spec.zero_point,
+                out
+            ),
+            Err(e) => halt_with_error("output", e),
+        }
     }
     loop {
         cortex_m::asm::bkpt();
     }
 }
 
+/// Writes the sample input into graph input 0 and zeros into the others.
+fn load_inputs(net: &mut Session<'_, '_, model::Ops>) {
+    for k in 0..model::INPUT_COUNT {
+        match net.input(k) {
+            Ok(buf) if k == 0 => buf.copy_from_slice(&model::SAMPLE_INPUT),
+            Ok(buf) => buf.fill(0),
+            Err(e) => halt_with_error("input", e),
+        }
+    }
+}
+
 /// Logs `what` failed with `e` and halts (probe-rs shows the log and stops).
 fn halt_with_error(what: &str, e: bfmd_graph::GraphError) -> ! {
-    defmt::error!("{=str} failed: {}", what, defmt::Debug2Format(&e));
+    defmt::error!("{=str} failed: {}", what, e);
+    loop {
+        cortex_m::asm::bkpt();
+    }
+}
+
+/// Logs `why` and halts.
+fn halt(why: &str) -> ! {
+    defmt::error!("{=str}", why);
     loop {
         cortex_m::asm::bkpt();
     }
