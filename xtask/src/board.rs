@@ -5,7 +5,7 @@
 //! directory of its own (`<target>/boards/<crate>`), so that its profile, its lock file and the
 //! host workspace's builds never mix.
 
-use crate::run::{root, status};
+use crate::run::{root, status, status_keeping_stderr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -55,6 +55,8 @@ pub struct Board {
     pub regions: &'static [Region],
     /// Cargo feature that compiles the model in, when the crate has programs without one.
     pub model_feature: Option<&'static str>,
+    /// Where the firmware puts code, model, arena and stack (for the fit check).
+    pub layout: crate::fit::Layout,
 }
 
 const KIB: u64 = 1024;
@@ -73,6 +75,15 @@ pub const BOARDS: &[Board] = &[
         }),
         chip: None,
         model_feature: Some("model"),
+        // memory-an500.x: code and model in SSRAM1, data and stack in SSRAM2/3; build.rs puts
+        // the arena there too when 16 KiB stay free for the stack, else in PSRAM.
+        layout: crate::fit::Layout {
+            code: 0,
+            model: 0,
+            arena: &[(1, None), (2, None)],
+            stack: 1,
+            stack_reserve: 16 * KIB,
+        },
         regions: &[
             Region {
                 name: "SSRAM1 (flash role)",
@@ -83,6 +94,11 @@ pub const BOARDS: &[Board] = &[
                 name: "SSRAM2/3",
                 origin: 0x2000_0000,
                 length: 4 * MIB,
+            },
+            Region {
+                name: "PSRAM",
+                origin: 0x6000_0000,
+                length: 16 * MIB,
             },
         ],
     },
@@ -97,6 +113,15 @@ pub const BOARDS: &[Board] = &[
         }),
         chip: None,
         model_feature: Some("model"),
+        // memory-an547.x: code in ITCM, the model in SRAM2, data and stack in DTCM; build.rs
+        // puts the arena there too when 16 KiB stay free for the stack, else in the 2 MiB SRAM.
+        layout: crate::fit::Layout {
+            code: 0,
+            model: 2,
+            arena: &[(1, None), (3, None)],
+            stack: 1,
+            stack_reserve: 16 * KIB,
+        },
         regions: &[
             Region {
                 name: "ITCM",
@@ -113,6 +138,11 @@ pub const BOARDS: &[Board] = &[
                 origin: 0x2100_0000,
                 length: 4 * MIB,
             },
+            Region {
+                name: "SRAM",
+                origin: 0x0100_0000,
+                length: 2 * MIB,
+            },
         ],
     },
     Board {
@@ -126,6 +156,15 @@ pub const BOARDS: &[Board] = &[
         }),
         regions: H743_REGIONS,
         model_feature: None,
+        // boards/stm32h7/build.rs: code and model in flash; the arena in DTCM up to 104 KiB
+        // (16 KiB of DTCM stay for the stack), else in AXI SRAM.
+        layout: crate::fit::Layout {
+            code: 0,
+            model: 0,
+            arena: &[(1, Some(104 * KIB)), (2, None)],
+            stack: 1,
+            stack_reserve: 16 * KIB,
+        },
     },
 ];
 
@@ -215,7 +254,18 @@ impl Board {
             Some(m) => format!("build {} firmware `{bin}` ({})", self.name, m.display()),
             None => format!("build {} firmware `{bin}`", self.name),
         };
-        status(&what, &mut c)?;
+        let name = model
+            .and_then(|m| m.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(m) = model {
+            // A bad model or one that cannot fit: one line, before cargo starts.
+            crate::fit::check(self, &name, crate::fit::Need::of(m)?)?;
+        }
+        let stderr = status_keeping_stderr(&what, &mut c).map_err(|(e, stderr)| {
+            crate::fit::linker_overflow(self, &name, &stderr).unwrap_or(e)
+        })?;
+        drop(stderr);
         let elf = self.elf(bin);
         if !elf.is_file() {
             return Err(format!(

@@ -8,6 +8,7 @@ mod bench;
 mod board;
 mod demo;
 mod deps;
+mod fit;
 mod flash;
 mod fuzz;
 mod hot;

@@ -398,6 +398,51 @@ fn stm32h7_checks() -> Result<(), String> {
     Ok(())
 }
 
+/// MediaPipe's BlazeFace detector (two float32 outputs, `tests/data/real/`) on `board`: both
+/// outputs byte-identical to the host's, and within 1e-5 (max-norm relative, per output) of
+/// LiteRT's reference kernels.
+fn two_output_check(board: &Board) -> Result<(), String> {
+    let dir = crate::run::root().join("tests/data/real/face_detection_short_range");
+    let model = dir.join("face_detection_short_range.tflite");
+    let inputs = [dir.join("input_0.bin")];
+    let elf = board.build("infer", Some(&model))?;
+    let run = crate::sim::run_firmware(board, &elf, &inputs, false)?;
+    let host = crate::sim::host_invocations(&model, &inputs)?;
+    let inf = run
+        .inferences
+        .first()
+        .ok_or("the firmware ran no invocation")?;
+    if inf.outputs.len() != 2 || host[0] != inf.outputs {
+        return Err(format!(
+            "{}: the firmware's {} output(s) differ from the host's",
+            board.name,
+            inf.outputs.len()
+        ));
+    }
+    for (k, out) in inf.outputs.iter().enumerate() {
+        let path = dir.join(format!("output_0_{k}.bin"));
+        let want = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f32s = |b: &[u8]| -> Vec<f32> {
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        };
+        let (got, want) = (f32s(out), f32s(&want));
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let err = got
+            .iter()
+            .zip(&want)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        if got.len() != want.len() || err > 1e-5 * scale {
+            return Err(format!(
+                "{}: output {k} is {err} (max-norm) from LiteRT's, more than 1e-5 x {scale}",
+                board.name
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `cargo xtask test`'s board steps: clippy and builds for every board, then the QEMU programs
 /// (Cortex-M7 and M55) compared with their expected-output files. `BFMD_BLESS=1` rewrites the
 /// expected files (of models: from the goldens) instead of comparing.
@@ -438,6 +483,13 @@ pub fn test_steps(f: &mut crate::run::Failures) {
         "stm32h7 firmware: fits, holds the executor, arena in DTCM or AXI SRAM by size",
         stm32h7_checks(),
     );
+    for b in qemu_boards() {
+        let name = format!(
+            "QEMU two-output model, face_detection_short_range ({})",
+            b.name
+        );
+        f.record(&name, two_output_check(b));
+    }
     let mut summary = Vec::new();
     for b in qemu_boards() {
         for m in SNAPSHOT_MODELS {

@@ -34,6 +34,40 @@ pub fn status(name: &str, cmd: &mut Command) -> Result<(), String> {
     }
 }
 
+/// [`status`] that also keeps what `cmd` wrote to stderr (echoed as it comes), returned with
+/// the error when the command fails, so a caller can recognise a known failure in it.
+pub fn status_keeping_stderr(name: &str, cmd: &mut Command) -> Result<String, (String, String)> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("\n==> {name}\n    $ {}", display(cmd));
+    let t = Instant::now();
+    let mut child = cmd
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            (
+                format!("{name}: cannot start `{}`: {e}", display(cmd)),
+                String::new(),
+            )
+        })?;
+    let mut kept = String::new();
+    if let Some(err) = child.stderr.take() {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            kept.push_str(&line);
+            kept.push('\n');
+        }
+    }
+    let st = child
+        .wait()
+        .map_err(|e| (format!("{name}: {e}"), kept.clone()))?;
+    eprintln!("    ({name}: {:.1}s)", t.elapsed().as_secs_f64());
+    if st.success() {
+        Ok(kept)
+    } else {
+        Err((format!("{name}: `{}` exited with {st}", display(cmd)), kept))
+    }
+}
+
 /// Runs `cmd` and returns its stdout; `Err` carries stderr.
 pub fn output(cmd: &mut Command) -> Result<String, String> {
     let out = cmd

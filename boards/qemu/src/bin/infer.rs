@@ -47,7 +47,8 @@ fn load_input(net: &mut Net<'_, '_>, k: usize, path: &str) {
 #[entry]
 fn main() -> ! {
     icount::init();
-    let Some(arena) = bfmd_graph::static_arena!(model::ARENA_BYTES) else {
+    // In the RAM build.rs chose for the planned size (data RAM, or PSRAM/SRAM when larger).
+    let Some(arena) = bfmd_graph::static_arena!(model::ARENA_BYTES, section = ".bfmd_arena") else {
         fail(format_args!("the arena was already taken"))
     };
     let mut net = match Net::new(model::BLOB.as_slice(), arena.as_mut_slice()) {
