@@ -163,6 +163,8 @@ impl<const N: usize> ArenaCell<N> {
     /// macro declares both side by side in one block).
     #[doc(hidden)]
     #[cfg(target_has_atomic = "8")]
+    // The `&mut` comes out of the `UnsafeCell` under the flag, once.
+    #[allow(clippy::mut_from_ref)]
     pub unsafe fn take_with(
         &'static self,
         flag: &'static core::sync::atomic::AtomicBool,

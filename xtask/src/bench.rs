@@ -323,7 +323,7 @@ fn model_files(o: &Options) -> Result<Vec<(String, PathBuf)>, String> {
 
 /// TFLM's arena bytes for a model, from its golden folder (`manifest.json` of the seeded
 /// backbones, `tflm_arena.json` of the photographs).
-fn tflm_arena(model: &Path) -> Option<u64> {
+pub(crate) fn tflm_arena(model: &Path) -> Option<u64> {
     let dir = crate::sim::golden_dir(model)?;
     for f in ["manifest.json", "tflm_arena.json"] {
         let Ok(text) = std::fs::read_to_string(dir.join(f)) else {
@@ -602,7 +602,7 @@ fn summary(results: &Value) -> String {
 
 /// Replaces the generated part (between the `<!-- {tag}: begin -->` and `end` markers) of
 /// each of `files` with `body`, so the figures the READMEs quote are the last run's.
-fn update_readmes(body: &str, files: &[&str], tag: &str) -> Result<(), String> {
+pub(crate) fn update_readmes(body: &str, files: &[&str], tag: &str) -> Result<(), String> {
     let (begin, end) = (
         format!("<!-- {tag}: begin -->"),
         format!("<!-- {tag}: end -->"),

@@ -16,10 +16,12 @@ mod infer;
 mod models;
 mod plan;
 mod qemu;
+mod ram;
 mod run;
 mod sim;
 mod size;
 mod test;
+mod tidy;
 
 use std::process::ExitCode;
 
@@ -37,9 +39,11 @@ tasks:
                        latency (criterion); writes bench/results.json and bench/README.md
   demo                 person detection (MLPerf Tiny VWW) on an emulated Cortex-M7 in QEMU:
                        label, probability and instructions per photograph; arena and flash bytes
-  sim --board qemu-m7|qemu-m55 [--model M.tflite] [--input IN.bin --output OUT.bin]... [--profile]
-      [--functions]
-                       run a model on an emulated board (no --input: its golden inputs, checked);
+  sim --board qemu-m7|qemu-m55 [--model M.tflite] [--input IN.bin]... [--output OUT.bin]...
+      [--profile] [--functions]
+                       run a model on an emulated board, every input and output in graph order
+                       (inputs s*I..s*I+I-1 are invocation s; no --input: its golden inputs,
+                       checked); prints the measured peak stack;
                        --profile: instructions per op, --functions: per function (QEMU trace)
   flash --board stm32h7 [--model M.tflite] [--dry-run]
                        build, flash with probe-rs and stream the defmt log (--dry-run: build and
@@ -60,6 +64,10 @@ tasks:
                        run it; NHWC f32 in and out; --compare: per-layer error against f32
   models               params, MACs, int8/f16 arena and weight bytes of every native backbone
                        at the standard and the reference configurations
+  ram [--models a,b] [--readme]
+                       every int8 test model's firmware on the emulated Cortex-M7: code,
+                       weights, arena, static data and measured peak stack, RAM against TFLM's
+                       arena (--readme: rewrite the README's RAM table)
   plan --model M.tflite [--json]
                        arena, other RAM, weights, MACs and per op its buffers' offsets and
                        sizes (--json: one JSON object)
@@ -86,6 +94,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::run(rest),
         "infer" => infer::run(rest),
         "plan" => plan::run(rest),
+        "ram" => ram::run(rest),
         "models" => models::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

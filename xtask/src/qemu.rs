@@ -398,6 +398,33 @@ fn stm32h7_checks() -> Result<(), String> {
     Ok(())
 }
 
+/// The README's example program (`minimal`) with the visual-wake-words model and the
+/// astronaut photograph compiled in: its output must be TFLM's.
+fn minimal_example_check() -> Result<(), String> {
+    let m7 = crate::board::find("qemu-m7")?;
+    let vww = crate::sim::model_or_default(None)?;
+    let photo = crate::run::root().join("tests/data/golden/vww_96_int8_real/astronaut.input.bin");
+    let golden = std::fs::read(photo.with_file_name("astronaut.output.bin"))
+        .map_err(|e| format!("astronaut.output.bin: {e}"))?;
+    let elf = m7.build_with_input("minimal", Some(&vww), Some(&photo))?;
+    let out = run(
+        m7,
+        &elf,
+        &std::env::temp_dir(),
+        &[],
+        Duration::from_secs(120),
+    )?;
+    // The example prints no result markers: its one `output 0 <hex>` line is all it says.
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim_end).collect();
+    let printed = keyed(&lines, "output");
+    match printed.first() {
+        Some((0, hex)) if unhex(hex)? == golden => Ok(()),
+        _ => Err(format!(
+            "the minimal example printed {printed:?}, TFLM's output is {golden:02x?}"
+        )),
+    }
+}
+
 /// MediaPipe's BlazeFace detector (two float32 outputs, `tests/data/real/`) on `board`: both
 /// outputs byte-identical to the host's, and within 1e-5 (max-norm relative, per output) of
 /// LiteRT's reference kernels.
@@ -482,6 +509,10 @@ pub fn test_steps(f: &mut crate::run::Failures) {
     f.record(
         "stm32h7 firmware: fits, holds the executor, arena in DTCM or AXI SRAM by size",
         stm32h7_checks(),
+    );
+    f.record(
+        "QEMU README firmware example (minimal, qemu-m7)",
+        minimal_example_check(),
     );
     for b in qemu_boards() {
         let name = format!(

@@ -63,6 +63,8 @@ pub struct SimRun {
     pub snapshot: String,
     /// Wall-clock seconds QEMU ran.
     pub seconds: f64,
+    /// The stack's high-water mark the firmware measured (`# stack-peak`), in bytes.
+    pub stack_peak: Option<usize>,
 }
 
 /// Runs the already built `elf` on `board` for `inputs` (graph inputs in order, the model's
@@ -133,6 +135,10 @@ pub fn run_firmware(
             .collect(),
         snapshot: qemu::snapshot(&run.stdout)?,
         seconds: run.elapsed.as_secs_f64(),
+        stack_peak: info
+            .iter()
+            .find_map(|l| l.strip_prefix("stack-peak "))
+            .and_then(|v| v.trim().parse().ok()),
     })
 }
 
@@ -231,7 +237,7 @@ pub fn host_invocations(model: &Path, inputs: &[PathBuf]) -> Result<Vec<Vec<Vec<
     let mut host = bfmd_import::lower::HostModel::new(loaded.blob)
         .map_err(|e| format!("{}: {e}", model.display()))?;
     let n_in = host.model().map_err(|e| e.to_string())?.input_count();
-    if inputs.len() % n_in != 0 {
+    if !inputs.len().is_multiple_of(n_in) {
         return Err(format!(
             "{}: the model takes {n_in} input(s) per invocation, got {} --input",
             model.display(),
@@ -365,7 +371,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             dir.display()
         );
     }
-    if inputs.len() % n_in != 0 {
+    if !inputs.len().is_multiple_of(n_in) {
         return Err(format!(
             "{}: the model has {n_in} input(s): give --input a multiple of {n_in} times (got {})",
             model.display(),
@@ -426,6 +432,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
         }
         println!("{line}");
+    }
+    if let Some(n) = sim.stack_peak {
+        println!("peak stack {n} B (measured: the firmware paints its stack at start-up)");
     }
     println!("QEMU ran {:.1} s", sim.seconds);
     if functions {

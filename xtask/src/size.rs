@@ -288,7 +288,24 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let sample = board.chip.and_then(|_| crate::sim::sample_input(&model));
     let elf = board.build_with_input("infer", Some(&model), sample.as_deref())?;
     let u = usage_of(&elf, board)?;
-    let (text, ok) = render(board, &u);
+    let (mut text, ok) = render(board, &u);
+    // The stack is measured by running the firmware: on this board when it is emulated, else
+    // on the emulated board of the same core and target (the STM32H7 runs the same executor and
+    // kernels as qemu-m7).
+    let twin = match board.machine {
+        Some(_) => board,
+        None => board::find("qemu-m7")?,
+    };
+    let inputs: Vec<_> = sample.iter().cloned().collect();
+    let m = crate::ram::measure(twin, &model, &inputs)?;
+    text.push_str(&format!(
+        "  stack    {:>9} B  {:>11}   (peak, measured on {})\n  ram all  {:>9} B  {:>11}   (data + bss + arena + peak stack)\n",
+        m.stack,
+        kib(m.stack),
+        twin.name,
+        u.ram() + m.stack,
+        kib(u.ram() + m.stack)
+    ));
     println!(
         "{} ({}), model {}\nELF {}\n{text}",
         board.name,

@@ -81,9 +81,37 @@ fn embed_writes_the_blob_the_sample_input_and_the_constants() {
         "pub const OUTPUT_SCALE: f32 = 0.00390625;".to_string(),
         "pub const OUTPUT_ZERO_POINT: i32 = -128;".to_string(),
         "#[link_section = \".bfmd_model\"]".to_string(),
+        // Every input and output with its quantization (the VWW model's, from its .tflite).
+        "    bfmd_graph::session::IoSpec { shape: [1, 96, 96, 3], dtype: bfmd_graph::DType::S8, \
+         scale: 0.003921569, zero_point: -128, bytes: 27648 },"
+            .to_string(),
+        "    bfmd_graph::session::IoSpec { shape: [1, 1, 1, 2], dtype: bfmd_graph::DType::S8, \
+         scale: 0.00390625, zero_point: -128, bytes: 2 },"
+            .to_string(),
+        // The kernels it runs, exactly: the linker keeps no others.
+        "impl bfmd_graph::Linked for Ops {".to_string(),
     ] {
         assert!(rs.contains(&line), "model.rs lacks `{line}`:\n{rs}");
     }
+
+    let set = bfmd_graph::OpSet::of_model(&m);
+    let listed = rs.matches("        .with(bfmd_graph::OpKind::").count();
+    assert_eq!(listed, set.iter().count());
+    assert_eq!(
+        set.iter()
+            .map(|(k, d, f)| format!("{}/{d:?}/{}", k.name(), f.name()))
+            .collect::<Vec<_>>(),
+        [
+            "Conv2d/S8/Plain",
+            "Conv2d/S8/Overlapping",
+            "Conv2d/S8/Rows",
+            "DepthwiseConv2d/S8/Plain",
+            "DepthwiseConv2d/S8/InPlace",
+            "FullyConnected/S8/Packed",
+            "AvgPool2d/S8/Plain",
+            "Softmax/S8/InPlace",
+        ]
+    );
 
     // Without a sample input the firmware gets zeros of the input's size.
     bfmd_embed::embed_into(&model, None, &out).unwrap();

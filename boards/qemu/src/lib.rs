@@ -18,6 +18,8 @@
 
 #[cfg(any(machine = "an500", machine = "an547"))]
 pub mod icount;
+#[cfg(any(machine = "an500", machine = "an547"))]
+pub mod stack;
 
 use core::fmt::Write as _;
 use semihosting::io::Write as _;

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! With `--profile` first on the command line, the first invocation is run once more with the
-//! per-op profiler (`# op <index> <name> <instructions>` lines). Exits with status 1 after
+//! per-op profiler (`# op <index> <name> <instructions>` lines). The last line before the end
+//! marker is `# stack-peak <bytes>`: the stack's high-water mark (painted at start-up). Exits with status 1 after
 //! printing `error: ...` if the model, an input file or an inference fails.
 //!
 //! The model is bound to its arena through `bfmd_graph::Session::<model::Ops>`, so the firmware
@@ -46,6 +47,7 @@ fn load_input(net: &mut Net<'_, '_>, k: usize, path: &str) {
 
 #[entry]
 fn main() -> ! {
+    bfmd_board_qemu::stack::paint();
     icount::init();
     // In the RAM build.rs chose for the planned size (data RAM, or PSRAM/SRAM when larger).
     let Some(arena) = bfmd_graph::static_arena!(model::ARENA_BYTES, section = ".bfmd_arena") else {
@@ -133,6 +135,8 @@ fn main() -> ! {
         }
         println!("# profile total {} instructions", p.total);
     }
+    // Every byte of stack the program used, kernels and executor included.
+    println!("# stack-peak {}", bfmd_board_qemu::stack::peak());
     println!("{}", END);
     bfmd_board_qemu::exit(0)
 }
