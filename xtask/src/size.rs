@@ -456,7 +456,7 @@ mod tests {
         // Flash-role region: every loaded byte; RAM region: data (copied) and bss (zeroed).
         assert_eq!(
             u.regions,
-            vec![1024 + 1000 + 200 + 5000 + 16, 16 + 4096 + 64]
+            vec![1024 + 1000 + 200 + 5000 + 16, 16 + 4096 + 64, 0]
         );
         let (text, ok) = render(b, &u);
         assert!(ok.is_ok());
