@@ -812,10 +812,13 @@ impl<'m> Lowering<'m> {
             return Ok(*id);
         }
         let info = self.tensor_info(wt)?;
-        let data = self
-            .m
-            .tensor_data(wt)
-            .ok_or_else(|| self.err(Some(wt), "fully connected weights must be constant"))?;
+        // Weights behind a folded DEQUANTIZE (float16 or int8 constants of a float model) are
+        // constants too, as for convolutions.
+        let folded = self.folded.get(&wt);
+        let data = self.m.tensor_data(wt);
+        if folded.is_none() && data.is_none() {
+            return Err(self.err(Some(wt), "fully connected weights must be constant"));
+        }
         let &[out_f, in_f] = info.shape.as_slice() else {
             return Err(self.err(
                 Some(wt),
@@ -826,7 +829,15 @@ impl<'m> Lowering<'m> {
             ));
         };
         self.check_channel_axis(wt, 0)?;
-        let id = self.constant(wt, Shape::new(out_f, 1, 1, in_f), data)?;
+        let shape = Shape::new(out_f, 1, 1, in_f);
+        let id = match (folded, data) {
+            (Some(values), _) => {
+                let r = self.g.constant_f32(&info.name, shape, values);
+                self.b(r)?
+            }
+            (None, Some(data)) => self.constant(wt, shape, data)?,
+            (None, None) => unreachable!("checked above"),
+        };
         let r = self.g.set_rank(id, 2);
         self.b(r)?;
         self.ids.insert(wt, id);
