@@ -202,6 +202,35 @@ fn parsed(file: &str) -> TfliteModel {
     parse(&read(&format!("models/{file}"))).unwrap()
 }
 
+/// Every unsupported operator of a model in one error: builtin, custom and recurrent ones,
+/// each with its index, in operator order.
+#[test]
+fn three_unsupported_ops_are_named_in_one_error() {
+    let mut m = parsed("mobilenet_v2_int8.tflite");
+    let adds: Vec<usize> = m
+        .operators
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.code == OpCode::Add)
+        .map(|(i, _)| i)
+        .take(3)
+        .collect();
+    m.operators[adds[0]].code = OpCode::from_code(42, None); // DIV
+    m.operators[adds[1]].code = OpCode::from_code(32, Some("MyDecoder"));
+    m.operators[adds[2]].code = OpCode::from_code(44, None); // UNIDIRECTIONAL_SEQUENCE_LSTM
+    let e = lower(&m, &LowerOptions::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "model.subgraphs[0].operators: 3 operators are not supported by bfmd: op {} (DIV), \
+             op {} (custom op `MyDecoder`), op {} (UNIDIRECTIONAL_SEQUENCE_LSTM: recurrent \
+             operators are not supported)",
+            adds[0], adds[1], adds[2]
+        )
+    );
+    assert!(!e.to_string().contains('\n'));
+}
+
 #[test]
 fn an_unsupported_op_is_named_with_its_index() {
     let mut m = parsed("mobilenet_v2_int8.tflite");

@@ -119,6 +119,7 @@ pub fn tflite_bytes_to_graph(bytes: &[u8], options: &LowerOptions) -> Result<Bui
 
 /// [`tflite_to_graph`], also returning the TFLite operator behind every bfmd op.
 pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, ImportError> {
+    check_operators(model)?;
     let mut l = Lowering::new(model);
     l.lower_ops(options.fold_channel_shuffles)?;
     l.mark_outputs(&options.extra_outputs)?;
@@ -135,6 +136,46 @@ pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, Imp
         })?;
     let sources = fused_sources(&l.sources, &built);
     Ok(Lowered { built, sources })
+}
+
+/// Whether the lowering has a rule for operator `code` (`Lowering::lower_op`).
+fn lowers(code: &OpCode) -> bool {
+    code.is_known() && !matches!(code, OpCode::Sub)
+}
+
+/// How an unsupported operator is named in errors: its TFLite name, custom operators as
+/// custom, recurrent ones as out of scope.
+fn unsupported_name(code: &OpCode) -> String {
+    match code {
+        OpCode::Custom(name) => format!("custom op `{name}`"),
+        other => {
+            let name = other.name();
+            if ["LSTM", "RNN", "GRU"].iter().any(|r| name.contains(r)) {
+                format!("{name}: recurrent operators are not supported")
+            } else {
+                name.to_string()
+            }
+        }
+    }
+}
+
+/// `Err` naming every operator of `model` the lowering has no rule for, before any is lowered.
+fn check_operators(model: &TfliteModel) -> Result<(), ImportError> {
+    let mut ops: Vec<(usize, String)> = model
+        .operators
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| !lowers(&o.code))
+        .map(|(i, o)| (i, unsupported_name(&o.code)))
+        .collect();
+    match ops.len() {
+        0 => Ok(()),
+        1 => {
+            let (op, op_name) = ops.remove(0);
+            Err(ImportError::UnsupportedOp { op, op_name })
+        }
+        _ => Err(ImportError::UnsupportedOps { ops }),
+    }
 }
 
 /// The TFLite side of each op of `built`, from the side of each op added to the builder: a

@@ -171,6 +171,12 @@ pub enum ImportError {
         /// TFLite name of the operator.
         op_name: String,
     },
+    /// Several operators of the model are not ones bfmd can run: every one of them, in
+    /// operator order, so that a user sees the whole list at once.
+    UnsupportedOps {
+        /// Operator index in subgraph 0 and its name (custom operators as `custom op `name``).
+        ops: Vec<(usize, String)>,
+    },
     /// The model parsed but cannot be lowered to bfmd's graph (`crate::lower`): a shape,
     /// dtype, quantization or parameter the kernels do not support, or a planning failure.
     Lowering {
@@ -215,6 +221,7 @@ impl ImportError {
                 ..
             } => tensor_path(*tensor),
             Lowering { .. } => String::new(),
+            UnsupportedOps { .. } => "model.subgraphs[0].operators".into(),
             IoTensorIndex { role, .. } => format!("model.subgraphs[0].{role}s"),
             BufferIndex { tensor, .. }
             | BufferRange { tensor, .. }
@@ -341,6 +348,14 @@ impl std::fmt::Display for ImportError {
             } => write!(f, "op {op} ({op_name}): {detail}"),
             UnsupportedOp { op, op_name } => {
                 write!(f, "op {op} ({op_name}) is not supported by bfmd")
+            }
+            UnsupportedOps { ops } => {
+                write!(f, "{} operators are not supported by bfmd: ", ops.len())?;
+                for (k, (op, name)) in ops.iter().enumerate() {
+                    let sep = if k == 0 { "" } else { ", " };
+                    write!(f, "{sep}op {op} ({name})")?;
+                }
+                Ok(())
             }
             Lowering { op, tensor, detail } => {
                 if let Some((op, op_name)) = op {
