@@ -57,6 +57,12 @@ fn firmware_form_of_vww_embeds_the_planned_blob() {
         "pub const OUTPUT_ZERO_POINT: i32 = -128;".to_string(),
         "#[link_section = \".bfmd_model\"]".to_string(),
         format!("include_bytes!({:?})", r.blob_path),
+        // The same generator as the boards': every input's quantization and the kernel set.
+        "bfmd_graph::session::IoSpec { shape: [1, 96, 96, 3], dtype: bfmd_graph::DType::S8, \
+         scale: 0.003921569, zero_point: -128, bytes: 27648 },"
+            .to_string(),
+        ".with(bfmd_graph::OpKind::Softmax, bfmd_graph::DType::S8, bfmd_graph::Form::InPlace)"
+            .to_string(),
     ] {
         assert!(rs.contains(&line), "model.rs lacks `{line}`:\n{rs}");
     }
