@@ -1311,6 +1311,80 @@ impl GraphBuilder {
         self.push_op(kind, vec![input.0], vec![output.0], p, 0, Alias::None, 0)
     }
 
+    /// `PRELU` (f32): `output = input >= 0 ? input : alpha * input`, `alpha` an f32 constant
+    /// that broadcasts to the input's shape (per channel `[1, 1, 1, C]`, per position...).
+    pub fn add_prelu(
+        &mut self,
+        input: TensorId,
+        alpha: TensorId,
+        output: TensorId,
+    ) -> BuildResult<usize> {
+        let kind = OpKind::Prelu;
+        if self.dtype(input)? != DType::F32 {
+            return Err(self.op_err(kind, "PReLU runs in f32 only"));
+        }
+        self.same_dtype(kind, &[alpha, output], DType::F32)?;
+        let xs = self.shape(input)?;
+        let b = bfmd_kernels::reference::elementwise::Broadcast::new(xs, self.shape(alpha)?)
+            .map_err(|e| self.kernel_err(kind, e))?;
+        if b.output() != xs {
+            return Err(self.op_err(kind, "alpha must broadcast to the input's shape"));
+        }
+        self.expect_shape(kind, output, xs)?;
+        let macs = xs.len() as u64;
+        self.push_op(
+            kind,
+            vec![input.0, alpha.0],
+            vec![output.0],
+            Vec::new(),
+            0,
+            Alias::None,
+            macs,
+        )
+    }
+
+    /// `RESIZE_BILINEAR` (`bilinear`, f32) or `RESIZE_NEAREST_NEIGHBOR` (any dtype, same
+    /// quantization) of height and width to the output's, with TFLite's `align_corners` and
+    /// `half_pixel_centers`.
+    pub fn add_resize(
+        &mut self,
+        input: TensorId,
+        output: TensorId,
+        bilinear: bool,
+        align_corners: bool,
+        half_pixel_centers: bool,
+    ) -> BuildResult<usize> {
+        let kind = if bilinear {
+            OpKind::ResizeBilinear
+        } else {
+            OpKind::ResizeNearest
+        };
+        let dtype = self.dtype(input)?;
+        if bilinear && dtype != DType::F32 {
+            return Err(self.op_err(kind, "bilinear resize runs in f32 only"));
+        }
+        if align_corners && half_pixel_centers {
+            return Err(self.op_err(
+                kind,
+                "align_corners and half_pixel_centers cannot both be set",
+            ));
+        }
+        self.same_dtype(kind, &[output], dtype)?;
+        self.same_quant(kind, &[input, output])?;
+        let (xs, ys) = (self.shape(input)?, self.shape(output)?);
+        self.expect_shape(kind, output, Shape::new(xs.n, ys.h, ys.w, xs.c))?;
+        let macs = if bilinear { 4 * ys.len() as u64 } else { 0 };
+        self.push_op(
+            kind,
+            vec![input.0],
+            vec![output.0],
+            vec![u32::from(align_corners), u32::from(half_pixel_centers)],
+            0,
+            Alias::None,
+            macs,
+        )
+    }
+
     /// `TRANSPOSE`: output dimension `d` is input dimension `perm[d]` (NHWC indices).
     pub fn add_transpose(
         &mut self,

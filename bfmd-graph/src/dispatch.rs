@@ -93,6 +93,12 @@ pub(crate) fn dispatch<L: Linked>(io: &mut OpIo<'_, '_>) -> Result<()> {
         },
         // A view: nothing moves (`exec::run_op` returns before carving).
         OpKind::Reshape => Ok(()),
+        OpKind::Prelu => prelu::<L>(io),
+        OpKind::ResizeBilinear | OpKind::ResizeNearest => match dtype {
+            DType::S8 => resize::<L, i8>(io),
+            DType::F16 => resize::<L, f16>(io),
+            _ => resize::<L, f32>(io),
+        },
         _ => crate::dispatch_act::dispatch::<L>(io, dtype),
     }
 }
@@ -578,4 +584,35 @@ fn inputs_with_shapes<'m: 'a, 'a, T: Element>(
         parts.push(part).map_err(|_| io.err("too many inputs"))?;
     }
     Ok(parts)
+}
+
+/// `Prelu` (f32; parse checked the dtype and that alpha broadcasts to the input).
+fn prelu<L: Linked>(io: &mut OpIo<'_, '_>) -> Result<()> {
+    need!(io, Prelu, DType::F32, Plain);
+    let (xs, a_s) = (io.in_shape(0)?, io.in_shape(1)?);
+    let (x, alpha) = (io.input::<f32>(0)?, io.input::<f32>(1)?);
+    let y = io.output::<f32>(0)?;
+    let r = r::prelu::prelu_f32(xs, x, a_s, alpha, y);
+    io.kernel(r)
+}
+
+/// `ResizeBilinear` (f32) and `ResizeNearest` (any dtype).
+fn resize<L: Linked, T: Element>(io: &mut OpIo<'_, '_>) -> Result<()> {
+    let p = r::resize::ResizeParams {
+        align_corners: io.op.param(ops::resize::ALIGN_CORNERS) != 0,
+        half_pixel_centers: io.op.param(ops::resize::HALF_PIXEL_CENTERS) != 0,
+    };
+    let (xs, ys) = (io.in_shape(0)?, io.out_shape(0)?);
+    let r = if io.op.kind == OpKind::ResizeBilinear {
+        need!(io, ResizeBilinear, DType::F32, Plain);
+        let x = io.input::<f32>(0)?;
+        let y = io.output::<f32>(0)?;
+        r::resize::resize_bilinear_f32(&p, xs, x, ys, y)
+    } else {
+        need!(io, ResizeNearest, T::DTYPE, Plain);
+        let x = io.input::<T>(0)?;
+        let y = io.output::<T>(0)?;
+        r::resize::resize_nearest(&p, xs, x, ys, y)
+    };
+    io.kernel(r)
 }

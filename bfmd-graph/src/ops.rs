@@ -208,6 +208,15 @@ op_kinds! {
     /// equal channel parts. One input is a shuffle and split, one output a concat and shuffle.
     /// The builder's fusion pass writes it (`builder::fuse`); values are copied unchanged.
     ConcatShuffleSplit = 27,
+    /// Parametric ReLU: `x` where `x >= 0`, else `alpha * x`, with input 1 the constant
+    /// `alpha` broadcast against `x` (TFLite `PRELU`; f32).
+    Prelu = 28,
+    /// Bilinear resize of height and width (TFLite `RESIZE_BILINEAR`; f32). Parameters:
+    /// [`resize`].
+    ResizeBilinear = 29,
+    /// Nearest-neighbour resize of height and width (TFLite `RESIZE_NEAREST_NEIGHBOR`; any
+    /// dtype, values copied). Parameters: [`resize`].
+    ResizeNearest = 30,
 }
 
 impl OpKind {
@@ -490,9 +499,21 @@ pub const fn param_words(kind: OpKind, dtype: DType) -> usize {
             }
         }
         OpKind::HardSigmoid | OpKind::Swish | OpKind::Lut => 0,
+        OpKind::Prelu => 0,
+        OpKind::ResizeBilinear | OpKind::ResizeNearest => resize::WORDS,
         OpKind::Quantize | OpKind::Dequantize => affine::WORDS,
         OpKind::Requantize => s8_words::REQUANTIZE,
     }
+}
+
+/// Parameter words of `ResizeBilinear` and `ResizeNearest` (TFLite's options, 0 or 1).
+pub mod resize {
+    /// `align_corners`.
+    pub const ALIGN_CORNERS: usize = 0;
+    /// `half_pixel_centers`.
+    pub const HALF_PIXEL_CENTERS: usize = 1;
+    /// Number of words.
+    pub const WORDS: usize = 2;
 }
 
 /// Element type of the bias of a convolution-like op of `dtype`: int32 for int8 models, `f32`

@@ -482,6 +482,49 @@ fn check_kind<L: Linked>(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 "scale must be finite and positive",
             )?;
         }
+        OpKind::Prelu if linked!(Prelu) => {
+            c.ensure(dtype == DType::F32, "PReLU runs in f32 only")?;
+            c.counts(2, 1)?;
+            let x = c.input(0)?;
+            c.same_dtype(x, dtype)?;
+            let (at, a) = c.input(1)?;
+            c.constant((at, a), DType::F32, a.len())?;
+            let b = bfmd_kernels::reference::elementwise::Broadcast::new(x.1.shape, a.shape);
+            c.ensure(
+                b.is_ok_and(|b| b.output() == x.1.shape),
+                "alpha must broadcast to the input's shape",
+            )?;
+            c.same_shape(c.output(0)?, x.1.shape)?;
+        }
+        OpKind::ResizeBilinear | OpKind::ResizeNearest
+            if linked!(ResizeBilinear, ResizeNearest) =>
+        {
+            c.ensure(
+                op.kind == OpKind::ResizeNearest || dtype == DType::F32,
+                "bilinear resize runs in f32 only",
+            )?;
+            let x = c.single_input(dtype)?;
+            let y = c.output(0)?;
+            let (xs, ys) = (x.1.shape, y.1.shape);
+            c.ensure(
+                xs.n == ys.n && xs.c == ys.c,
+                "resize keeps batch and channels",
+            )?;
+            for w in [ops::resize::ALIGN_CORNERS, ops::resize::HALF_PIXEL_CENTERS] {
+                c.ensure(op.param(w) <= 1, "resize options must be 0 or 1")?;
+            }
+            c.ensure(
+                !(op.param(ops::resize::ALIGN_CORNERS) == 1
+                    && op.param(ops::resize::HALF_PIXEL_CENTERS) == 1),
+                "align_corners and half_pixel_centers cannot both be set",
+            )?;
+            if dtype == DType::S8 {
+                c.ensure(
+                    x.1.scale == y.1.scale && x.1.zero_point == y.1.zero_point,
+                    "an int8 nearest resize keeps the quantization",
+                )?;
+            }
+        }
         _ => return Err(c.err("op kind not compiled into this program")),
     }
     Ok(())

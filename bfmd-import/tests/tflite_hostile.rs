@@ -530,7 +530,7 @@ fn custom_and_other_operators_parse_and_are_reported_unsupported() {
             ..code(fb::BuiltinOperator::Custom, 32)
         },
     );
-    let resize = add_code(&mut m, code(fb::BuiltinOperator::ResizeBilinear, 23));
+    let resize = add_code(&mut m, code(fb::BuiltinOperator::StridedSlice, 45));
     op(&mut m, 3).opcode_index = custom;
     op(&mut m, 5).opcode_index = resize;
     op(&mut m, 5).builtin_options = None;
@@ -539,7 +539,7 @@ fn custom_and_other_operators_parse_and_are_reported_unsupported() {
     assert_eq!(parsed.operators[3].options, Options::None);
     assert_eq!(
         parsed.operators[5].code,
-        OpCode::Other(23, "RESIZE_BILINEAR".into())
+        OpCode::Other(45, "STRIDED_SLICE".into())
     );
     let err = parsed
         .ensure_supported(|op| op.code.is_known())
@@ -550,16 +550,16 @@ fn custom_and_other_operators_parse_and_are_reported_unsupported() {
     );
     let err = parsed
         .ensure_supported(|op| op.code.is_known() || op.code == OpCode::Custom("MyOp".into()))
-        .expect_err("resize");
+        .expect_err("strided slice");
     assert_eq!(
         err.to_string(),
-        "model.subgraphs[0].operators[5]: op 5 (RESIZE_BILINEAR) is not supported by bfmd"
+        "model.subgraphs[0].operators[5]: op 5 (STRIDED_SLICE) is not supported by bfmd"
     );
     assert_eq!(
         err,
         ImportError::UnsupportedOp {
             op: 5,
-            op_name: "RESIZE_BILINEAR".into()
+            op_name: "STRIDED_SLICE".into()
         }
     );
 }

@@ -55,3 +55,15 @@ fn face_detection_short_range_matches_litert() {
 fn hand_landmark_lite_matches_litert() {
     check("hand_landmark_lite", 4);
 }
+
+/// MediaPipe's face mesh (lite): PRELU with per-channel alpha after every convolution.
+#[test]
+fn face_landmark_matches_litert() {
+    check("face_landmark", 2);
+}
+
+/// MediaPipe's palm detector (lite): PRELU and RESIZE_BILINEAR (its FPN upsampling).
+#[test]
+fn palm_detection_lite_matches_litert() {
+    check("palm_detection_lite", 2);
+}

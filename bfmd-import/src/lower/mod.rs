@@ -836,6 +836,34 @@ impl<'m> Lowering<'m> {
                 let r = self.g.add_dequantize(x, y);
                 self.added(r)
             }
+            (OpCode::Prelu, _) => {
+                let x = self.input(o, 0)?;
+                let alpha = self.input(o, 1)?;
+                let y = self.output(o, 0)?;
+                let r = self.g.add_prelu(x, alpha, y);
+                self.added(r)
+            }
+            (OpCode::ResizeBilinear | OpCode::ResizeNearestNeighbor, Options::Resize(r)) => {
+                // Input 1, the output size, is a constant; the output tensor's shape says the
+                // same, which the builder checks against the input's batch and channels.
+                let size = self.ints(self.input_index(o, 1)?)?;
+                let x = self.input(o, 0)?;
+                let y = self.output(o, 0)?;
+                let ys = self.b(self.g.shape(y))?;
+                if size.len() != 2 || size != [ys.h as i64, ys.w as i64] {
+                    return Err(self.err(
+                        None,
+                        format!(
+                            "the size input {size:?} differs from the output's height and width"
+                        ),
+                    ));
+                }
+                let bilinear = o.code == OpCode::ResizeBilinear;
+                let r = self
+                    .g
+                    .add_resize(x, y, bilinear, r.align_corners, r.half_pixel_centers);
+                self.added(r)
+            }
             (code, _) if code.is_known() && !matches!(code, OpCode::Sub) => Err(self.err(
                 None,
                 "options table of the wrong type (the parser should have rejected it)",

@@ -182,6 +182,15 @@ pub struct ReshapeOptions {
     pub new_shape: Option<Vec<i32>>,
 }
 
+/// `ResizeBilinearOptions` and `ResizeNearestNeighborOptions`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResizeOptions {
+    /// `align_corners`.
+    pub align_corners: bool,
+    /// `half_pixel_centers`.
+    pub half_pixel_centers: bool,
+}
+
 /// The decoded builtin options of an operator.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Options {
@@ -212,6 +221,8 @@ pub enum Options {
     Split(SplitOptions),
     /// RESHAPE.
     Reshape(ReshapeOptions),
+    /// RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR.
+    Resize(ResizeOptions),
 }
 
 fn padding(p: fb::Padding) -> Padding {
@@ -333,6 +344,8 @@ pub(crate) fn decode(
             | OpCode::Split
             | OpCode::SplitV
             | OpCode::Reshape
+            | OpCode::ResizeBilinear
+            | OpCode::ResizeNearestNeighbor
     );
     if !wanted {
         return Ok(Options::None);
@@ -468,6 +481,22 @@ pub(crate) fn decode(
         }
         (OpCode::Reshape, None) => Options::Reshape(ReshapeOptions { new_shape: None }),
 
+        (OpCode::ResizeBilinear, Some(B::ResizeBilinearOptions(o))) => {
+            Options::Resize(ResizeOptions {
+                align_corners: r.get(o.align_corners(), "align_corners")?,
+                half_pixel_centers: r.get(o.half_pixel_centers(), "half_pixel_centers")?,
+            })
+        }
+        (OpCode::ResizeNearestNeighbor, Some(B::ResizeNearestNeighborOptions(o))) => {
+            Options::Resize(ResizeOptions {
+                align_corners: r.get(o.align_corners(), "align_corners")?,
+                half_pixel_centers: r.get(o.half_pixel_centers(), "half_pixel_centers")?,
+            })
+        }
+        (OpCode::ResizeBilinear | OpCode::ResizeNearestNeighbor, None) => {
+            Options::Resize(ResizeOptions::default())
+        }
+
         (_, Some(other)) => {
             let expected = match code {
                 OpCode::FullyConnected => "FullyConnectedOptions",
@@ -479,6 +508,8 @@ pub(crate) fn decode(
                 OpCode::Mean => "ReducerOptions",
                 OpCode::Split => "SplitOptions",
                 OpCode::SplitV => "SplitVOptions",
+                OpCode::ResizeBilinear => "ResizeBilinearOptions",
+                OpCode::ResizeNearestNeighbor => "ResizeNearestNeighborOptions",
                 _ => "ReshapeOptions",
             };
             return Err(r.wrong_type(expected, &other));
@@ -507,6 +538,8 @@ fn options_type_name(o: &fb::BuiltinOptionsRef<'_>) -> &'static str {
         B::ReshapeOptions(_) => "ReshapeOptions",
         B::PadOptions(_) => "PadOptions",
         B::TransposeOptions(_) => "TransposeOptions",
+        B::ResizeBilinearOptions(_) => "ResizeBilinearOptions",
+        B::ResizeNearestNeighborOptions(_) => "ResizeNearestNeighborOptions",
         _ => "another operator's options table",
     }
 }

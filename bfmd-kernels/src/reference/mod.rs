@@ -9,5 +9,7 @@ pub mod depthwise;
 pub mod elementwise;
 pub mod fully_connected;
 pub mod pool;
+pub mod prelu;
 pub mod quantize;
+pub mod resize;
 pub mod softmax;
