@@ -231,6 +231,65 @@ fn three_unsupported_ops_are_named_in_one_error() {
     assert!(!e.to_string().contains('\n'));
 }
 
+/// A model whose tail is an operator bfmd does not run (here its softmax turned into a custom
+/// decoder) runs once cut before it: `LowerOptions::outputs` names the tensor before the tail,
+/// the tail is dropped, and the cut output is the tensor the full model computes there (read
+/// through `extra_outputs` of the original model, whose own output is TFLM's).
+#[test]
+fn a_graph_cut_before_an_unsupported_tail_runs() {
+    let original = parsed("mobilenet_v2_int8.tflite");
+    let last = original.operators.len() - 1;
+    let logits = original.operators[last].inputs[0].unwrap();
+    let name = original.tensors[logits].name.clone();
+    let mut m = original.clone();
+    m.operators[last].code = OpCode::from_code(32, Some("Decoder"));
+    let e = lower(&m, &LowerOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("custom op `Decoder`"), "{e}");
+    let cut = LowerOptions {
+        outputs: vec![name.clone()],
+        ..LowerOptions::default()
+    };
+    let l = lower(&m, &cut).unwrap_or_else(|e| panic!("cut at {name}: {e}"));
+    let full = lower(
+        &original,
+        &LowerOptions {
+            extra_outputs: vec![logits],
+            ..LowerOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        l.sources.iter().all(|s| s.op != last),
+        "the tail was dropped"
+    );
+    let x = read("golden/mobilenet_v2/input_0.bin");
+    let mut h = HostModel::new(l.built.blob).unwrap();
+    let mut f = HostModel::new(full.built.blob).unwrap();
+    let (y, yf) = (h.run(&[&x]).unwrap(), f.run(&[&x]).unwrap());
+    assert_eq!(y.len(), 1);
+    assert_eq!(
+        yf[0],
+        read("golden/mobilenet_v2/output_0.bin"),
+        "full model is TFLM's"
+    );
+    assert_eq!(
+        y[0], yf[1],
+        "the cut output is the full model's tensor `{name}`"
+    );
+    let e = lower(
+        &m,
+        &LowerOptions {
+            outputs: vec!["no such tensor".into()],
+            ..LowerOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("no tensor named `no such tensor`"),
+        "{e}"
+    );
+}
+
 #[test]
 fn an_unsupported_op_is_named_with_its_index() {
     let mut m = parsed("mobilenet_v2_int8.tflite");

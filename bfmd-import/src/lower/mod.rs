@@ -68,6 +68,11 @@ pub struct LowerOptions {
     /// intermediate tensors with a reference interpreter. They live to the end of the run, so
     /// the arena grows.
     pub extra_outputs: Vec<usize>,
+    /// Names of the TFLite tensors to make the graph outputs, in this order, instead of the
+    /// model's own (empty: the model's). Operators that feed none of the outputs are dropped,
+    /// so a model whose tail is an operator bfmd does not run (a custom decoder) runs up to the
+    /// tensors before it. Operators that feed no output are dropped in any case.
+    pub outputs: Vec<String>,
 }
 
 impl Default for LowerOptions {
@@ -79,6 +84,7 @@ impl Default for LowerOptions {
             fold_luts: true,
             wide_fc_weights: bfmd_graph::builder::DEFAULT_WIDE_FC_WEIGHTS,
             extra_outputs: Vec::new(),
+            outputs: Vec::new(),
         }
     }
 }
@@ -119,10 +125,13 @@ pub fn tflite_bytes_to_graph(bytes: &[u8], options: &LowerOptions) -> Result<Bui
 
 /// [`tflite_to_graph`], also returning the TFLite operator behind every bfmd op.
 pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, ImportError> {
-    check_operators(model)?;
+    let outputs = graph_outputs(model, &options.outputs)?;
+    let needed = needed_operators(model, outputs.iter().chain(&options.extra_outputs));
+    check_operators(model, &needed)?;
     let mut l = Lowering::new(model);
+    l.needed = needed;
     l.lower_ops(options.fold_channel_shuffles)?;
-    l.mark_outputs(&options.extra_outputs)?;
+    l.mark_outputs(&outputs, &options.extra_outputs)?;
     let built =
         l.g.finish(BuildOptions {
             in_place: options.in_place,
@@ -159,13 +168,63 @@ fn unsupported_name(code: &OpCode) -> String {
     }
 }
 
-/// `Err` naming every operator of `model` the lowering has no rule for, before any is lowered.
-fn check_operators(model: &TfliteModel) -> Result<(), ImportError> {
+/// The TFLite tensors that become the graph outputs: the model's own, or those named.
+fn graph_outputs(model: &TfliteModel, names: &[String]) -> Result<Vec<usize>, ImportError> {
+    if names.is_empty() {
+        return Ok(model.outputs.clone());
+    }
+    names
+        .iter()
+        .map(|n| {
+            model
+                .tensors
+                .iter()
+                .position(|t| &t.name == n)
+                .ok_or_else(|| ImportError::Lowering {
+                    op: None,
+                    tensor: None,
+                    detail: format!("no tensor named `{n}` to make a graph output"),
+                })
+        })
+        .collect()
+}
+
+/// Which operators compute something an output needs (walking back from `outputs`).
+fn needed_operators<'a>(
+    model: &TfliteModel,
+    outputs: impl Iterator<Item = &'a usize>,
+) -> Vec<bool> {
+    let mut wanted = vec![false; model.tensors.len()];
+    for &t in outputs {
+        if let Some(w) = wanted.get_mut(t) {
+            *w = true;
+        }
+    }
+    let mut needed = vec![false; model.operators.len()];
+    for (i, o) in model.operators.iter().enumerate().rev() {
+        if o.outputs
+            .iter()
+            .any(|&t| wanted.get(t).copied().unwrap_or(false))
+        {
+            needed[i] = true;
+            for &t in o.inputs.iter().flatten() {
+                if let Some(w) = wanted.get_mut(t) {
+                    *w = true;
+                }
+            }
+        }
+    }
+    needed
+}
+
+/// `Err` naming every needed operator of `model` the lowering has no rule for, before any is
+/// lowered.
+fn check_operators(model: &TfliteModel, needed: &[bool]) -> Result<(), ImportError> {
     let mut ops: Vec<(usize, String)> = model
         .operators
         .iter()
         .enumerate()
-        .filter(|(_, o)| !lowers(&o.code))
+        .filter(|(i, o)| needed[*i] && !lowers(&o.code))
         .map(|(i, o)| (i, unsupported_name(&o.code)))
         .collect();
     match ops.len() {
@@ -261,6 +320,8 @@ struct Lowering<'m> {
     sources: Vec<Source>,
     /// The TFLite operator being lowered, for errors.
     current: Option<usize>,
+    /// Whether each operator feeds a graph output (the others are not lowered).
+    needed: Vec<bool>,
 }
 
 impl<'m> Lowering<'m> {
@@ -286,6 +347,7 @@ impl<'m> Lowering<'m> {
             readers,
             sources: Vec::new(),
             current: None,
+            needed: vec![true; m.operators.len()],
         }
     }
 
@@ -635,7 +697,7 @@ impl<'m> Lowering<'m> {
         let mut i = 0;
         while i < self.m.operators.len() {
             self.current = Some(i);
-            if fold {
+            if fold && self.needed[i] {
                 if let Some((groups, a, b)) = self.shuffle_at(i) {
                     let x = self.tensor(a)?;
                     let y = self.tensor(b)?;
@@ -645,15 +707,17 @@ impl<'m> Lowering<'m> {
                     continue;
                 }
             }
-            self.lower_op(i)?;
+            if self.needed[i] {
+                self.lower_op(i)?;
+            }
             i += 1;
         }
         self.current = None;
         Ok(())
     }
 
-    fn mark_outputs(&mut self, extra: &[usize]) -> Result<(), ImportError> {
-        for &t in self.m.outputs.iter().chain(extra) {
+    fn mark_outputs(&mut self, outputs: &[usize], extra: &[usize]) -> Result<(), ImportError> {
+        for &t in outputs.iter().chain(extra) {
             let info = self.tensor_info(t)?;
             if info.is_constant() {
                 return Err(self.err(Some(t), "a graph output cannot be a constant"));
