@@ -1094,7 +1094,7 @@ impl GraphBuilder {
         }
         let (aq, bq, yq) = (self.quant(a)?, self.quant(b)?, self.quant(output)?);
         let p: Vec<u32> = match (kind, dtype) {
-            (OpKind::Add, DType::S8) => {
+            (OpKind::Add | OpKind::Sub, DType::S8) => {
                 let q = bfmd_kernels::s8::elementwise::AddS8Params::from_scales(
                     aq.scale,
                     aq.zero_point,
@@ -1124,7 +1124,9 @@ impl GraphBuilder {
         };
         let activation_inputs =
             |t: TensorId| self.get(t).map(|i| i.data.is_none() && i.shape == ys);
-        let slots = activation_inputs(a)? as u8 | ((activation_inputs(b)? as u8) << 1);
+        // SUB is not symmetric: only its minuend may be overwritten.
+        let second = kind != OpKind::Sub && activation_inputs(b)?;
+        let slots = activation_inputs(a)? as u8 | ((second as u8) << 1);
         let alias = if slots != 0 {
             Alias::InPlace { slots, scratch: 0 }
         } else {
@@ -1150,6 +1152,18 @@ impl GraphBuilder {
         activation: FusedActivation,
     ) -> BuildResult<usize> {
         self.add_binary(OpKind::Add, a, b, output, activation)
+    }
+
+    /// `SUB` (`a - b`) with independent input quantizations (TFLM's ADD parameters); one
+    /// operand may be `[1,1,1,C]` or a scalar.
+    pub fn add_sub(
+        &mut self,
+        a: TensorId,
+        b: TensorId,
+        output: TensorId,
+        activation: FusedActivation,
+    ) -> BuildResult<usize> {
+        self.add_binary(OpKind::Sub, a, b, output, activation)
     }
 
     /// `MUL` with independent input quantizations; one operand may be `[1,1,1,C]` (the

@@ -80,7 +80,7 @@ pub(crate) fn dispatch<L: Linked>(io: &mut OpIo<'_, '_>) -> Result<()> {
         OpKind::FullyConnected => fully_connected::<L>(io, dtype),
         OpKind::MaxPool2d | OpKind::AvgPool2d => pool::<L>(io, dtype),
         OpKind::Mean => mean::<L>(io, dtype),
-        OpKind::Add | OpKind::Mul => binary::<L>(io, dtype),
+        OpKind::Add | OpKind::Mul | OpKind::Sub => binary::<L>(io, dtype),
         OpKind::Concat
         | OpKind::Split
         | OpKind::ChannelShuffle
@@ -404,42 +404,56 @@ type BinaryInPlaceFn<T, P> = fn(&P, Shape, &mut [T], Shape, &[T]) -> bfmd_kernel
 
 fn binary<L: Linked>(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     use s8::elementwise as e;
-    let add = io.op.kind == OpKind::Add;
+    const ADD: u8 = OpKind::Add as u8;
+    const MUL: u8 = OpKind::Mul as u8;
+    const SUB: u8 = OpKind::Sub as u8;
     let f = BinaryParams {
         act_min: io.op.param_f32(0),
         act_max: io.op.param_f32(1),
     };
-    match (dtype, add) {
-        (DType::S8, true) => {
+    let (ef, ef16) = (r::elementwise::sub_f32, h::elementwise::sub_f16);
+    match (dtype, io.op.kind) {
+        (DType::S8, OpKind::Add) => {
             let p = crate::kernels::add_s8_params(&io.op);
-            binary_t::<L, i8, _, true>(io, p, p.swapped(), e::add_s8, e::add_s8_inplace)
+            binary_t::<L, i8, _, ADD>(io, p, p.swapped(), e::add_s8, e::add_s8_inplace)
         }
-        (DType::S8, false) => {
+        (DType::S8, OpKind::Sub) => {
+            // SUB is not symmetric: the plan only ever overwrites the minuend.
+            let p = crate::kernels::add_s8_params(&io.op);
+            binary_t::<L, i8, _, SUB>(io, p, p, e::sub_s8, e::sub_s8_inplace)
+        }
+        (DType::S8, _) => {
             let p = crate::kernels::mul_s8_params(&io.op);
-            binary_t::<L, i8, _, false>(io, p, p.swapped(), e::mul_s8, e::mul_s8_inplace)
+            binary_t::<L, i8, _, MUL>(io, p, p.swapped(), e::mul_s8, e::mul_s8_inplace)
         }
-        (DType::F16, true) => binary_t::<L, f16, _, true>(
+        (DType::F16, OpKind::Add) => binary_t::<L, f16, _, ADD>(
             io,
             f,
             f,
             h::elementwise::add_f16,
             h::elementwise::add_f16_inplace,
         ),
-        (DType::F16, false) => binary_t::<L, f16, _, false>(
+        (DType::F16, OpKind::Sub) => {
+            binary_t::<L, f16, _, SUB>(io, f, f, ef16, h::elementwise::sub_f16_inplace)
+        }
+        (DType::F16, _) => binary_t::<L, f16, _, MUL>(
             io,
             f,
             f,
             h::elementwise::mul_f16,
             h::elementwise::mul_f16_inplace,
         ),
-        (_, true) => binary_t::<L, f32, _, true>(
+        (_, OpKind::Add) => binary_t::<L, f32, _, ADD>(
             io,
             f,
             f,
             r::elementwise::add_f32,
             r::elementwise::add_f32_inplace,
         ),
-        (_, false) => binary_t::<L, f32, _, false>(
+        (_, OpKind::Sub) => {
+            binary_t::<L, f32, _, SUB>(io, f, f, ef, r::elementwise::sub_f32_inplace)
+        }
+        (_, _) => binary_t::<L, f32, _, MUL>(
             io,
             f,
             f,
@@ -449,39 +463,23 @@ fn binary<L: Linked>(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
     }
 }
 
-/// Runs a binary op with the variant the plan recorded; `swapped` describes the operands the
-/// other way round (the ops are symmetric), for overwriting the second operand.
-fn binary_t<L: Linked, T: Element, P, const ADD: bool>(
+/// Runs a binary op of kind code `KIND` with the variant the plan recorded; `swapped`
+/// describes the operands the other way round (ADD and MUL are symmetric), for overwriting the
+/// second operand.
+fn binary_t<L: Linked, T: Element, P, const KIND: u8>(
     io: &mut OpIo<'_, '_>,
     p: P,
     swapped: P,
     run: BinaryFn<T, P>,
     run_inplace: BinaryInPlaceFn<T, P>,
 ) -> Result<()> {
-    let kind = if ADD { OpKind::Add } else { OpKind::Mul };
     let (a_s, b_s) = (io.in_shape(0)?, io.in_shape(1)?);
     let in_place = matches!(io.op.variant, Variant::InPlace { .. });
-    if in_place
-        && !const {
-            L::OPS.contains(
-                if ADD { OpKind::Add } else { OpKind::Mul },
-                T::DTYPE,
-                Form::InPlace,
-            )
-        }
-    {
-        return Err(io.not_linked(kind, T::DTYPE, Form::InPlace));
+    if in_place && !const { L::OPS.contains_code(KIND, T::DTYPE, Form::InPlace) } {
+        return Err(io.not_linked(io.op.kind, T::DTYPE, Form::InPlace));
     }
-    if !in_place
-        && !const {
-            L::OPS.contains(
-                if ADD { OpKind::Add } else { OpKind::Mul },
-                T::DTYPE,
-                Form::Plain,
-            )
-        }
-    {
-        return Err(io.not_linked(kind, T::DTYPE, Form::Plain));
+    if !in_place && !const { L::OPS.contains_code(KIND, T::DTYPE, Form::Plain) } {
+        return Err(io.not_linked(io.op.kind, T::DTYPE, Form::Plain));
     }
     let r = match io.op.variant {
         Variant::Normal => {
@@ -494,12 +492,12 @@ fn binary_t<L: Linked, T: Element, P, const ADD: bool>(
             let (buf, _, _) = io.shared::<T>()?;
             run_inplace(&p, a_s, buf, b_s, b)
         }
-        Variant::InPlace { .. } => {
+        Variant::InPlace { .. } if KIND != OpKind::Sub as u8 => {
             let a = io.input::<T>(0)?;
             let (buf, _, _) = io.shared::<T>()?;
             run_inplace(&swapped, b_s, buf, a_s, a)
         }
-        Variant::Overlapping => return Err(io.err("variant not supported by this op")),
+        _ => return Err(io.err("variant not supported by this op")),
     };
     io.kernel(r)
 }

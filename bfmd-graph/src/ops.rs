@@ -217,6 +217,9 @@ op_kinds! {
     /// Nearest-neighbour resize of height and width (TFLite `RESIZE_NEAREST_NEIGHBOR`; any
     /// dtype, values copied). Parameters: [`resize`].
     ResizeNearest = 30,
+    /// Elementwise subtraction `a - b` with broadcasting (TFLite `SUB`); int8 parameters as
+    /// `Add`'s.
+    Sub = 31,
 }
 
 impl OpKind {
@@ -445,6 +448,13 @@ pub const fn param_words(kind: OpKind, dtype: DType) -> usize {
             }
         }
         OpKind::Add => {
+            if s8 {
+                s8_words::ADD
+            } else {
+                2
+            }
+        }
+        OpKind::Sub => {
             if s8 {
                 s8_words::ADD
             } else {

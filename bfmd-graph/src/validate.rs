@@ -347,7 +347,7 @@ fn check_kind<L: Linked>(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             let s = x.1.shape;
             c.same_shape(c.output(0)?, Shape::new(s.n, 1, 1, s.c))?;
         }
-        OpKind::Add | OpKind::Mul if linked!(Add, Mul) => {
+        OpKind::Add | OpKind::Mul | OpKind::Sub if linked!(Add, Mul, Sub) => {
             c.counts(2, 1)?;
             let (a, b, y) = (c.input(0)?, c.input(1)?, c.output(0)?);
             c.same_dtype(a, dtype)?;
@@ -704,6 +704,10 @@ fn allowed_overlap(c: &Ctx<'_, '_>, i: usize, r: Region, o: Region) -> Result<bo
                     // Only the full-size operand can be overwritten.
                     o.len == r.len && c.input(i)?.1.shape == c.output(0)?.1.shape
                 }
+                // Not symmetric: only the minuend can be overwritten.
+                OpKind::Sub => {
+                    i == 0 && o.len == r.len && c.input(0)?.1.shape == c.output(0)?.1.shape
+                }
                 OpKind::DepthwiseConv2d => {
                     let x = c.input(0)?.1.shape;
                     op.param_usize(ops::conv::GROUPS) == 1
@@ -798,9 +802,13 @@ fn check_params<L: Linked>(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             return float_clamp(ops::pool::ACT_MIN, ops::pool::ACT_MAX)
         }
         (OpKind::Mean, DType::S8) if linked!(Mean) => sp::mean(op).check(),
-        (OpKind::Add, DType::S8) if linked!(Add) => crate::kernels::add_s8_params(op).check(),
+        (OpKind::Add | OpKind::Sub, DType::S8) if linked!(Add, Sub) => {
+            crate::kernels::add_s8_params(op).check()
+        }
         (OpKind::Mul, DType::S8) if linked!(Mul) => crate::kernels::mul_s8_params(op).check(),
-        (OpKind::Add | OpKind::Mul, _) if linked!(Add, Mul) => return float_clamp(0, 1),
+        (OpKind::Add | OpKind::Mul | OpKind::Sub, _) if linked!(Add, Mul, Sub) => {
+            return float_clamp(0, 1)
+        }
         (OpKind::Relu | OpKind::ReluN1To1, DType::S8) if linked!(Relu, ReluN1To1) => {
             sp::relu(op).validate()
         }

@@ -720,3 +720,103 @@ fn quantization_errors() {
     };
     assert!(add_f32(&bad_f, s, &[0.0; 2], s, &[0.0; 2], &mut [0.0; 2]).is_err());
 }
+
+/// int8 SUB: TFLite's `SubElementwise` on ADD's parameters. Values chosen so that the real
+/// results are exact in the output quantization.
+#[test]
+fn sub_s8_follows_tflite_on_exact_values() {
+    use bfmd_kernels::s8::elementwise::{sub_s8, sub_s8_inplace, AddS8Params};
+    // Inputs (0.05, -3) and (0.1, 4), output (0.1, -10).
+    let p = AddS8Params::from_scales(0.05, -3, 0.1, 4, 0.1, -10, FusedActivation::None).unwrap();
+    let s = Shape::new(1, 1, 2, 2);
+    let (a, b) = ([17i8, 17, -3, 97], [14i8, -26, 4, 4]);
+    // Real values: 1 - 1 = 0, 1 + 3 = 4, 0 - 0 = 0, 5 - 0 = 5.
+    let mut out = [0i8; 4];
+    sub_s8(&p, s, &a, s, &b, &mut out).unwrap();
+    assert_eq!(out, [-10, 30, -10, 40]);
+    let mut x = a;
+    sub_s8_inplace(&p, s, &mut x, s, &b).unwrap();
+    assert_eq!(x, out);
+    // Broadcast subtrahend [1,1,1,2]: (1 - 1, 1 - (-3)), (0 - 1, 5 - (-3)); RELU clamps -1.
+    let p = AddS8Params::from_scales(0.05, -3, 0.1, 4, 0.1, -10, FusedActivation::Relu).unwrap();
+    sub_s8(&p, s, &a, Shape::new(1, 1, 1, 2), &[14, -26], &mut out).unwrap();
+    assert_eq!(out, [-10, 30, -10, 70]);
+}
+
+/// int8 SUB against the f32 reference on random operands: within one output step (the
+/// fixed-point rescaling rounds twice).
+#[test]
+fn sub_s8_is_within_one_step_of_f32() {
+    use bfmd_kernels::s8::elementwise::{sub_s8, AddS8Params};
+    let (s1, z1, s2, z2, so, zo) = (0.031f32, 5, 0.017f32, -20, 0.04f32, 3);
+    let p = AddS8Params::from_scales(s1, z1, s2, z2, so, zo, FusedActivation::None).unwrap();
+    let mut state = 0x1234_5678u32;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        (state >> 24) as i8
+    };
+    let n = 4096;
+    let a: Vec<i8> = (0..n).map(|_| next()).collect();
+    let b: Vec<i8> = (0..n).map(|_| next()).collect();
+    let s = Shape::new(1, 1, 1, n);
+    let mut out = vec![0i8; n];
+    sub_s8(&p, s, &a, s, &b, &mut out).unwrap();
+    for i in 0..n {
+        let real = s1 * (a[i] as i32 - z1) as f32 - s2 * (b[i] as i32 - z2) as f32;
+        let want = (real / so).round() as i32 + zo;
+        let want = want.clamp(-128, 127);
+        assert!(
+            (out[i] as i32 - want).abs() <= 1,
+            "{} - {}: {} vs {want}",
+            a[i],
+            b[i],
+            out[i]
+        );
+    }
+}
+
+#[test]
+fn sub_f32_and_f16_subtract_with_broadcast() {
+    use bfmd_kernels::reference::elementwise::{sub_f32, BinaryParams};
+    let p = BinaryParams::new(FusedActivation::None);
+    let s = Shape::new(1, 1, 2, 2);
+    let mut out = [0f32; 4];
+    sub_f32(
+        &p,
+        s,
+        &[1.0, 2.0, 3.0, 4.0],
+        Shape::new(1, 1, 1, 2),
+        &[0.5, -1.0],
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out, [0.5, 3.0, 2.5, 5.0]);
+    // Subtraction is not symmetric: a scalar minuend.
+    sub_f32(
+        &p,
+        Shape::new(1, 1, 1, 1),
+        &[1.0],
+        s,
+        &[1.0, 2.0, 3.0, 4.0],
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out, [0.0, -1.0, -2.0, -3.0]);
+    use bfmd_kernels::f16::elementwise::sub_f16;
+    use bfmd_kernels::half::f16;
+    let h = |v: &[f32]| v.iter().map(|&x| f16::from_f32(x)).collect::<Vec<_>>();
+    let mut o16 = h(&[0.0; 4]);
+    let relu = BinaryParams::new(FusedActivation::Relu);
+    sub_f16(
+        &relu,
+        s,
+        &h(&[1.0, 2.0, 3.0, 4.0]),
+        s,
+        &h(&[2.0, 1.0, 3.5, 0.0]),
+        &mut o16,
+    )
+    .unwrap();
+    assert_eq!(o16, h(&[0.0, 1.0, 0.0, 4.0]));
+}

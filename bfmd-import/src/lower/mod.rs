@@ -149,7 +149,7 @@ pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, Imp
 
 /// Whether the lowering has a rule for operator `code` (`Lowering::lower_op`).
 fn lowers(code: &OpCode) -> bool {
-    code.is_known() && !matches!(code, OpCode::Sub)
+    code.is_known()
 }
 
 /// How an unsupported operator is named in errors: its TFLite name, custom operators as
@@ -810,6 +810,7 @@ impl<'m> Lowering<'m> {
             (OpCode::Mean, _) => self.lower_mean(o),
             (OpCode::Add, Options::Add(a)) => self.lower_binary(o, OpKind::Add, a.activation),
             (OpCode::Mul, Options::Mul(a)) => self.lower_binary(o, OpKind::Mul, a.activation),
+            (OpCode::Sub, Options::Sub(a)) => self.lower_binary(o, OpKind::Sub, a.activation),
             (OpCode::Concatenation, Options::Concatenation(c)) => {
                 if c.activation != Activation::None {
                     return Err(self.err(
@@ -928,7 +929,7 @@ impl<'m> Lowering<'m> {
                     .add_resize(x, y, bilinear, r.align_corners, r.half_pixel_centers);
                 self.added(r)
             }
-            (code, _) if code.is_known() && !matches!(code, OpCode::Sub) => Err(self.err(
+            (code, _) if code.is_known() => Err(self.err(
                 None,
                 "options table of the wrong type (the parser should have rejected it)",
             )),
@@ -988,10 +989,10 @@ impl<'m> Lowering<'m> {
         let b = self.input(o, 1)?;
         let y = self.output(o, 0)?;
         let act = self.activation(act)?;
-        let r = if kind == OpKind::Add {
-            self.g.add_add(a, b, y, act)
-        } else {
-            self.g.add_mul(a, b, y, act)
+        let r = match kind {
+            OpKind::Add => self.g.add_add(a, b, y, act),
+            OpKind::Sub => self.g.add_sub(a, b, y, act),
+            _ => self.g.add_mul(a, b, y, act),
         };
         self.added(r)
     }

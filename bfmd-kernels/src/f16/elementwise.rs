@@ -70,3 +70,31 @@ pub fn mul_f16_inplace(
         widen(p, x, y, |x, y| x * y)
     })
 }
+
+/// `output = clamp(a - b)` with broadcasting, `f16` (computed in `f32`), NHWC.
+pub fn sub_f16(
+    p: &BinaryParams,
+    a_shape: Shape,
+    a: &[f16],
+    b_shape: Shape,
+    b: &[f16],
+    output: &mut [f16],
+) -> Result<()> {
+    binary_with(p, a_shape, a, b_shape, b, output, |x, y| {
+        widen(p, x, y, |x, y| x - y)
+    })
+}
+
+/// In-place [`sub_f16`]: the result overwrites the minuend `a_and_out`, which must have the
+/// output shape.
+pub fn sub_f16_inplace(
+    p: &BinaryParams,
+    a_shape: Shape,
+    a_and_out: &mut [f16],
+    b_shape: Shape,
+    b: &[f16],
+) -> Result<()> {
+    binary_inplace_with(p, a_shape, a_and_out, b_shape, b, |x, y| {
+        widen(p, x, y, |x, y| x - y)
+    })
+}

@@ -477,3 +477,28 @@ pub fn mul_f32_inplace(
 ) -> Result<()> {
     binary_inplace_with(p, a_shape, a_and_out, b_shape, b, |x, y| p.clamp(x * y))
 }
+
+/// `output = clamp(a - b)` with broadcasting, `f32`, NHWC (TFLite SUB, float path:
+/// `reference_ops::SubWithActivation`).
+pub fn sub_f32(
+    p: &BinaryParams,
+    a_shape: Shape,
+    a: &[f32],
+    b_shape: Shape,
+    b: &[f32],
+    output: &mut [f32],
+) -> Result<()> {
+    binary_with(p, a_shape, a, b_shape, b, output, |x, y| p.clamp(x - y))
+}
+
+/// In-place [`sub_f32`]: `a_and_out = clamp(a_and_out - b)`; the first operand (the minuend)
+/// must have the output shape.
+pub fn sub_f32_inplace(
+    p: &BinaryParams,
+    a_shape: Shape,
+    a_and_out: &mut [f32],
+    b_shape: Shape,
+    b: &[f32],
+) -> Result<()> {
+    binary_inplace_with(p, a_shape, a_and_out, b_shape, b, |x, y| p.clamp(x - y))
+}

@@ -337,6 +337,32 @@ pub fn add_s8(
     portable::add_s8(p, a_shape, a, b_shape, b, output)
 }
 
+/// int8 SUB with broadcasting: `output = a - b` in real terms, with ADD's parameters
+/// ([`AddS8Params::from_scales`] is TFLM's `CalculateOpDataSub` too). Every path runs the
+/// portable loop ([`portable::sub_s8`]).
+pub fn sub_s8(
+    p: &AddS8Params,
+    a_shape: Shape,
+    a: &[i8],
+    b_shape: Shape,
+    b: &[i8],
+    output: &mut [i8],
+) -> Result<()> {
+    portable::sub_s8(p, a_shape, a, b_shape, b, output)
+}
+
+/// In-place [`sub_s8`] over the minuend `a_and_out` (SUB is not symmetric: only the first
+/// operand can be overwritten).
+pub fn sub_s8_inplace(
+    p: &AddS8Params,
+    a_shape: Shape,
+    a_and_out: &mut [i8],
+    b_shape: Shape,
+    b: &[i8],
+) -> Result<()> {
+    portable::sub_s8_inplace(p, a_shape, a_and_out, b_shape, b)
+}
+
 /// In-place [`add_s8`]: the result overwrites `a_and_out`, whose shape must be the output
 /// shape; `p` describes `a_and_out` as the first input.
 pub fn add_s8_inplace(

@@ -37,6 +37,61 @@ pub fn add_one(p: &AddS8Params, x: i8, y: i8) -> i8 {
     raw.clamp(p.act_min, p.act_max) as i8
 }
 
+/// One int8 SUB, TFLite's `SubElementwise` (`reference/sub.h`, which TFLM's `EvalSubQuantized`
+/// runs): ADD's rescaling of both inputs (the same `ArithmeticParams`, from TFLM's
+/// `CalculateOpDataSub`, identical to `CalculateOpDataAdd`), then their difference.
+#[inline(always)]
+pub fn sub_one(p: &AddS8Params, x: i8, y: i8) -> i8 {
+    let shifted1 = (p.input1_offset + x as i32) * (1 << p.left_shift);
+    let shifted2 = (p.input2_offset + y as i32) * (1 << p.left_shift);
+    let scaled1 = multiply_by_quantized_multiplier_smaller_than_one_exp(
+        shifted1,
+        p.input1_multiplier,
+        p.input1_shift,
+    );
+    let scaled2 = multiply_by_quantized_multiplier_smaller_than_one_exp(
+        shifted2,
+        p.input2_multiplier,
+        p.input2_shift,
+    );
+    let raw = multiply_by_quantized_multiplier_smaller_than_one_exp(
+        scaled1 - scaled2,
+        p.output_multiplier,
+        p.output_shift,
+    ) + p.output_offset;
+    raw.clamp(p.act_min, p.act_max) as i8
+}
+
+/// int8 SUB with broadcasting (every target runs this portable loop).
+pub fn sub_s8(
+    p: &AddS8Params,
+    a_shape: Shape,
+    a: &[i8],
+    b_shape: Shape,
+    b: &[i8],
+    output: &mut [i8],
+) -> Result<()> {
+    p.check()?;
+    binary_rows(a_shape, a, b_shape, b, output, |x, y, o| {
+        apply_row(x, y, o, |x, y| sub_one(p, x, y))
+    })
+}
+
+/// In-place [`sub_s8`]: the result overwrites the minuend `a_and_out`, which must have the
+/// output shape.
+pub fn sub_s8_inplace(
+    p: &AddS8Params,
+    a_shape: Shape,
+    a_and_out: &mut [i8],
+    b_shape: Shape,
+    b: &[i8],
+) -> Result<()> {
+    p.check()?;
+    binary_rows_inplace(a_shape, a_and_out, b_shape, b, |x, y| {
+        apply_row_inplace(x, y, |x, y| sub_one(p, x, y))
+    })
+}
+
 /// One int8 MUL, TFLM `MulElementwise` (`reference/integer_ops/mul.h`).
 #[inline(always)]
 pub fn mul_one(p: &MulS8Params, x: i8, y: i8) -> i8 {
