@@ -45,13 +45,16 @@ tasks:
                        print chip, ELF, flash and RAM use)
   size --board qemu-m7|qemu-m55|stm32h7 [--model M.tflite]
                        text, rodata, model, data, bss and arena bytes of the firmware's ELF
-  infer --model M.tflite|M.bfmd --input IN.bin --output OUT.bin
+  infer --model M.tflite|M.bfmd --input IN.bin --output OUT.bin [--max-work N]
+        [--max-arena BYTES] [--allow-non-finite]
                        run a model once on the host: raw input tensor bytes in (int8 or
                        little-endian f32), raw output tensor bytes out (repeat --input and
-                       --output for models with several)
+                       --output for models with several); the model must stay within 10^12
+                       operations and 1 GiB of arena (--max-work, --max-arena change that);
+                       NaN or infinite float inputs are an error unless --allow-non-finite
   infer --backbone NAME --weights W.safetensors --input IN.f32 --output OUT.f32
         [--dtype f32|f16|int8] [--calibrate FILE...] [--set key=value ...] [--compare]
-        [--save M.bfmd]
+        [--save M.bfmd] [--allow-non-finite]
                        build a native backbone (mobilenet_v1 mobilenet_v2 mobilenet_v3_small
                        mobilenet_v3_large mobilenext shufflenet_v1 shufflenet_v2 googlenet
                        inception_v3 xception efficientnet_b0 efficientnet_lite0 blazeface) from
