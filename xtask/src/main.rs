@@ -65,9 +65,11 @@ tasks:
   plan --model M.tflite [--json]
                        arena, other RAM, weights, MACs and per op its buffers' offsets and
                        sizes (--json: one JSON object)
-  fuzz [--seconds N] [--target parse_tflite] [--no-sanitizer]
-                       run a cargo-fuzz target (default 60 s; installs cargo-fuzz; stable
-                       Rust with RUSTC_BOOTSTRAP=1 for the fuzz build only)
+  fuzz [--seconds N] [--target NAME]... [--no-sanitizer]
+                       run every cargo-fuzz target (parse_tflite tflite_pipeline bfmd_blob
+                       safetensors_backbone; or the ones named) for N s each (default 60);
+                       installs cargo-fuzz =0.13.2 and rustup's nightly when missing; prints
+                       executions, coverage and findings per target
 ";
 
 fn main() -> ExitCode {
