@@ -736,3 +736,39 @@ fn dtype_sizes() {
     assert_eq!(DType::String.data_len(5), None);
     assert_eq!(DType::F64.data_len(usize::MAX), None);
 }
+
+/// The lowering error of a hostile model that parses.
+fn lowering_error_of(model: &fb::Model) -> String {
+    let parsed = parse_model(model).expect("the hostile model parses");
+    bfmd_import::lower::lower(&parsed, &Default::default())
+        .expect_err("the hostile model lowered")
+        .to_string()
+}
+
+#[test]
+fn operator_input_and_output_counts_are_exact() {
+    // ADD (op 3) with one input, and with a third.
+    let mut m = base();
+    op(&mut m, 3).inputs.as_mut().expect("inputs").truncate(1);
+    assert_eq!(
+        lowering_error_of(&m),
+        "model.subgraphs[0].operators[3]: op 3 (ADD): ADD takes 2 inputs, it has 1"
+    );
+    let mut m = base();
+    op(&mut m, 3).inputs.as_mut().expect("inputs").push(0);
+    assert_eq!(
+        lowering_error_of(&m),
+        "model.subgraphs[0].operators[3]: op 3 (ADD): ADD takes 2 inputs, it has 3"
+    );
+    // The stem CONV_2D with a second output, and with no bias slot (2 inputs are fine).
+    let mut m = base();
+    op(&mut m, 0).outputs.as_mut().expect("outputs").push(1);
+    assert_eq!(
+        lowering_error_of(&m),
+        "model.subgraphs[0].operators[0]: op 0 (CONV_2D): CONV_2D takes 1 output, it has 2"
+    );
+    let mut m = base();
+    op(&mut m, 0).inputs.as_mut().expect("inputs").truncate(2);
+    let parsed = parse_model(&m).expect("parses");
+    bfmd_import::lower::lower(&parsed, &Default::default()).expect("a conv without bias lowers");
+}

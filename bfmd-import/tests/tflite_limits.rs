@@ -95,3 +95,18 @@ fn a_model_over_the_work_limit_is_rejected_naming_the_operator() {
     // Under the defaults it lowers.
     lower(&parse(&bytes).unwrap(), &LowerOptions::default()).unwrap();
 }
+
+#[test]
+fn a_shuffle_transpose_output_of_the_wrong_shape_is_rejected() {
+    // The byte the zero-size reproducer sets to 0 (dim 2 of that TRANSPOSE output, 24), set
+    // to 12 instead: a shape that is no swap of the input's.
+    let mut bytes = common::model("shufflenet_v2_f32.tflite");
+    assert_eq!(bytes[1_426_424], 24);
+    bytes[1_426_424] = 12;
+    assert_eq!(
+        lowering_error(&bytes, &LowerOptions::default()),
+        "model.subgraphs[0].operators[8]: op 8 (RESHAPE): tensor 133 \
+         'shufflenet_v2_1/permute_1/transpose': the TRANSPOSE output of a channel shuffle has \
+         shape [1, 144, 12, 2], its input with the last two axes swapped is [1, 144, 24, 2]"
+    );
+}
