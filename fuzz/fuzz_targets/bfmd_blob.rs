@@ -4,7 +4,7 @@
 //! CRC-32 is recomputed, so every input reaches `Model::parse`'s deep checks. A blob that
 //! parses is run once on zero inputs.
 //!
-//! Seeds: every model of `tests/data/models/` lowered to a blob (`cargo xtask fuzz` writes them).
+//! Seeds: the small models of `tests/data/fuzz/bfmd_blob/` (`cargo xtask fuzz` copies them).
 
 #![no_main]
 

@@ -12,7 +12,7 @@
 //! Seed corpora, written under the system temp dir and kept between runs (libFuzzer adds the
 //! inputs it finds interesting; nothing of it is committed): the models of
 //! `tests/data/models/` (the `.tflite` targets), small blobs of every op kind
-//! (`tests/data/fuzz/bfmd_blob/`) and the small test models lowered (`bfmd_blob`),
+//! (`tests/data/fuzz/bfmd_blob/`, for `bfmd_blob`),
 //! the backbones' weights of `tests/data/torch/` (`safetensors_backbone`). Crashes land in
 //! `fuzz/artifacts/<target>/` (git-ignored) and fail the task; replay one with
 //! `rustup run nightly cargo fuzz run <target> fuzz/artifacts/<target>/crash-...`, and make it
@@ -36,9 +36,6 @@ const DEFAULT_SECONDS: u64 = 60;
 /// The cargo-fuzz release the task installs: an exact requirement, which `cargo install`
 /// accepts (a bare `0.13` is rejected by today's cargo).
 const CARGO_FUZZ_VERSION: &str = "=0.13.2";
-
-/// Largest lowered test model used as a `bfmd_blob` seed, in bytes.
-const MAX_BLOB_SEED: usize = 400 << 10;
 
 /// The rustup toolchain the fuzz targets are built with.
 const NIGHTLY: &str = "nightly";
@@ -273,24 +270,17 @@ fn seed_corpus(target: &str) -> Result<(PathBuf, usize), String> {
                 }
             }
         }
-        _ => {
-            if target == "bfmd_blob" {
-                // Small models of every op kind (`bfmd-graph/tests/hostile.rs` makes them).
-                for p in list(&data.join("fuzz").join("bfmd_blob")) {
-                    seeds.push((name(&p).unwrap_or_default(), read(&p)?));
-                }
+        "bfmd_blob" => {
+            // Small models of every op kind (`bfmd-graph/tests/hostile.rs` makes them). The
+            // test models lowered are not seeds: at 0.2-3 MB they cut libFuzzer's speed from
+            // about 12,000 to 600 executions per second and reach no more code.
+            for p in list(&data.join("fuzz").join("bfmd_blob")) {
+                seeds.push((name(&p).unwrap_or_default(), read(&p)?));
             }
+        }
+        _ => {
             for p in list(&data.join("models")) {
-                let Some(n) = name(&p).filter(|n| n.ends_with(".tflite")) else {
-                    continue;
-                };
-                if target == "bfmd_blob" {
-                    // Only the small real models: libFuzzer's speed falls with the seeds' size.
-                    let blob = crate::infer::load(&p)?.blob;
-                    if blob.as_bytes().len() <= MAX_BLOB_SEED {
-                        seeds.push((n.replace(".tflite", ".bfmd"), blob.as_bytes().to_vec()));
-                    }
-                } else {
+                if let Some(n) = name(&p).filter(|n| n.ends_with(".tflite")) {
                     seeds.push((n, read(&p)?));
                 }
             }
