@@ -15,8 +15,9 @@
 //!
 //! Every `--set` key must be one the backbone uses ([`Backbone::keys`]); an empty input file, a
 //! zero resolution, NaN or infinite input values (unless `--allow-non-finite`) and non-finite
-//! calibration images are errors, as is a network above [`Limits::HOST`]'s work per
-//! inference (checked on its MACs before any activation is allocated).
+//! calibration images are errors, as is a network above the work limit (its MACs, checked
+//! before any activation is allocated; [`Limits::HOST`], `--max-work N` and `--max-arena
+//! BYTES` as for `infer --model`).
 //!
 //! `--compare` prints, per layer, the int8 or f16 error against f32 (accumulated since the
 //! input, and the layer's own error against the f32 op fed the same inputs). `--save` writes
@@ -32,7 +33,7 @@ use bfmd_models::weights::Weights;
 use bfmd_models::{build, derive_config, parse_set, Backbone, Config};
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: cargo xtask infer --backbone NAME --weights W.safetensors --input IN.f32 --output OUT.f32 [--dtype f32|f16|int8] [--calibrate FILE...] [--set key=value ...] [--compare] [--save M.bfmd] [--allow-non-finite]";
+const USAGE: &str = "usage: cargo xtask infer --backbone NAME --weights W.safetensors --input IN.f32 --output OUT.f32 [--dtype f32|f16|int8] [--calibrate FILE...] [--set key=value ...] [--compare] [--save M.bfmd] [--allow-non-finite] [--max-work N] [--max-arena BYTES]";
 
 struct Args {
     backbone: Backbone,
@@ -45,6 +46,7 @@ struct Args {
     compare: bool,
     save: Option<PathBuf>,
     allow_non_finite: bool,
+    limits: Limits,
 }
 
 fn backbone_names() -> String {
@@ -60,7 +62,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let (mut weights, mut input, mut output, mut save) = (None, None, None, None);
     let mut precision = Precision::F32;
     let (mut calibrate, mut sets, mut cmp) = (Vec::new(), Vec::new(), false);
-    let mut allow_non_finite = false;
+    let (mut allow_non_finite, mut limits) = (false, Limits::HOST);
     let mut i = 0;
     let value = |i: usize| -> Result<&String, String> {
         args.get(i + 1)
@@ -113,6 +115,10 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             "--compare" => cmp = true,
             "--allow-non-finite" => allow_non_finite = true,
+            "--max-work" | "--max-arena" => {
+                crate::infer::set_limit(&mut limits, &args[i], value(i)?)?;
+                i += 1;
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}` ({USAGE})")),
         }
@@ -131,6 +137,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         compare: cmp,
         save,
         allow_non_finite,
+        limits,
     })
 }
 
@@ -272,10 +279,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         build(a.backbone, &cfg, &mut w).map_err(|e| format!("{}: {e}", a.weights.display()))?;
     let per = net.shape(net.input).len();
     // The f32 interpreter and the calibration allocate every activation: bound the work first.
-    let limit = Limits::HOST.max_total_work;
+    let limit = a.limits.max_total_work;
     if net.macs() > limit {
         return Err(format!(
-            "{}: {} MACs per inference, above the limit of {limit}",
+            "{}: {} MACs per inference, above the limit of {limit} (raise it with --max-work N)",
             describe(a.backbone, &cfg),
             net.macs()
         ));
@@ -325,7 +332,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         rep.blob_bytes,
         rep.op_count
     );
-    let mut runner = Runner::new(&l).map_err(|e| e.to_string())?;
+    let mut runner =
+        Runner::with_limits(l.built.blob.as_bytes(), &a.limits).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for x in &inputs {
         let y = runner.infer(x).map_err(|e| e.to_string())?;

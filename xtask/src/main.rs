@@ -54,7 +54,7 @@ tasks:
                        NaN or infinite float inputs are an error unless --allow-non-finite
   infer --backbone NAME --weights W.safetensors --input IN.f32 --output OUT.f32
         [--dtype f32|f16|int8] [--calibrate FILE...] [--set key=value ...] [--compare]
-        [--save M.bfmd] [--allow-non-finite]
+        [--save M.bfmd] [--allow-non-finite] [--max-work N] [--max-arena BYTES]
                        build a native backbone (mobilenet_v1 mobilenet_v2 mobilenet_v3_small
                        mobilenet_v3_large mobilenext shufflenet_v1 shufflenet_v2 googlenet
                        inception_v3 xception efficientnet_b0 efficientnet_lite0 blazeface) from

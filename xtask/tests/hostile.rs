@@ -233,6 +233,11 @@ fn backbone_inputs_calibration_and_keys_are_checked() {
          classes)"
     );
     assert_eq!(
+        run(&["--input", &x, "--max-work", "1000000"]),
+        "mobilenet_v2 width 0.35 at 96x96, 10 classes: 10666928 MACs per inference, above the \
+         limit of 1000000 (raise it with --max-work N)"
+    );
+    assert_eq!(
         run(&["--input", &nan]),
         format!(
             "{nan}: input file has non-finite values (27648 of 27648 are NaN or infinite); \
