@@ -251,9 +251,14 @@ impl ModelBytes {
         &mut all[..self.len]
     }
 
-    /// Parses the blob.
+    /// Parses the blob with the default limits ([`Model::parse`]).
     pub fn model(&self) -> Result<Model<'_>, GraphError> {
         Model::parse(self.as_bytes())
+    }
+
+    /// Parses the blob with `limits` ([`Model::parse_with_limits`]).
+    pub fn model_with_limits(&self, limits: &crate::Limits) -> Result<Model<'_>, GraphError> {
+        Model::parse_with_limits(self.as_bytes(), limits)
     }
 }
 
@@ -1695,11 +1700,15 @@ impl GraphBuilder {
         let sizes = plan::plan(&pt, &po, in_place, &mut work)?;
         let bytes = self.serialize(&ts, &os, sizes.arena_bytes);
         let blob = ModelBytes::from_bytes(&bytes);
-        let model = blob.model().map_err(|e| BuildError {
-            op: None,
-            tensor: None,
-            message: format!("the serialized model does not parse (a builder bug): {e}"),
-        })?;
+        // A self-check of the serializer: the caller applies its own limits afterwards (a
+        // model too large for the default ones may still be built on purpose).
+        let model = blob
+            .model_with_limits(&crate::Limits::NONE)
+            .map_err(|e| BuildError {
+                op: None,
+                tensor: None,
+                message: format!("the serialized model does not parse (a builder bug): {e}"),
+            })?;
         let report = PlanReport {
             arena_bytes: sizes.arena_bytes,
             greedy_bytes: sizes.greedy_bytes,

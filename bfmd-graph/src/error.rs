@@ -75,6 +75,30 @@ pub enum GraphError {
         /// Its form.
         form: crate::opset::Form,
     },
+    /// The model asks for more than the [`crate::Limits`] given to the parser allow (arena
+    /// bytes, work of an op or of an inference, elements of a tensor).
+    Limit {
+        /// The op concerned, when the bound is per op.
+        op: Option<usize>,
+        /// The op's kind, when the bound is per op.
+        kind: Option<OpKind>,
+        /// The tensor concerned, when the bound is per tensor.
+        tensor: Option<usize>,
+        /// Which quantity, e.g. `"work per op (MACs, window taps or element operations)"`.
+        what: &'static str,
+        /// What the model asks for.
+        value: u64,
+        /// The limit it exceeds.
+        limit: u64,
+    },
+    /// The header's arena size differs from the arena the planned regions need (the end of
+    /// the last activation or scratch region, rounded up to 16 bytes).
+    ArenaMismatch {
+        /// Bytes the header records.
+        header: usize,
+        /// Bytes the planned regions need.
+        planned: usize,
+    },
     /// The planner was given an inconsistent graph or too little working memory.
     Plan {
         /// The tensor concerned, when there is one.
@@ -150,6 +174,29 @@ impl fmt::Display for GraphError {
                 k = kind.name(),
                 d = dtype.name(),
                 fm = form.name()
+            ),
+            GraphError::Limit {
+                op,
+                kind,
+                tensor,
+                what,
+                value,
+                limit,
+            } => {
+                match (op, tensor) {
+                    (Some(op), _) => write!(f, "op {op}")?,
+                    (None, Some(t)) => write!(f, "tensor {t}")?,
+                    (None, None) => write!(f, "model")?,
+                }
+                if let Some(k) = kind {
+                    write!(f, " ({})", k.name())?;
+                }
+                write!(f, ": {what} is {value}, above the limit of {limit}")
+            }
+            GraphError::ArenaMismatch { header, planned } => write!(
+                f,
+                "model header: arena_bytes is {header} but the planned regions need {planned} \
+                 (header and plan disagree)"
             ),
             GraphError::Plan { tensor, what } => match tensor {
                 Some(t) => write!(f, "planner: tensor {t}: {what}"),

@@ -36,6 +36,7 @@
 use crate::crc::crc32;
 use crate::elem::{cast, cast_mut, Element};
 use crate::error::{GraphError, Result};
+use crate::limits::Limits;
 use crate::ops::{DType, OpKind, TensorKind, Variant, NO_TENSOR};
 use bfmd_kernels::Shape;
 
@@ -97,6 +98,16 @@ pub mod header {
     pub const CONSTS: usize = 44;
     /// Constant section length.
     pub const CONSTS_LEN: usize = 48;
+    /// First reserved byte (bytes 52..64 must be zero).
+    pub const RESERVED: usize = 52;
+}
+
+/// Byte offsets of the tensor record fields that are not decoded (must be zero).
+pub mod tensor_record {
+    /// The byte after the rank.
+    pub const RESERVED_BYTE: usize = 3;
+    /// The last word.
+    pub const RESERVED_WORD: usize = 36;
 }
 
 pub(crate) fn rd_u16(b: &[u8], off: usize) -> u16 {
@@ -347,19 +358,40 @@ fn section<'a>(blob: &'a [u8], off: usize, len: usize, what: &'static str) -> Re
 }
 
 impl<'a> Model<'a> {
+    /// Checks a blob against the default limits ([`Limits::HOST`]: 1 GiB of arena, 10^12
+    /// operations per op and per inference, 2^28 elements per tensor) and returns the model it
+    /// describes. See [`Model::parse_with_limits`].
+    pub fn parse(blob: &'a [u8]) -> Result<Model<'a>> {
+        Model::parse_with_limits(blob, &Limits::HOST)
+    }
+
     /// Checks a blob and returns the model it describes.
     ///
     /// `blob` must start on a 16-byte boundary (use [`crate::AlignedBytes`] with
     /// `include_bytes!`, or [`crate::builder::ModelBytes`] on the host); trailing bytes after the
     /// recorded length (flash padding) are ignored.
-    pub fn parse(blob: &'a [u8]) -> Result<Model<'a>> {
-        Self::parse_for::<crate::AllOps>(blob)
+    ///
+    /// Besides the structure (offsets, lengths, indices, shapes, parameters, the memory plan,
+    /// reserved fields zero), it computes each op's work from its geometry and the arena the
+    /// planned regions need (the end of the last activation or scratch region, rounded up to
+    /// 16 bytes), which the header's arena size must equal, and checks both and every tensor's
+    /// element count against `limits` ([`GraphError::Limit`]). Nothing is allocated or run.
+    pub fn parse_with_limits(blob: &'a [u8], limits: &Limits) -> Result<Model<'a>> {
+        Self::parse_for_with_limits::<crate::AllOps>(blob, limits)
     }
 
     /// [`Model::parse`] for a program that links the kernels of `L` only (see
     /// [`crate::opset`]): a model with an op outside [`crate::Linked::OPS`] is refused with
     /// [`GraphError::NotLinked`] naming the op, before anything runs.
     pub fn parse_for<L: crate::Linked>(blob: &'a [u8]) -> Result<Model<'a>> {
+        Self::parse_for_with_limits::<L>(blob, &Limits::HOST)
+    }
+
+    /// [`Model::parse_with_limits`] for a program that links the kernels of `L` only.
+    pub fn parse_for_with_limits<L: crate::Linked>(
+        blob: &'a [u8],
+        limits: &Limits,
+    ) -> Result<Model<'a>> {
         if blob.len() < HEADER_LEN {
             return Err(GraphError::Header("blob shorter than the header"));
         }
@@ -385,6 +417,9 @@ impl<'a> Model<'a> {
         let blob = &blob[..total];
         if crc32(&blob[header::CRC_START..]) != rd_u32(blob, header::CRC) {
             return Err(GraphError::Header("CRC mismatch (corrupted model)"));
+        }
+        if blob[header::RESERVED..HEADER_LEN].iter().any(|&b| b != 0) {
+            return Err(GraphError::Header("reserved field not zero"));
         }
         let h = |off| rd_u32(blob, off) as usize;
         let h16 = |off| rd_u16(blob, off) as usize;
@@ -444,17 +479,43 @@ impl<'a> Model<'a> {
             io,
             consts,
         };
-        m.check_tensors()?;
+        let tensors_end = m.check_tensors(limits)?;
         m.check_io()?;
-        m.check_ops::<L>()?;
+        let scratch_end = m.check_ops::<L>(limits)?;
+        // The header's word is checked against the plan, not believed: a host allocates an
+        // arena of exactly this size.
+        let planned = tensors_end.max(scratch_end).next_multiple_of(ALIGN);
+        if planned != m.arena_bytes {
+            return Err(GraphError::ArenaMismatch {
+                header: m.arena_bytes,
+                planned,
+            });
+        }
+        if m.arena_bytes > limits.max_arena_bytes {
+            return Err(GraphError::Limit {
+                op: None,
+                kind: None,
+                tensor: None,
+                what: "arena bytes",
+                value: m.arena_bytes as u64,
+                limit: limits.max_arena_bytes as u64,
+            });
+        }
         Ok(m)
     }
 
-    fn check_tensors(&self) -> Result<()> {
+    /// Checks every tensor record; returns the end of the last activation region.
+    fn check_tensors(&self, limits: &Limits) -> Result<usize> {
+        let mut end_max = 0usize;
         for i in 0..self.tensor_count {
             let rec = &self.tensors[i * TENSOR_LEN..(i + 1) * TENSOR_LEN];
             let bad = |what| GraphError::Tensor { tensor: i, what };
             let t = decode_tensor(rec).ok_or(bad("unknown dtype or kind code"))?;
+            if rec[tensor_record::RESERVED_BYTE] != 0
+                || rd_u32(rec, tensor_record::RESERVED_WORD) != 0
+            {
+                return Err(bad("reserved field not zero"));
+            }
             if !(1..=4).contains(&t.rank) {
                 return Err(bad("rank must be 1..=4"));
             }
@@ -462,12 +523,24 @@ impl<'a> Model<'a> {
             if s.n == 0 || s.h == 0 || s.w == 0 || s.c == 0 {
                 return Err(bad("zero dimension"));
             }
-            let bytes =
+            let elements =
                 s.n.checked_mul(s.h)
                     .and_then(|v| v.checked_mul(s.w))
                     .and_then(|v| v.checked_mul(s.c))
-                    .and_then(|v| v.checked_mul(t.dtype.size()))
                     .ok_or(bad("shape overflows"))?;
+            if elements > limits.max_tensor_elements {
+                return Err(GraphError::Limit {
+                    op: None,
+                    kind: None,
+                    tensor: Some(i),
+                    what: "elements",
+                    value: elements as u64,
+                    limit: limits.max_tensor_elements as u64,
+                });
+            }
+            let bytes = elements
+                .checked_mul(t.dtype.size())
+                .ok_or(bad("shape overflows"))?;
             if bytes != t.region.len {
                 return Err(bad("byte length does not match shape and dtype"));
             }
@@ -477,8 +550,9 @@ impl<'a> Model<'a> {
             let end = t.region.start.checked_add(t.region.len);
             match t.kind {
                 TensorKind::Activation => {
-                    if end.is_none_or(|e| e > self.arena_bytes) {
-                        return Err(bad("arena region out of bounds"));
+                    match end {
+                        Some(e) if e <= self.arena_bytes => end_max = end_max.max(e),
+                        _ => return Err(bad("arena region out of bounds")),
                     }
                     if t.region.start % t.dtype.size() != 0 {
                         return Err(bad("arena offset not aligned to the element size"));
@@ -494,7 +568,7 @@ impl<'a> Model<'a> {
                 }
             }
         }
-        Ok(())
+        Ok(end_max)
     }
 
     fn check_io(&self) -> Result<()> {
@@ -513,8 +587,10 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    fn check_ops<L: crate::Linked>(&self) -> Result<()> {
+    /// Checks every op record and the work bounds; returns the end of the last scratch region.
+    fn check_ops<L: crate::Linked>(&self, limits: &Limits) -> Result<usize> {
         let mut pos = 0usize;
+        let (mut total, mut scratch_end) = (0u64, 0usize);
         for index in 0..self.op_count {
             let bad = |what| GraphError::Op {
                 op: index,
@@ -536,14 +612,44 @@ impl<'a> Model<'a> {
                 .get(pos..pos + len)
                 .ok_or(bad("op record out of bounds"))?;
             let op = OpRecord::decode(index, rec).map_err(bad)?;
+            let pad = OP_HEADER_LEN + 2 * (n_in + n_out)..len - 4 * n_params as usize;
+            if rec[pad].iter().any(|&b| b != 0) {
+                return Err(bad("reserved field not zero (index padding)"));
+            }
             crate::opset::check_linked::<L>(self, &op)?;
-            crate::validate::check_op::<L>(self, &op)?;
+            let work = crate::validate::check_op::<L>(self, &op)?;
+            if work > limits.max_op_work {
+                return Err(GraphError::Limit {
+                    op: Some(index),
+                    kind: Some(op.kind),
+                    tensor: None,
+                    what: "work per op (MACs, window taps or element operations)",
+                    value: work,
+                    limit: limits.max_op_work,
+                });
+            }
+            total = total.saturating_add(work);
+            if total > limits.max_total_work {
+                return Err(GraphError::Limit {
+                    op: Some(index),
+                    kind: Some(op.kind),
+                    tensor: None,
+                    what: "work per inference up to this op (MACs, window taps or element \
+                           operations)",
+                    value: total,
+                    limit: limits.max_total_work,
+                });
+            }
+            if op.scratch.len > 0 {
+                // `check_op` proved that the scratch region lies inside the arena.
+                scratch_end = scratch_end.max(op.scratch.end());
+            }
             pos += len;
         }
         if pos != self.ops.len() {
             return Err(GraphError::Header("op table longer than its records"));
         }
-        Ok(())
+        Ok(scratch_end)
     }
 
     /// The blob (up to its recorded length).

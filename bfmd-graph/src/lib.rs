@@ -5,6 +5,7 @@
 //! executor that runs the plan op by op.
 //!
 //! * [`format`]: the blob layout and [`Model::parse`], which validates everything once;
+//! * [`limits`]: [`Limits`], the bounds on arena, work and tensor size the parser enforces;
 //! * [`ops`]: the op kinds and the parameter words each one carries;
 //! * [`plan`]: the memory planner (no allocation; also usable on a device);
 //! * [`exec`]: [`exec::run`], the executor, and the [`exec::Profiler`] hook;
@@ -55,6 +56,7 @@ pub mod error;
 pub mod exec;
 pub mod format;
 mod kernels;
+pub mod limits;
 pub mod ops;
 pub mod opset;
 pub mod plan;
@@ -66,6 +68,7 @@ pub use crc::crc32;
 pub use elem::Element;
 pub use error::{GraphError, Result};
 pub use format::{Model, OpRecord, Region, TensorInfo};
+pub use limits::Limits;
 pub use ops::{DType, OpKind, TensorKind, Variant};
 pub use opset::{AllOps, Form, Linked, OpSet};
 pub use session::Session;

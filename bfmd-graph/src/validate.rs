@@ -219,7 +219,9 @@ fn op_dtype(c: &Ctx<'_, '_>) -> Result<DType> {
     })
 }
 
-pub(crate) fn check_op<L: Linked>(m: &Model<'_>, op: &OpRecord<'_>) -> Result<()> {
+/// Checks one op record against its kind, its tensors and the memory plan; returns its work
+/// ([`op_work`]). Only the checks of the kinds `L` links are compiled.
+pub(crate) fn check_op<L: Linked>(m: &Model<'_>, op: &OpRecord<'_>) -> Result<u64> {
     let c = Ctx { m, op };
     c.ensure(op.num_inputs() <= MAX_OP_INPUTS, "too many inputs")?;
     c.ensure(
@@ -244,7 +246,49 @@ pub(crate) fn check_op<L: Linked>(m: &Model<'_>, op: &OpRecord<'_>) -> Result<()
     )?;
     check_kind::<L>(&c, dtype)?;
     check_params::<L>(&c, dtype)?;
-    check_memory(&c)
+    check_memory(&c)?;
+    op_work(&c)
+}
+
+/// The work of a checked op, from its geometry: multiply-accumulates of a convolution or a
+/// fully connected layer, window taps of a pooling, and for every other op the elements it
+/// reads and writes. Saturating: a hostile geometry cannot wrap it below a limit.
+fn op_work(c: &Ctx<'_, '_>) -> Result<u64> {
+    let op = c.op;
+    let n = |v: usize| v as u64;
+    let (x, y) = (c.input(0)?.1.shape, c.output(0)?.1.shape);
+    let window = |kh: usize, kw: usize| n(y.len()).saturating_mul(n(kh).saturating_mul(n(kw)));
+    Ok(match op.kind {
+        OpKind::Conv2d => {
+            let g = conv_geometry(op, x, y);
+            window(g.kernel_h, g.kernel_w).saturating_mul(n(x.c / g.groups.max(1)))
+        }
+        OpKind::DepthwiseConv2d => {
+            let g = conv_geometry(op, x, y);
+            window(g.kernel_h, g.kernel_w)
+        }
+        OpKind::FullyConnected => {
+            let w = c.input(1)?.1;
+            let (_, in_f, _) = ops::fc::dims(op_dtype(c)?, w.dtype, w.shape);
+            n(y.len()).saturating_mul(n(in_f))
+        }
+        OpKind::MaxPool2d | OpKind::AvgPool2d => {
+            let g = pool_geometry(op, x, y);
+            window(g.kernel_h, g.kernel_w)
+        }
+        _ => {
+            let mut sum = 0u64;
+            for i in 0..op.num_inputs() {
+                if let Some(t) = op.input(i) {
+                    sum = sum.saturating_add(n(c.info(t)?.len()));
+                }
+            }
+            for k in 0..op.num_outputs() {
+                sum = sum.saturating_add(n(c.output(k)?.1.len()));
+            }
+            sum
+        }
+    })
 }
 
 fn check_kind<L: Linked>(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {

@@ -575,3 +575,30 @@ fn misaligned_blobs_and_arenas_are_errors() {
         Err(GraphError::Io { index: 1, .. })
     ));
 }
+
+/// The small models of this file are the seeds of the `bfmd_blob` fuzz target
+/// (`tests/data/fuzz/bfmd_blob/`, read by `cargo xtask fuzz`): committed, and checked here to
+/// be what the builder makes today. `BFMD_UPDATE_FUZZ_SEEDS=1 cargo test -p bfmd-graph --test
+/// hostile` rewrites them.
+#[test]
+fn fuzz_seeds_are_current() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/fuzz/bfmd_blob");
+    let update = std::env::var_os("BFMD_UPDATE_FUZZ_SEEDS").is_some();
+    for (name, blob) in [
+        ("zoo_int8.bfmd", zoo()),
+        ("zoo_float.bfmd", float_zoo()),
+        ("zoo_shuffle.bfmd", shuffle_zoo()),
+    ] {
+        let path = dir.join(name);
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, blob.as_bytes()).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == blob.as_bytes(),
+            "{} is stale: rerun with BFMD_UPDATE_FUZZ_SEEDS=1",
+            path.display()
+        );
+    }
+}

@@ -736,3 +736,155 @@ fn dtype_sizes() {
     assert_eq!(DType::String.data_len(5), None);
     assert_eq!(DType::F64.data_len(usize::MAX), None);
 }
+
+/// The lowering error of a hostile model that parses.
+fn lowering_error_of(model: &fb::Model) -> String {
+    let parsed = parse_model(model).expect("the hostile model parses");
+    bfmd_import::lower::lower(&parsed, &Default::default())
+        .expect_err("the hostile model lowered")
+        .to_string()
+}
+
+#[test]
+fn operator_input_and_output_counts_are_exact() {
+    // ADD (op 3) with one input, and with a third.
+    let mut m = base();
+    op(&mut m, 3).inputs.as_mut().expect("inputs").truncate(1);
+    assert_eq!(
+        lowering_error_of(&m),
+        "model.subgraphs[0].operators[3]: op 3 (ADD): ADD takes 2 inputs, it has 1"
+    );
+    let mut m = base();
+    op(&mut m, 3).inputs.as_mut().expect("inputs").push(0);
+    assert_eq!(
+        lowering_error_of(&m),
+        "model.subgraphs[0].operators[3]: op 3 (ADD): ADD takes 2 inputs, it has 3"
+    );
+    // The stem CONV_2D with a second output, and with no bias slot (2 inputs are fine).
+    let mut m = base();
+    op(&mut m, 0).outputs.as_mut().expect("outputs").push(1);
+    assert_eq!(
+        lowering_error_of(&m),
+        "model.subgraphs[0].operators[0]: op 0 (CONV_2D): CONV_2D takes 1 output, it has 2"
+    );
+    let mut m = base();
+    op(&mut m, 0).inputs.as_mut().expect("inputs").truncate(2);
+    let parsed = parse_model(&m).expect("parses");
+    bfmd_import::lower::lower(&parsed, &Default::default()).expect("a conv without bias lowers");
+}
+
+/// Operators `start..start + len` of `model` as a model of their own: the activations they
+/// read from outside become the graph inputs, the last operator's outputs the graph outputs,
+/// and the buffers of every other tensor are emptied, so the file holds only their weights.
+fn window(model: &fb::Model, start: usize, len: usize) -> fb::Model {
+    use std::collections::BTreeSet;
+    let mut m = model.clone();
+    let g = &model.subgraphs.as_ref().expect("subgraphs")[0];
+    let tensors = g.tensors.as_ref().expect("tensors");
+    let ops = g.operators.as_ref().expect("operators")[start..start + len].to_vec();
+    let list = |v: &Option<Vec<i32>>| v.clone().unwrap_or_default();
+    let produced: BTreeSet<i32> = ops.iter().flat_map(|o| list(&o.outputs)).collect();
+    let used: BTreeSet<i32> = ops
+        .iter()
+        .flat_map(|o| list(&o.inputs))
+        .filter(|&t| t >= 0)
+        .collect();
+    let buffers = m.buffers.as_mut().expect("buffers");
+    let constant = |t: i32| {
+        let b = tensors[t as usize].buffer as usize;
+        buffers[b].data.as_ref().is_some_and(|d| !d.is_empty())
+    };
+    let inputs: Vec<i32> = used
+        .iter()
+        .copied()
+        .filter(|t| !produced.contains(t) && !constant(*t))
+        .collect();
+    let keep: BTreeSet<usize> = used
+        .union(&produced)
+        .map(|&t| tensors[t as usize].buffer as usize)
+        .collect();
+    for (i, b) in buffers.iter_mut().enumerate() {
+        if !keep.contains(&i) {
+            b.data = None;
+        }
+    }
+    let outputs = list(&ops[len - 1].outputs);
+    let s = sg(&mut m);
+    // Per-channel scales and zero points of the other tensors would be most of the file.
+    for (t, x) in s.tensors.as_mut().expect("tensors").iter_mut().enumerate() {
+        if !used.contains(&(t as i32)) && !produced.contains(&(t as i32)) {
+            x.quantization = None;
+        }
+    }
+    s.operators = Some(ops);
+    s.inputs = Some(inputs);
+    s.outputs = Some(outputs);
+    m
+}
+
+/// Largest window file kept as a fuzz seed, in bytes.
+const MAX_SEED: usize = 64 << 10;
+
+/// The seeds of the `.tflite` fuzz targets (`tests/data/fuzz/tflite/`, read by `cargo xtask
+/// fuzz`): for every operator code, in the int8 and in the float test models, the window of up
+/// to 3 operators starting at its first use (a channel shuffle's RESHAPE -> TRANSPOSE -> RESHAPE stays
+/// whole), as a model of its own of at most 64 KiB that parses and lowers. A few KiB each,
+/// so libFuzzer runs them hundreds of times faster than the whole models. Committed, and
+/// checked here to be current; `BFMD_UPDATE_FUZZ_SEEDS=1` rewrites them.
+#[test]
+fn fuzz_seeds_are_current() {
+    let dir = common::data_dir().join("fuzz").join("tflite");
+    let mut want = std::collections::BTreeMap::new();
+    // One window per (operator code, int8 or float model), over all the models.
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, bytes) in common::models() {
+        let model = fb::Model::try_from(fb::ModelRef::read_as_root(&bytes).expect("reads"))
+            .expect("decodes");
+        let ops = model.subgraphs.as_ref().expect("subgraphs")[0]
+            .operators
+            .as_ref()
+            .expect("operators");
+        let codes = model.operator_codes.as_ref().expect("operator codes");
+        for (start, op) in ops.iter().enumerate() {
+            let code = &codes[op.opcode_index as usize];
+            let key = (
+                format!("{:?}/{}", code.builtin_code, code.deprecated_builtin_code),
+                name.contains("int8"),
+            );
+            if seen.contains(&key) {
+                continue;
+            }
+            for len in [3.min(ops.len() - start), 1] {
+                let file = write(&window(&model, start, len));
+                let lowers = parse(&file)
+                    .is_ok_and(|m| bfmd_import::lower::lower(&m, &Default::default()).is_ok());
+                if file.len() <= MAX_SEED && lowers {
+                    let stem = name.trim_end_matches(".tflite");
+                    want.insert(format!("{stem}_op{start}.tflite"), file);
+                    seen.insert(key);
+                    break;
+                }
+            }
+        }
+    }
+    assert!(want.len() >= 20, "only {} seeds", want.len());
+    if std::env::var_os("BFMD_UPDATE_FUZZ_SEEDS").is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("seed directory");
+        for (n, b) in &want {
+            std::fs::write(dir.join(n), b).expect("seed written");
+        }
+    }
+    let mut have = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.ends_with(".tflite") {
+            have.insert(n, std::fs::read(e.path()).expect("seed reads"));
+        }
+    }
+    assert!(
+        have == want,
+        "{} is stale: rerun with BFMD_UPDATE_FUZZ_SEEDS=1",
+        dir.display()
+    );
+}

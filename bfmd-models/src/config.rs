@@ -98,10 +98,40 @@ impl Backbone {
     pub const fn is_classifier(self) -> bool {
         !matches!(self, Backbone::BlazeFace)
     }
+
+    /// The [`Config::KEYS`] this backbone's builder reads (the others would be ignored, so
+    /// `--set` rejects them).
+    pub const fn keys(self) -> &'static [&'static str] {
+        const BASE: &[&str] = &["width", "resolution", "classes"];
+        match self {
+            Backbone::MobileNetV1 => &["width", "resolution", "classes", "stem_stride"],
+            Backbone::MobileNeXt => &["width", "resolution", "classes", "scale_last"],
+            Backbone::ShuffleNetV1 => &["width", "resolution", "classes", "groups"],
+            Backbone::GoogLeNet => &[
+                "width",
+                "resolution",
+                "classes",
+                "transform_input",
+                "seed_style",
+                "seed_eps_quirk",
+            ],
+            Backbone::InceptionV3 => &["width", "resolution", "classes", "transform_input"],
+            Backbone::EfficientNetB0 | Backbone::EfficientNetLite0 => {
+                &["width", "resolution", "classes", "depth"]
+            }
+            Backbone::BlazeFace => &["width", "resolution"],
+            Backbone::MobileNetV2
+            | Backbone::MobileNetV3Small
+            | Backbone::MobileNetV3Large
+            | Backbone::ShuffleNetV2
+            | Backbone::Xception => BASE,
+        }
+    }
 }
 
 /// Architecture parameters. Keys not used by a backbone are ignored by it; the command line
-/// sets them with `--set key=value` (names in [`Config::KEYS`]).
+/// sets them with `--set key=value` (names in [`Config::KEYS`], those a backbone uses in
+/// [`Backbone::keys`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Config {
     /// Width multiplier (`width_mult`, `alpha`, `channel_multiplier`, ShuffleNetV2's `x0_5`

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::lower::Lowered;
 use bfmd_graph::builder::ModelBytes;
-use bfmd_graph::{DType, Model};
+use bfmd_graph::{DType, Limits, Model};
 use bfmd_kernels::half::f16;
 use bfmd_kernels::quant::{dequantize_s8, quantize_f32_to_s8};
 
@@ -15,6 +15,8 @@ pub struct Runner {
     blob: ModelBytes,
     /// The arena: `ModelBytes` is simply 16-byte aligned host storage.
     arena: ModelBytes,
+    /// What the blob is checked against each time it is parsed.
+    limits: Limits,
 }
 
 impl Runner {
@@ -23,24 +25,30 @@ impl Runner {
         Self::from_blob(l.built.blob.as_bytes())
     }
 
-    /// A runner for any bfmd blob.
+    /// A runner for any bfmd blob (checked against the default [`Limits::HOST`]).
     pub fn from_blob(bytes: &[u8]) -> Result<Self> {
+        Self::with_limits(bytes, &Limits::HOST)
+    }
+
+    /// A runner for a bfmd blob checked against `limits` before its arena is allocated.
+    pub fn with_limits(bytes: &[u8], limits: &Limits) -> Result<Self> {
         let blob = ModelBytes::from_bytes(bytes);
-        let n = blob.model()?.arena_bytes();
+        let n = blob.model_with_limits(limits)?.arena_bytes();
         Ok(Runner {
             blob,
             arena: ModelBytes::from_bytes(&vec![0u8; n.max(16)]),
+            limits: *limits,
         })
     }
 
     /// The parsed model.
     pub fn model(&self) -> Result<Model<'_>> {
-        Ok(self.blob.model()?)
+        Ok(self.blob.model_with_limits(&self.limits)?)
     }
 
     /// Writes graph input 0 from `input` (NHWC `f32`) and runs every op.
     pub fn run(&mut self, input: &[f32]) -> Result<()> {
-        let model = self.blob.model()?;
+        let model = self.blob.model_with_limits(&self.limits)?;
         let t = model.input_tensor(0)?;
         let info = model
             .tensor(t)
@@ -74,7 +82,7 @@ impl Runner {
 
     /// Graph output `i` after [`Runner::run`], as `f32` (dequantized for int8).
     pub fn output(&self, i: usize) -> Result<Vec<f32>> {
-        let model = self.blob.model()?;
+        let model = self.blob.model_with_limits(&self.limits)?;
         let t = model.output_tensor(i)?;
         let info = model
             .tensor(t)

@@ -13,11 +13,18 @@
 //! (class count, width, ShuffleNetV1 groups, GoogLeNet style), else they are the paper's or
 //! come from `--set` (keys: `bfmd_models::Config::KEYS`).
 //!
+//! Every `--set` key must be one the backbone uses ([`Backbone::keys`]); an empty input file, a
+//! zero resolution, NaN or infinite input values (unless `--allow-non-finite`) and non-finite
+//! calibration images are errors, as is a network above the work limit (its MACs, checked
+//! before any activation is allocated; [`Limits::HOST`], `--max-work N` and `--max-arena
+//! BYTES` as for `infer --model`).
+//!
 //! `--compare` prints, per layer, the int8 or f16 error against f32 (accumulated since the
 //! input, and the layer's own error against the f32 op fed the same inputs). `--save` writes
 //! the planned blob, the firmware form (the boards embed `.bfmd` files like imported TFLite
 //! models).
 
+use bfmd_graph::Limits;
 use bfmd_models::calib::quantize;
 use bfmd_models::compare::{compare, format_table};
 use bfmd_models::lower::{lower, Precision};
@@ -26,7 +33,7 @@ use bfmd_models::weights::Weights;
 use bfmd_models::{build, derive_config, parse_set, Backbone, Config};
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: cargo xtask infer --backbone NAME --weights W.safetensors --input IN.f32 --output OUT.f32 [--dtype f32|f16|int8] [--calibrate FILE...] [--set key=value ...] [--compare] [--save M.bfmd]";
+const USAGE: &str = "usage: cargo xtask infer --backbone NAME --weights W.safetensors --input IN.f32 --output OUT.f32 [--dtype f32|f16|int8] [--calibrate FILE...] [--set key=value ...] [--compare] [--save M.bfmd] [--allow-non-finite] [--max-work N] [--max-arena BYTES]";
 
 struct Args {
     backbone: Backbone,
@@ -38,6 +45,8 @@ struct Args {
     sets: Vec<String>,
     compare: bool,
     save: Option<PathBuf>,
+    allow_non_finite: bool,
+    limits: Limits,
 }
 
 fn backbone_names() -> String {
@@ -53,6 +62,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let (mut weights, mut input, mut output, mut save) = (None, None, None, None);
     let mut precision = Precision::F32;
     let (mut calibrate, mut sets, mut cmp) = (Vec::new(), Vec::new(), false);
+    let (mut allow_non_finite, mut limits) = (false, Limits::HOST);
     let mut i = 0;
     let value = |i: usize| -> Result<&String, String> {
         args.get(i + 1)
@@ -104,6 +114,11 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                 }
             }
             "--compare" => cmp = true,
+            "--allow-non-finite" => allow_non_finite = true,
+            "--max-work" | "--max-arena" => {
+                crate::infer::set_limit(&mut limits, &args[i], value(i)?)?;
+                i += 1;
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}` ({USAGE})")),
         }
@@ -121,6 +136,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         sets,
         compare: cmp,
         save,
+        allow_non_finite,
+        limits,
     })
 }
 
@@ -142,7 +159,10 @@ fn read_f32(path: &Path) -> Result<Vec<f32>, String> {
 /// The images of a file of `per` values each.
 fn images(path: &Path, per: usize) -> Result<Vec<Vec<f32>>, String> {
     let v = read_f32(path)?;
-    if v.is_empty() || v.len() % per != 0 {
+    if v.is_empty() {
+        return Err(format!("{}: input file is empty", path.display()));
+    }
+    if v.len() % per != 0 {
         return Err(format!(
             "{}: {} values is not a whole number of images of {per} values",
             path.display(),
@@ -157,8 +177,24 @@ fn images(path: &Path, per: usize) -> Result<Vec<Vec<f32>>, String> {
 fn configure(a: &Args, w: &mut Weights) -> Result<Config, String> {
     let mut cfg = a.backbone.standard();
     let mut explicit = Vec::new();
+    let keys = a.backbone.keys();
     for kv in &a.sets {
-        explicit.push(parse_set(&mut cfg, kv).map_err(|e| e.to_string())?);
+        let key = parse_set(&mut cfg, kv).map_err(|e| e.to_string())?;
+        if !keys.contains(&key) {
+            return Err(format!(
+                "--set {kv}: {} does not use `{key}` (its keys: {})",
+                a.backbone.name(),
+                keys.join(", ")
+            ));
+        }
+        explicit.push(key);
+    }
+    if cfg.resolution == 0 {
+        return Err("--set resolution=0: the resolution must be at least 1 pixel".into());
+    }
+    let positive = |v: f32| v.is_finite() && v > 0.0;
+    if !positive(cfg.width) || !positive(cfg.depth) {
+        return Err("--set: width and depth must be positive numbers".into());
     }
     if !explicit.contains(&"resolution") {
         let n = std::fs::metadata(&a.input)
@@ -213,15 +249,56 @@ fn describe(b: Backbone, c: &Config) -> String {
     s
 }
 
+/// An error naming `what` (`"input file"`, `"calibration image 3"`) when `values` holds NaN
+/// or infinity.
+fn check_finite(path: &Path, what: &str, values: &[f32]) -> Result<(), String> {
+    let bad = values.iter().filter(|v| !v.is_finite()).count();
+    if bad == 0 {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: {what} has non-finite values ({bad} of {} are NaN or infinite)",
+        path.display(),
+        values.len()
+    ))
+}
+
 /// Runs `infer --backbone`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let a = parse_args(args)?;
+    // Before the weights: an empty input is not the weights' fault.
+    let len = std::fs::metadata(&a.input)
+        .map_err(|e| format!("{}: {e}", a.input.display()))?
+        .len();
+    if len == 0 {
+        return Err(format!("{}: input file is empty", a.input.display()));
+    }
     let mut w = Weights::load(&a.weights).map_err(|e| e.to_string())?;
     let cfg = configure(&a, &mut w)?;
     let net =
         build(a.backbone, &cfg, &mut w).map_err(|e| format!("{}: {e}", a.weights.display()))?;
     let per = net.shape(net.input).len();
+    // The f32 interpreter and the calibration allocate every activation: bound the work first.
+    let limit = a.limits.max_total_work;
+    if net.macs() > limit {
+        return Err(format!(
+            "{}: {} MACs per inference, above the limit of {limit} (raise it with --max-work N)",
+            describe(a.backbone, &cfg),
+            net.macs()
+        ));
+    }
     let inputs = images(&a.input, per)?;
+    if !a.allow_non_finite {
+        for (k, x) in inputs.iter().enumerate() {
+            let what = if inputs.len() == 1 {
+                "input file".to_string()
+            } else {
+                format!("input image {k}")
+            };
+            check_finite(&a.input, &what, x)
+                .map_err(|e| format!("{e}; pass --allow-non-finite to run anyway"))?;
+        }
+    }
     eprintln!(
         "{}: {} params, {} MACs",
         describe(a.backbone, &cfg),
@@ -234,7 +311,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         let mut cal = Vec::new();
         for p in &a.calibrate {
-            cal.extend(images(p, per)?);
+            // Non-finite values would become the quantization ranges: always an error.
+            for (k, x) in images(p, per)?.into_iter().enumerate() {
+                check_finite(p, &format!("calibration image {k}"), &x)?;
+                cal.push(x);
+            }
         }
         eprintln!("calibrated on {} image(s)", cal.len());
         Some(quantize(&net, &cal).map_err(|e| e.to_string())?)
@@ -251,7 +332,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         rep.blob_bytes,
         rep.op_count
     );
-    let mut runner = Runner::new(&l).map_err(|e| e.to_string())?;
+    let mut runner =
+        Runner::with_limits(l.built.blob.as_bytes(), &a.limits).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for x in &inputs {
         let y = runner.infer(x).map_err(|e| e.to_string())?;

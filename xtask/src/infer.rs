@@ -7,14 +7,19 @@
 //! one graph output. `--model` takes a `.tflite` file (lowered and planned here) or an already
 //! built `.bfmd` blob. On any error the task prints one line naming the problem and exits with
 //! a non-zero code.
+//!
+//! The model is checked against [`Limits::HOST`] (1 GiB of arena, 10^12 operations per op and
+//! per inference) before its arena is allocated; `--max-work N` and `--max-arena BYTES` raise
+//! or lower those bounds. Float inputs holding NaN or infinity are an error (a float model
+//! answers them with confident garbage) unless `--allow-non-finite` is given.
 
 use bfmd_graph::builder::ModelBytes;
-use bfmd_graph::{DType, Model};
+use bfmd_graph::{DType, GraphError, Limits, Model};
 use bfmd_import::lower::{lower, HostModel, LowerOptions, Lowered};
 use bfmd_import::tflite;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: cargo xtask infer --model M.tflite|M.bfmd --input IN.bin [--input ...] --output OUT.bin [--output ...]";
+const USAGE: &str = "usage: cargo xtask infer --model M.tflite|M.bfmd --input IN.bin [--input ...] --output OUT.bin [--output ...] [--max-work N] [--max-arena BYTES] [--allow-non-finite]";
 
 /// A model file loaded and planned.
 pub struct Loaded {
@@ -29,6 +34,11 @@ pub struct Loaded {
 /// Reads `path`: a `.tflite` file is parsed, lowered and planned with the default options, a
 /// `.bfmd` blob is taken as it is (and checked by `Model::parse`).
 pub fn load(path: &Path) -> Result<Loaded, String> {
+    load_with_limits(path, &Limits::HOST)
+}
+
+/// [`load`], checking the model against `limits` instead of the defaults.
+pub fn load_with_limits(path: &Path, limits: &Limits) -> Result<Loaded, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let loaded = match path.extension().and_then(|e| e.to_str()) {
         Some("bfmd") => Loaded {
@@ -39,7 +49,19 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
         Some("tflite") => {
             let fail = |e: tflite::ImportError| format!("{}: {e}", path.display());
             let m = tflite::parse(&bytes).map_err(fail)?;
-            let l = lower(&m, &LowerOptions::default()).map_err(fail)?;
+            let options = LowerOptions {
+                limits: *limits,
+                ..LowerOptions::default()
+            };
+            let l = lower(&m, &options).map_err(|e| {
+                let msg = fail(e);
+                let hint = match () {
+                    _ if msg.contains("arena bytes is") => ARENA_HINT,
+                    _ if msg.contains("work per") => WORK_HINT,
+                    _ => "",
+                };
+                format!("{msg}{hint}")
+            })?;
             Loaded {
                 blob: l.built.blob.clone(),
                 lowered: Some(l),
@@ -53,11 +75,58 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
             ))
         }
     };
-    loaded
-        .blob
-        .model()
-        .map_err(|e| format!("{}: invalid model: {e}", path.display()))?;
+    loaded.blob.model_with_limits(limits).map_err(|e| {
+        let hint = match e {
+            GraphError::Limit { op: Some(_), .. } => WORK_HINT,
+            GraphError::Limit {
+                what: "arena bytes",
+                ..
+            } => ARENA_HINT,
+            _ => "",
+        };
+        format!("{}: invalid model: {e}{hint}", path.display())
+    })?;
     Ok(loaded)
+}
+
+/// Appended to a work limit error: how to raise the limit.
+const WORK_HINT: &str = " (raise it with --max-work N)";
+/// Appended to an arena limit error.
+const ARENA_HINT: &str = " (raise it with --max-arena BYTES)";
+
+/// `limits` with the bound of option `flag` set from its value.
+pub fn set_limit(limits: &mut Limits, flag: &str, value: &str) -> Result<(), String> {
+    let n: u64 = value
+        .replace('_', "")
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{flag} takes a positive integer, got `{value}`"))?;
+    match flag {
+        "--max-work" => *limits = limits.with_work(n),
+        _ => {
+            let bytes = usize::try_from(n).map_err(|_| format!("{flag} {n} is too large"))?;
+            *limits = limits.with_arena_bytes(bytes);
+        }
+    }
+    Ok(())
+}
+
+/// The number of NaN or infinite values of `bytes` read as little-endian `dtype` (0 for the
+/// integer types).
+pub fn non_finite(bytes: &[u8], dtype: DType) -> usize {
+    match dtype {
+        DType::F32 => bytes
+            .chunks_exact(4)
+            .filter(|c| !f32::from_le_bytes([c[0], c[1], c[2], c[3]]).is_finite())
+            .count(),
+        DType::F16 => bytes
+            .chunks_exact(2)
+            // An IEEE half is NaN or infinite when its 5 exponent bits are all ones.
+            .filter(|c| u16::from_le_bytes([c[0], c[1]]) & 0x7C00 == 0x7C00)
+            .count(),
+        DType::S8 | DType::I32 => 0,
+    }
 }
 
 /// `INT8 1x96x96x3`: a tensor's type and shape for messages.
@@ -81,10 +150,13 @@ struct Args {
     model: PathBuf,
     inputs: Vec<PathBuf>,
     outputs: Vec<PathBuf>,
+    limits: Limits,
+    allow_non_finite: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let (mut model, mut inputs, mut outputs) = (None, Vec::new(), Vec::new());
+    let (mut limits, mut allow_non_finite) = (Limits::HOST, false);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -96,6 +168,11 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--model" => model = Some(value()?),
             "--input" => inputs.push(value()?),
             "--output" => outputs.push(value()?),
+            "--max-work" | "--max-arena" => {
+                let v = value()?;
+                set_limit(&mut limits, arg, &v.to_string_lossy())?;
+            }
+            "--allow-non-finite" => allow_non_finite = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}` ({USAGE})")),
         }
@@ -110,6 +187,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         model,
         inputs,
         outputs,
+        limits,
+        allow_non_finite,
     })
 }
 
@@ -119,10 +198,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return crate::backbone::run(args);
     }
     let a = parse_args(args)?;
-    let loaded = load(&a.model)?;
+    let loaded = load_with_limits(&a.model, &a.limits)?;
     let m = loaded
         .blob
-        .model()
+        .model_with_limits(&a.limits)
         .map_err(|e| format!("{}: {e}", a.model.display()))?;
     if a.inputs.len() != m.input_count() || a.outputs.len() != m.output_count() {
         return Err(format!(
@@ -139,6 +218,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let x = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
         let t = m.input_tensor(i).map_err(|e| e.to_string())?;
         let want = m.tensor(t).map_or(0, |info| info.region.len);
+        if x.is_empty() {
+            return Err(format!(
+                "{}: input file is empty (input {i} ({}) takes {want} bytes)",
+                p.display(),
+                describe(&m, t)
+            ));
+        }
         if x.len() != want {
             return Err(format!(
                 "{}: {} bytes, but input {i} ({}) takes {want}",
@@ -147,9 +233,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 describe(&m, t)
             ));
         }
+        let bad = m.tensor(t).map_or(0, |info| non_finite(&x, info.dtype));
+        if bad > 0 && !a.allow_non_finite {
+            return Err(format!(
+                "{}: input file has non-finite values ({bad} of {} are NaN or infinite); \
+                 pass --allow-non-finite to run anyway",
+                p.display(),
+                want / m.tensor(t).map_or(1, |info| info.dtype.size())
+            ));
+        }
         data.push(x);
     }
-    let mut host = HostModel::new(loaded.blob.clone()).map_err(|e| e.to_string())?;
+    let mut host =
+        HostModel::with_limits(loaded.blob.clone(), &a.limits).map_err(|e| e.to_string())?;
     let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
     let outputs = host
         .run(&refs)

@@ -50,13 +50,16 @@ tasks:
                        print chip, ELF, flash and RAM use)
   size --board qemu-m7|qemu-m55|stm32h7 [--model M.tflite]
                        text, rodata, model, data, bss and arena bytes of the firmware's ELF
-  infer --model M.tflite|M.bfmd --input IN.bin --output OUT.bin
+  infer --model M.tflite|M.bfmd --input IN.bin --output OUT.bin [--max-work N]
+        [--max-arena BYTES] [--allow-non-finite]
                        run a model once on the host: raw input tensor bytes in (int8 or
                        little-endian f32), raw output tensor bytes out (repeat --input and
-                       --output for models with several)
+                       --output for models with several); the model must stay within 10^12
+                       operations and 1 GiB of arena (--max-work, --max-arena change that);
+                       NaN or infinite float inputs are an error unless --allow-non-finite
   infer --backbone NAME --weights W.safetensors --input IN.f32 --output OUT.f32
         [--dtype f32|f16|int8] [--calibrate FILE...] [--set key=value ...] [--compare]
-        [--save M.bfmd]
+        [--save M.bfmd] [--allow-non-finite] [--max-work N] [--max-arena BYTES]
                        build a native backbone (mobilenet_v1 mobilenet_v2 mobilenet_v3_small
                        mobilenet_v3_large mobilenext shufflenet_v1 shufflenet_v2 googlenet
                        inception_v3 xception efficientnet_b0 efficientnet_lite0 blazeface) from
@@ -71,9 +74,11 @@ tasks:
   plan --model M.tflite [--json]
                        arena, other RAM, weights, MACs and per op its buffers' offsets and
                        sizes (--json: one JSON object)
-  fuzz [--seconds N] [--target parse_tflite] [--no-sanitizer]
-                       run a cargo-fuzz target (default 60 s; installs cargo-fuzz; stable
-                       Rust with RUSTC_BOOTSTRAP=1 for the fuzz build only)
+  fuzz [--seconds N] [--target NAME]... [--no-sanitizer]
+                       run every cargo-fuzz target (parse_tflite tflite_pipeline bfmd_blob
+                       safetensors_backbone; or the ones named) for N s each (default 60);
+                       installs cargo-fuzz =0.13.2 and rustup's nightly when missing; prints
+                       executions, coverage and findings per target
 ";
 
 fn main() -> ExitCode {

@@ -3,12 +3,13 @@
 //! executor is the same.
 
 use bfmd_graph::builder::ModelBytes;
-use bfmd_graph::{exec, GraphError, Model};
+use bfmd_graph::{exec, GraphError, Limits, Model};
 
 /// A model blob and an arena of the size its plan asks for, both 16-byte aligned.
 pub struct HostModel {
     blob: ModelBytes,
     arena: ModelBytes,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for HostModel {
@@ -23,17 +24,28 @@ impl std::fmt::Debug for HostModel {
 }
 
 impl HostModel {
-    /// Checks the blob ([`Model::parse`]) and allocates its arena.
+    /// Checks the blob ([`Model::parse`], the default [`Limits::HOST`]) and allocates its
+    /// arena.
     pub fn new(blob: ModelBytes) -> Result<Self, GraphError> {
-        let arena_bytes = blob.model()?.arena_bytes();
+        HostModel::with_limits(blob, &Limits::HOST)
+    }
+
+    /// Checks the blob against `limits` ([`Model::parse_with_limits`]: the header's arena size
+    /// must be the planned one and within `limits`) and only then allocates the arena.
+    pub fn with_limits(blob: ModelBytes, limits: &Limits) -> Result<Self, GraphError> {
+        let arena_bytes = blob.model_with_limits(limits)?.arena_bytes();
         // `ModelBytes` is the host's 16-byte aligned byte buffer; the arena needs exactly that.
         let arena = ModelBytes::from_bytes(&vec![0u8; arena_bytes]);
-        Ok(HostModel { blob, arena })
+        Ok(HostModel {
+            blob,
+            arena,
+            limits: *limits,
+        })
     }
 
     /// The parsed model.
     pub fn model(&self) -> Result<Model<'_>, GraphError> {
-        self.blob.model()
+        self.blob.model_with_limits(&self.limits)
     }
 
     /// Bytes of graph input `i` (element size times element count).
@@ -49,7 +61,7 @@ impl HostModel {
     /// Errors: a wrong number of inputs or an input of the wrong length (as
     /// [`GraphError::Io`]), or any error of [`exec::run`].
     pub fn run(&mut self, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>, GraphError> {
-        let model = self.blob.model()?;
+        let model = self.blob.model_with_limits(&self.limits)?;
         if inputs.len() != model.input_count() {
             return Err(GraphError::Io {
                 what: "wrong number of inputs for the model",

@@ -39,7 +39,7 @@ use crate::tflite::{
 use bfmd_graph::builder::{
     BuildError, BuildOptions, Built, ConvOptions, GraphBuilder, PoolOptions, Quant, TensorId,
 };
-use bfmd_graph::{DType, OpKind};
+use bfmd_graph::{DType, GraphError, Limits, OpKind};
 use bfmd_kernels::half::f16;
 use bfmd_kernels::quant::FusedActivation;
 use bfmd_kernels::{Padding, Shape};
@@ -73,6 +73,10 @@ pub struct LowerOptions {
     /// so a model whose tail is an operator bfmd does not run (a custom decoder) runs up to the
     /// tensors before it. Operators that feed no output are dropped in any case.
     pub outputs: Vec<String>,
+    /// Bounds on the lowered model's arena, work and tensor sizes, checked by
+    /// [`bfmd_graph::Model::parse_with_limits`] on the blob before anything runs or allocates
+    /// an arena; an operator over a bound is an error naming it. Default: [`Limits::HOST`].
+    pub limits: Limits,
 }
 
 impl Default for LowerOptions {
@@ -85,6 +89,7 @@ impl Default for LowerOptions {
             wide_fc_weights: bfmd_graph::builder::DEFAULT_WIDE_FC_WEIGHTS,
             extra_outputs: Vec::new(),
             outputs: Vec::new(),
+            limits: Limits::HOST,
         }
     }
 }
@@ -144,6 +149,7 @@ pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, Imp
             l.build_err(op, e)
         })?;
     let sources = fused_sources(&l.sources, &built);
+    check_limits(&l, &built, &sources, &options.limits)?;
     Ok(Lowered { built, sources })
 }
 
@@ -237,6 +243,38 @@ fn check_operators(model: &TfliteModel, needed: &[bool]) -> Result<(), ImportErr
     }
 }
 
+/// Parses the built blob with `limits`: a model over a bound (a pooling window of millions of
+/// taps, an arena of gigabytes) is rejected here, before a caller allocates its arena or runs
+/// it, with the TFLite operator named.
+fn check_limits(
+    l: &Lowering<'_>,
+    built: &Built,
+    sources: &[Source],
+    limits: &Limits,
+) -> Result<(), ImportError> {
+    let Err(e) = built.blob.model_with_limits(limits) else {
+        return Ok(());
+    };
+    let (op, detail) = match e {
+        GraphError::Limit {
+            op: Some(j),
+            what,
+            value,
+            limit,
+            ..
+        } => (
+            sources.get(j).map(|s| s.op),
+            format!("{what} is {value}, above the limit of {limit}"),
+        ),
+        e => (None, e.to_string()),
+    };
+    Err(ImportError::Lowering {
+        op: op.map(|op| l.op_id(op)),
+        tensor: None,
+        detail,
+    })
+}
+
 /// The TFLite side of each op of `built`, from the side of each op added to the builder: a
 /// fused op starts at its first source's operator, joins the names, and writes its last
 /// source's outputs.
@@ -282,6 +320,39 @@ fn padding(p: TfPadding) -> Padding {
     match p {
         TfPadding::Same => Padding::Same,
         TfPadding::Valid => Padding::Valid,
+    }
+}
+
+/// The input and output counts (`(min, max)` each) a TFLite operator of `code` takes: TFLite's
+/// kernels' `NumInputs` / `NumOutputs` checks, with optional inputs (a bias, PAD's value,
+/// RESHAPE's shape) counted as slots, absent ones stored as -1. `None` for the codes bfmd does
+/// not lower (reported as unsupported).
+fn arity(code: &OpCode) -> Option<((usize, usize), (usize, usize))> {
+    use OpCode::*;
+    let one = (1, 1);
+    Some(match code {
+        Conv2d | DepthwiseConv2d | FullyConnected => ((2, 3), one),
+        AveragePool2d | MaxPool2d | HardSwish | Logistic | Relu | Relu6 | Softmax | Quantize
+        | Dequantize => (one, one),
+        Mean | Add | Mul | Sub | Transpose | Prelu => ((2, 2), one),
+        ResizeBilinear | ResizeNearestNeighbor => ((2, 2), one),
+        Reshape => ((1, 2), one),
+        Pad | PadV2 => ((2, 3), one),
+        Concatenation => ((1, usize::MAX), one),
+        Split => ((2, 2), (1, usize::MAX)),
+        SplitV => ((3, 3), (1, usize::MAX)),
+        Custom(_) | Other(..) => return None,
+    })
+}
+
+/// `"2 or 3 inputs"`, `"1 output"`, `"at least 1 input"`: a count range for messages.
+fn count_phrase((lo, hi): (usize, usize), noun: &str) -> String {
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    match hi {
+        usize::MAX => format!("at least {lo} {noun}{}", s(lo)),
+        _ if hi == lo => format!("{lo} {noun}{}", s(lo)),
+        _ if hi == lo + 1 => format!("{lo} or {hi} {noun}s"),
+        _ => format!("{lo} to {hi} {noun}s"),
     }
 }
 
@@ -651,7 +722,57 @@ impl<'m> Lowering<'m> {
     /// `s`, `RESHAPE` back to `a`'s shape, with neither intermediate read elsewhere or exposed.
     /// Then output channel `j * g + i` is input channel `i * k + j`, which is the
     /// `ChannelShuffle` kernel's definition. Returns `(groups, a, b)`.
-    fn shuffle_at(&self, i: usize) -> Option<(usize, usize, usize)> {
+    ///
+    /// The intermediates are never declared to the builder, so their shapes are checked here:
+    /// once the pattern matches, a scalar or zero-size intermediate, or a `TRANSPOSE` output
+    /// that is not its input with the last two axes swapped, is an error naming the tensor.
+    fn shuffle_at(&self, i: usize) -> Result<Option<(usize, usize, usize)>, ImportError> {
+        let Some((groups, a, b, s, s_t)) = self.shuffle_pattern(i) else {
+            return Ok(None);
+        };
+        let shape = |t: usize| {
+            self.m
+                .tensors
+                .get(t)
+                .map_or(&[][..], |x| x.shape.as_slice())
+        };
+        for t in [s, s_t] {
+            let d = shape(t);
+            if d.is_empty() {
+                return Err(self.err(
+                    Some(t),
+                    "a scalar inside a channel shuffle (RESHAPE -> TRANSPOSE -> RESHAPE)",
+                ));
+            }
+            if d.contains(&0) {
+                return Err(self.err(
+                    Some(t),
+                    format!(
+                        "zero-size tensor {d:?} inside a channel shuffle (RESHAPE -> TRANSPOSE \
+                         -> RESHAPE)"
+                    ),
+                ));
+            }
+        }
+        let mut want = shape(s).to_vec();
+        let n = want.len();
+        want.swap(n - 2, n - 1);
+        if shape(s_t) != want.as_slice() {
+            return Err(self.err(
+                Some(s_t),
+                format!(
+                    "the TRANSPOSE output of a channel shuffle has shape {:?}, its input with \
+                     the last two axes swapped is {want:?}",
+                    shape(s_t)
+                ),
+            ));
+        }
+        Ok(Some((groups, a, b)))
+    }
+
+    /// The structural part of [`Self::shuffle_at`]: `(groups, a, b, s, s_t)` when operators
+    /// `i..i + 3` are wired as a channel shuffle of `a` into `b` through `s` and `s_t`.
+    fn shuffle_pattern(&self, i: usize) -> Option<(usize, usize, usize, usize, usize)> {
         let ops = &self.m.operators;
         let (r1, tr, r2) = (ops.get(i)?, ops.get(i + 1)?, ops.get(i + 2)?);
         if (&r1.code, &tr.code, &r2.code)
@@ -686,10 +807,33 @@ impl<'m> Lowering<'m> {
             && self.readers.get(s) == Some(&1)
             && self.readers.get(s_t) == Some(&1)
             && !self.m.inputs.contains(&a);
-        ok.then_some((g, a, b))
+        ok.then_some((g, a, b, s, s_t))
     }
 
     fn lower_ops(&mut self, fold: bool) -> Result<(), ImportError> {
+        // Every operator's input and output counts first, folded or not.
+        for (i, o) in self.m.operators.iter().enumerate() {
+            self.current = Some(i);
+            let Some((ins, outs)) = arity(&o.code) else {
+                continue;
+            };
+            for (n, range, noun) in [
+                (o.inputs.len(), ins, "input"),
+                (o.outputs.len(), outs, "output"),
+            ] {
+                if n < range.0 || n > range.1 {
+                    return Err(self.err(
+                        None,
+                        format!(
+                            "{} takes {}, it has {n}",
+                            o.code.name(),
+                            count_phrase(range, noun)
+                        ),
+                    ));
+                }
+            }
+        }
+        self.current = None;
         // Graph inputs first, so that bfmd's input `i` is TFLite's input `i`.
         for &t in &self.m.inputs {
             self.tensor(t)?;
@@ -698,7 +842,7 @@ impl<'m> Lowering<'m> {
         while i < self.m.operators.len() {
             self.current = Some(i);
             if fold && self.needed[i] {
-                if let Some((groups, a, b)) = self.shuffle_at(i) {
+                if let Some((groups, a, b)) = self.shuffle_at(i)? {
                     let x = self.tensor(a)?;
                     let y = self.tensor(b)?;
                     let r = self.g.add_channel_shuffle(x, y, groups);
