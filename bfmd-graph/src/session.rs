@@ -42,7 +42,9 @@ pub struct Session<'m, 'a, L: Linked = AllOps> {
 
 impl<'m, 'a, L: Linked> Session<'m, 'a, L> {
     /// Parses `blob` for the kernels of `L` and binds it to `arena` (at least the plan's
-    /// arena bytes, 16-byte aligned: an [`crate::Arena`] is).
+    /// arena bytes, 16-byte aligned: an [`crate::Arena`] is), with [`crate::Limits::HOST`]'s
+    /// work limits; a plan needing more than `arena` (a firmware's compiled `ARENA_BYTES`) is
+    /// [`GraphError::ArenaTooSmall`].
     pub fn new(blob: &'m [u8], arena: &'a mut [u8]) -> Result<Self> {
         let model = Model::parse_for::<L>(blob)?;
         Self::bind(model, arena)
