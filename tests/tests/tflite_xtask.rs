@@ -52,6 +52,41 @@ fn infer_reproduces_tflm_and_plan_reports_the_lowering() {
         std::fs::read(&out).unwrap(),
         read("golden/vww_96_int8_real/astronaut.output.bin")
     );
+    // Every input's and output's quantization, to feed and read real values.
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "input 0: INT8 1x96x96x3, scale 3.921569e-3, zero point -128\n\
+         output 0: INT8 1x1x1x2, scale 3.90625e-3, zero point -128\n"
+    );
+
+    // Cut before the softmax: the logits, as the full model computes them there.
+    let m = bfmd_import::tflite::parse(&read("models/vww_96_int8.tflite")).unwrap();
+    let last = m.operators.len() - 1;
+    let logits = m.operators[last].inputs[0].unwrap();
+    let cut = tmp("astronaut.logits.bin");
+    let o = xtask(&[
+        "infer",
+        "--model",
+        model,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        cut.to_str().unwrap(),
+        "--outputs",
+        &m.tensors[logits].name,
+    ]);
+    assert!(o.status.success(), "infer --outputs failed: {}", stderr(&o));
+    let full = bfmd_import::lower::lower(
+        &m,
+        &bfmd_import::lower::LowerOptions {
+            extra_outputs: vec![logits],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut h = bfmd_import::lower::HostModel::new(full.built.blob).unwrap();
+    let y = h.run(&[&std::fs::read(&input).unwrap()]).unwrap();
+    assert_eq!(std::fs::read(&cut).unwrap(), y[1]);
 
     // The same through a blob built beforehand (what a board embeds).
     let blob = tmp("vww.bfmd");

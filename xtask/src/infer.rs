@@ -19,7 +19,7 @@ use bfmd_import::lower::{lower, HostModel, LowerOptions, Lowered};
 use bfmd_import::tflite;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: cargo xtask infer --model M.tflite|M.bfmd --input IN.bin [--input ...] --output OUT.bin [--output ...] [--max-work N] [--max-arena BYTES] [--allow-non-finite]";
+const USAGE: &str = "usage: cargo xtask infer --model M.tflite|M.bfmd --input IN.bin [--input ...] --output OUT.bin [--output ...] [--outputs NAME[,NAME...]] [--max-work N] [--max-arena BYTES] [--allow-non-finite]";
 
 /// A model file loaded and planned.
 pub struct Loaded {
@@ -39,6 +39,18 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
 
 /// [`load`], checking the model against `limits` instead of the defaults.
 pub fn load_with_limits(path: &Path, limits: &Limits) -> Result<Loaded, String> {
+    load_with(path, limits, &[])
+}
+
+/// [`load_with_limits`] with the graph cut at the TFLite tensors named in `outputs` (empty:
+/// the model's own outputs; see `LowerOptions::outputs`).
+pub fn load_with(path: &Path, limits: &Limits, outputs: &[String]) -> Result<Loaded, String> {
+    if !outputs.is_empty() && path.extension().and_then(|e| e.to_str()) == Some("bfmd") {
+        return Err(format!(
+            "{}: --outputs cuts a .tflite model; a .bfmd blob's outputs were fixed when it was built",
+            path.display()
+        ));
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let loaded = match path.extension().and_then(|e| e.to_str()) {
         Some("bfmd") => Loaded {
@@ -51,6 +63,7 @@ pub fn load_with_limits(path: &Path, limits: &Limits) -> Result<Loaded, String> 
             let m = tflite::parse(&bytes).map_err(fail)?;
             let options = LowerOptions {
                 limits: *limits,
+                outputs: outputs.to_vec(),
                 ..LowerOptions::default()
             };
             let l = lower(&m, &options).map_err(|e| {
@@ -129,6 +142,29 @@ pub fn non_finite(bytes: &[u8], dtype: DType) -> usize {
     }
 }
 
+/// One line per graph input and output: index, dtype and shape, and for int8 the scale and
+/// zero point a caller needs to feed it real data (`real = scale * (q - zero_point)`).
+pub fn io_summary(model: &Model<'_>) -> String {
+    let mut s = String::new();
+    let mut line = |what: &str, k: usize, t: Result<usize, GraphError>| {
+        let Ok(t) = t else { return };
+        let quant = match model.tensor(t) {
+            Some(i) if i.dtype == DType::S8 => {
+                format!(", scale {:e}, zero point {}", i.scale, i.zero_point)
+            }
+            _ => String::new(),
+        };
+        s.push_str(&format!("{what} {k}: {}{quant}\n", describe(model, t)));
+    };
+    for k in 0..model.input_count() {
+        line("input", k, model.input_tensor(k));
+    }
+    for k in 0..model.output_count() {
+        line("output", k, model.output_tensor(k));
+    }
+    s
+}
+
 /// `INT8 1x96x96x3`: a tensor's type and shape for messages.
 pub fn describe(model: &Model<'_>, t: usize) -> String {
     match model.tensor(t) {
@@ -148,6 +184,7 @@ pub fn describe(model: &Model<'_>, t: usize) -> String {
 
 struct Args {
     model: PathBuf,
+    cut: Vec<String>,
     inputs: Vec<PathBuf>,
     outputs: Vec<PathBuf>,
     limits: Limits,
@@ -156,6 +193,7 @@ struct Args {
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let (mut model, mut inputs, mut outputs) = (None, Vec::new(), Vec::new());
+    let mut cut = Vec::new();
     let (mut limits, mut allow_non_finite) = (Limits::HOST, false);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -168,6 +206,18 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--model" => model = Some(value()?),
             "--input" => inputs.push(value()?),
             "--output" => outputs.push(value()?),
+            "--outputs" => {
+                let v = value()?;
+                cut = v
+                    .to_string_lossy()
+                    .split(',')
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                if cut.is_empty() {
+                    return Err(format!("--outputs needs tensor names ({USAGE})"));
+                }
+            }
             "--max-work" | "--max-arena" => {
                 let v = value()?;
                 set_limit(&mut limits, arg, &v.to_string_lossy())?;
@@ -185,6 +235,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     }
     Ok(Args {
         model,
+        cut,
         inputs,
         outputs,
         limits,
@@ -198,11 +249,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return crate::backbone::run(args);
     }
     let a = parse_args(args)?;
-    let loaded = load_with_limits(&a.model, &a.limits)?;
+    let loaded = load_with(&a.model, &a.limits, &a.cut)?;
     let m = loaded
         .blob
         .model_with_limits(&a.limits)
         .map_err(|e| format!("{}: {e}", a.model.display()))?;
+    print!("{}", io_summary(&m));
     if a.inputs.len() != m.input_count() || a.outputs.len() != m.output_count() {
         return Err(format!(
             "{}: the model has {} input(s) and {} output(s), got {} --input and {} --output",
