@@ -60,6 +60,7 @@ pub mod plan;
 mod rows;
 mod validate;
 
+pub use bfmd_kernels::KernelPath;
 pub use crc::crc32;
 pub use elem::Element;
 pub use error::{GraphError, Result};

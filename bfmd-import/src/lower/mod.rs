@@ -68,6 +68,10 @@ pub struct LowerOptions {
     /// intermediate tensors with a reference interpreter. They live to the end of the run, so
     /// the arena grows.
     pub extra_outputs: Vec<usize>,
+    /// The kernels the model will run on, whose scratch the plan reserves
+    /// ([`BuildOptions::path`]; [`bfmd_graph::KernelPath::HOST`] by default, a firmware's
+    /// build script passes its target's).
+    pub path: bfmd_graph::KernelPath,
 }
 
 impl Default for LowerOptions {
@@ -79,6 +83,7 @@ impl Default for LowerOptions {
             fold_luts: true,
             wide_fc_weights: bfmd_graph::builder::DEFAULT_WIDE_FC_WEIGHTS,
             extra_outputs: Vec::new(),
+            path: bfmd_graph::KernelPath::HOST,
         }
     }
 }
@@ -128,6 +133,7 @@ pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, Imp
             fuse_shuffles: options.fuse_shuffles,
             fold_luts: options.fold_luts,
             wide_fc_weights: options.wide_fc_weights,
+            path: options.path,
         })
         .map_err(|e| {
             let op = e.op.and_then(|(j, _)| l.sources.get(j).map(|s| s.op));
