@@ -29,6 +29,11 @@ pub struct Loaded {
 /// Reads `path`: a `.tflite` file is parsed, lowered and planned with the default options, a
 /// `.bfmd` blob is taken as it is (and checked by `Model::parse`).
 pub fn load(path: &Path) -> Result<Loaded, String> {
+    load_for(path, bfmd_graph::KernelPath::HOST)
+}
+
+/// [`load`] with a `.tflite` file's scratch planned for the kernels of `kernels`.
+pub fn load_for(path: &Path, kernels: bfmd_graph::KernelPath) -> Result<Loaded, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let loaded = match path.extension().and_then(|e| e.to_str()) {
         Some("bfmd") => Loaded {
@@ -39,7 +44,11 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
         Some("tflite") => {
             let fail = |e: tflite::ImportError| format!("{}: {e}", path.display());
             let m = tflite::parse(&bytes).map_err(fail)?;
-            let l = lower(&m, &LowerOptions::default()).map_err(fail)?;
+            let options = LowerOptions {
+                path: kernels,
+                ..LowerOptions::default()
+            };
+            let l = lower(&m, &options).map_err(fail)?;
             Loaded {
                 blob: l.built.blob.clone(),
                 lowered: Some(l),

@@ -9,6 +9,7 @@ mod board;
 mod demo;
 mod deps;
 mod flash;
+mod frames;
 mod fuzz;
 mod hot;
 mod infer;
@@ -62,6 +63,8 @@ tasks:
   plan --model M.tflite [--json]
                        arena, other RAM, weights, MACs and per op its buffers' offsets and
                        sizes (--json: one JSON object)
+  frames FIRMWARE.elf [N]
+                       the N (default 20) largest stack frames of a Thumb-2 firmware's functions
   fuzz [--seconds N] [--target parse_tflite] [--no-sanitizer]
                        run a cargo-fuzz target (default 60 s; installs cargo-fuzz; stable
                        Rust with RUSTC_BOOTSTRAP=1 for the fuzz build only)
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::run(rest),
         "infer" => infer::run(rest),
         "plan" => plan::run(rest),
+        "frames" => frames::run(rest),
         "models" => models::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

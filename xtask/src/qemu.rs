@@ -438,6 +438,10 @@ pub fn test_steps(f: &mut crate::run::Failures) {
         "stm32h7 firmware: fits, holds the executor, arena in DTCM or AXI SRAM by size",
         stm32h7_checks(),
     );
+    f.record(
+        "qemu-m7 infer: no stack frame over 1 KiB",
+        crate::frames::check_qemu_m7(),
+    );
     let mut summary = Vec::new();
     for b in qemu_boards() {
         for m in SNAPSHOT_MODELS {
