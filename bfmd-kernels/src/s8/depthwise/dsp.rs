@@ -287,10 +287,30 @@ const _: () = {
     assert!(offset_of!(FastRq, round) == 4);
     assert!(offset_of!(FastRq, shift) == 8);
     assert!(offset_of!(FilterBlock, clamp) == 592);
+    assert!(core::mem::size_of::<FilterBlock>() == super::FILTER_BLOCK_BYTES);
+    assert!(core::mem::align_of::<FilterBlock>() == 8);
 };
 
 impl FilterBlock {
+    /// A block (see [`FilterBlock::new`]) at the front of `scratch` (from its first 8-byte
+    /// boundary), and the scratch after it; `None` when `scratch` is too short.
+    fn in_scratch<'s>(
+        scratch: &'s mut [u8],
+        g: &ConvGeometry,
+        q: &ChannelQuantS8,
+    ) -> Option<(&'s mut FilterBlock, &'s mut [u8])> {
+        let (b, rest) = crate::path::split_aligned(scratch, super::FILTER_BLOCK_BYTES)?;
+        let p = b.as_mut_ptr() as *mut FilterBlock;
+        // SAFETY: `b` is 8-byte aligned (the block's alignment) and holds exactly one block
+        // (checked above); the write initializes it, and the block borrows `b` exclusively.
+        unsafe {
+            p.write(FilterBlock::new(g, q));
+            Some((&mut *p, rest))
+        }
+    }
+
     /// A block for geometry `g` (its row strides) and clamp `q`, filter not yet widened.
+    #[inline(always)]
     fn new(g: &ConvGeometry, q: &ChannelQuantS8) -> Self {
         let row = g.dilation_h * g.input.w * g.input.c;
         FilterBlock {
@@ -485,7 +505,8 @@ fn interior_columns(g: &ConvGeometry) -> (usize, usize) {
 }
 
 /// The depthwise convolution with channel multiplier 1; the caller has checked every argument
-/// (as `check_depthwise_s8` does) and [`supports`].
+/// (as `check_depthwise_s8` does) and [`supports`]. `false` (nothing written) when `scratch` is
+/// shorter than the filter block.
 ///
 /// Stride-1 layers whose channels are a multiple of four run [`planes`] (padded bands copied
 /// once per channel block, every window on the unrolled loop); the rest, and rows too long for
@@ -497,30 +518,35 @@ pub(crate) fn depthwise_loop(
     bias: Option<&[i32]>,
     output: &mut [i8],
     scratch: &mut [u8],
-) {
+) -> bool {
     let g = &p.geometry;
     // Strided layers read several input pixels per output, which copying would cost more
     // than the widened taps save.
     if g.stride_h == 1 && g.stride_w == 1 {
         let (x, y) = (input.as_ptr(), output.as_mut_ptr());
         // SAFETY: `input` and `output` are the checked NHWC tensors, distinct slices.
-        if unsafe { planes(p, x, y, filter, bias, false, scratch) } {
-            return;
+        if unsafe { planes(p, x, y, filter, bias, false, &mut *scratch) } {
+            return true;
         }
     }
     let q = &p.quant;
     let c = g.input.c;
     let taps = g.kernel_h * g.kernel_w;
-    let mut fb = FilterBlock::new(g, q);
     let off = q.input_offset;
-    for c0 in (0..c & !3).step_by(4) {
-        let (fin, b0) = fb.prepare(q, filter, c, bias, c0, taps);
-        block_loop(g, input, &mut fb, b0, c0, &fin, pack16(off, off), output);
+    if c >= 4 {
+        let Some((fb, _)) = FilterBlock::in_scratch(scratch, g, q) else {
+            return false;
+        };
+        for c0 in (0..c & !3).step_by(4) {
+            let (fin, b0) = fb.prepare(q, filter, c, bias, c0, taps);
+            block_loop(g, input, fb, b0, c0, &fin, pack16(off, off), output);
+        }
     }
     let tail = c & !3;
     if tail < c {
         tail_channels(p, input, filter, bias, output, tail);
     }
+    true
 }
 
 /// Every output pixel of one block of four channels (`c0..c0 + 4`).
@@ -720,7 +746,9 @@ unsafe fn planes(
     let zp = lanes8(-q.input_offset);
     let zp16 = pack16(-q.input_offset, -q.input_offset);
     let off2 = pack16(q.input_offset, q.input_offset);
-    let mut fb = FilterBlock::new(&raw_g(rows_cap, 1), q);
+    let Some((fb, scratch)) = FilterBlock::in_scratch(scratch, &raw_g(rows_cap, 1), q) else {
+        return false;
+    };
     let (raw_row, raw_back) = (fb.row, fb.back);
     // The widened plane's strides (8 bytes per pixel).
     let wide_row = g.dilation_h * pw * 8;
@@ -828,7 +856,7 @@ unsafe fn planes(
                                 true,
                                 plane.as_ptr().add(oy * s * row_bytes),
                                 4,
-                                &mut fb,
+                                &mut *fb,
                                 out.as_mut_ptr().add(oy * ow * 4),
                             )
                         };
@@ -836,7 +864,7 @@ unsafe fn planes(
                 } else {
                     let bg = raw_g(count, oy1 - oy0);
                     let xs = &plane[..count * row_bytes];
-                    block_loop(&bg, xs, &mut fb, b0, 0, &fin, off2, out);
+                    block_loop(&bg, xs, &mut *fb, b0, 0, &fin, off2, out);
                 }
                 let dst = y.wrapping_add((n * oh * ow + oy0 * ow) * c + c0);
                 // SAFETY: output pixels `oy0 * ow..oy1 * ow` of image `n` hold channels
@@ -984,9 +1012,14 @@ fn inplace_bands(
     let Some((cap, most)) = super::band_rows(g) else {
         return false;
     };
-    let Some(rows) = scratch.get_mut(..most * row_bytes) else {
+    let Some((rows, block)) =
+        crate::path::split_aligned(scratch, (most * row_bytes).next_multiple_of(8))
+    else {
         return false;
     };
+    if block.len() < super::FILTER_BLOCK_BYTES {
+        return false;
+    }
     // SAFETY: `i8` and `u8` have the same size and alignment and every bit pattern is valid
     // for both; `rows` is borrowed from `scratch` for this call.
     let rows = unsafe { core::slice::from_raw_parts_mut(rows.as_mut_ptr() as *mut i8, rows.len()) };
@@ -1069,8 +1102,16 @@ fn inplace_bands(
                 quant: p.quant,
             };
             let out = &mut buf[out_base + oy0 * ow * c..out_base + oy1 * ow * c];
-            // Channel counts that are not a multiple of four take no planes: no scratch.
-            depthwise_loop(&bp, &rows[..count * row_bytes], filter, bias, out, &mut []);
+            // Channel counts that are not a multiple of four take no planes: the loop's scratch
+            // is its filter block (checked above).
+            depthwise_loop(
+                &bp,
+                &rows[..count * row_bytes],
+                filter,
+                bias,
+                out,
+                &mut *block,
+            );
             kept = (top, top + count as isize);
             oy0 = oy1;
         }

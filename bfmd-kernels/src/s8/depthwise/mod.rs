@@ -51,6 +51,10 @@ pub type DepthwiseS8Params<'a> = ConvS8Params<'a>;
 /// a block of 8 bytes per tap. Larger windows run the portable loop.
 pub(crate) const MAX_TAPS: usize = 64;
 
+/// Bytes of the DSP loop's block of four channels' widened filter, strides, bias and
+/// requantization (its layout is checked in `dsp.rs`).
+pub(crate) const FILTER_BLOCK_BYTES: usize = 600;
+
 /// Raw bytes of one block of four channels' padded input rows (the widened rows take twice as
 /// much), and of its output rows, the DSP loop's bands hold when rows are narrow enough for
 /// a band of the window's height in them (rows of up to 256 pixels for a 3x3 window).
@@ -149,21 +153,37 @@ pub const fn depthwise_conv_s8_scratch_len_neon(_geometry: &ConvGeometry) -> usi
     0
 }
 
-/// Scratch bytes of [`depthwise_conv_s8`] on the DSP path (also the Helium cores'): stride-1
-/// layers with channels a multiple of four copy bands of rows of four channels, widened, to
-/// scratch, with their output rows; the size follows the row width (see [`plane_caps`]), so
-/// no row is too wide for the unrolled loop. Other layers need none.
-pub const fn depthwise_conv_s8_scratch_len_dsp(g: &ConvGeometry) -> usize {
-    if g.stride_h != 1 || g.stride_w != 1 {
-        return 0;
-    }
+/// Whether the DSP loop takes `g`: channel multiplier 1 and at most [`MAX_TAPS`] taps.
+const fn dsp_supports(g: &ConvGeometry) -> bool {
+    g.output.c == g.input.c && g.kernel_h * g.kernel_w <= MAX_TAPS
+}
+
+/// Bytes of the DSP loop's planes for `g` (none when [`plane_caps`] does not take it).
+const fn planes_len(g: &ConvGeometry) -> usize {
     match plane_caps(g) {
         Some((rows, out_rows)) => {
             let (plane, out) = plane_lens(g, rows, out_rows);
-            plane + out + crate::path::ALIGN_SLACK
+            plane + out
         }
         None => 0,
     }
+}
+
+/// Scratch bytes of [`depthwise_conv_s8`] on the DSP path (also the Helium cores'): the block
+/// of four channels' widened filter, and for stride-1 layers with channels a multiple of four
+/// the bands of rows of four channels, widened, with their output rows; their size follows the
+/// row width (see [`plane_caps`]), so no row is too wide for the unrolled loop. Layers the DSP
+/// loop does not take (channel multiplier above 1, more than 64 taps) need none.
+pub const fn depthwise_conv_s8_scratch_len_dsp(g: &ConvGeometry) -> usize {
+    if !dsp_supports(g) {
+        return 0;
+    }
+    let planes = if g.stride_h == 1 && g.stride_w == 1 {
+        planes_len(g)
+    } else {
+        0
+    };
+    FILTER_BLOCK_BYTES + planes + crate::path::ALIGN_SLACK
 }
 
 /// Scratch bytes of [`depthwise_conv_s8`] on `path`.
@@ -187,20 +207,18 @@ pub const fn depthwise_conv_s8_inplace_scratch_len_portable(geometry: &ConvGeome
     geometry.input.h.saturating_mul(geometry.input.w)
 }
 
-/// Scratch bytes of [`depthwise_conv_s8_inplace`] on the DSP path: the most of the planes of
-/// [`depthwise_conv_s8_scratch_len_dsp`] (any stride), the bands of all channels it takes
-/// otherwise, and the portable loop's plane it falls back to when the band schedule would read
-/// an overwritten row.
+/// Scratch bytes of [`depthwise_conv_s8_inplace`] on the DSP path: the most of the filter
+/// block with the planes of [`depthwise_conv_s8_scratch_len_dsp`] (any stride), the bands of
+/// all channels it takes otherwise with the block, and the portable loop's plane it falls back
+/// to when the band schedule would read an overwritten row.
 pub const fn depthwise_conv_s8_inplace_scratch_len_dsp(g: &ConvGeometry) -> usize {
-    let planes = match plane_caps(g) {
-        Some((rows, out_rows)) => {
-            let (plane, out) = plane_lens(g, rows, out_rows);
-            plane + out + crate::path::ALIGN_SLACK
-        }
-        None => 0,
-    };
+    let slack = crate::path::ALIGN_SLACK;
+    let planes = FILTER_BLOCK_BYTES + planes_len(g) + slack;
     let bands = match band_rows(g) {
-        Some((_, most)) => most * (g.input.w + g.pad_left + g.pad_right) * g.input.c,
+        Some((_, most)) => {
+            let rows = most * (g.input.w + g.pad_left + g.pad_right) * g.input.c;
+            rows.next_multiple_of(8) + FILTER_BLOCK_BYTES + slack
+        }
         None => 0,
     };
     max(
@@ -284,8 +302,10 @@ pub fn depthwise_conv_s8(
             depthwise_conv_s8_scratch_len(&p.geometry),
             scratch.len(),
         )?;
-        if dsp::supports(&p.geometry, mult) {
-            dsp::depthwise_loop(p, input, filter, bias, output, scratch);
+        // The scratch was checked above; the loop only stops on a shorter one.
+        if dsp::supports(&p.geometry, mult)
+            && dsp::depthwise_loop(p, input, filter, bias, output, scratch)
+        {
             return Ok(());
         }
     }
