@@ -440,10 +440,22 @@ pub const fn conv_s8_scratch_len_dsp(g: &ConvGeometry) -> usize {
     }
 }
 
+/// Scratch bytes of [`conv_s8`] on the Helium cores: the DSP path's, except that pointwise
+/// layers with windows too long for its filter blocks run the portable loop (the compiler
+/// vectorizes it), which needs none.
+pub const fn conv_s8_scratch_len_mve(g: &ConvGeometry) -> usize {
+    if dsp_conv_supports(g) {
+        conv_loop_scratch_len(g)
+    } else {
+        0
+    }
+}
+
 /// Scratch bytes of [`conv_s8`] on `path`.
 pub const fn conv_s8_scratch_len_for(path: crate::KernelPath, g: &ConvGeometry) -> usize {
     match path {
-        crate::KernelPath::Dsp | crate::KernelPath::Mve => conv_s8_scratch_len_dsp(g),
+        crate::KernelPath::Dsp => conv_s8_scratch_len_dsp(g),
+        crate::KernelPath::Mve => conv_s8_scratch_len_mve(g),
         crate::KernelPath::Portable | crate::KernelPath::Neon => conv_s8_scratch_len_portable(g),
     }
 }
@@ -464,11 +476,23 @@ pub const fn pointwise_conv_s8_overlapping_scratch_len_portable(geometry: &ConvG
 /// over it with the rest, or for windows too long for that loop one input pixel and the fully
 /// connected layer's row; at least the portable loop's one pixel, which it falls back to.
 pub const fn pointwise_conv_s8_overlapping_scratch_len_dsp(g: &ConvGeometry) -> usize {
+    overlapping_scratch_len(g, false)
+}
+
+/// Scratch bytes of [`pointwise_conv_s8_overlapping`] on the Helium cores: the DSP path's,
+/// except that windows too long for its filter blocks run the portable loop (one pixel).
+pub const fn pointwise_conv_s8_overlapping_scratch_len_mve(g: &ConvGeometry) -> usize {
+    overlapping_scratch_len(g, true)
+}
+
+/// [`pointwise_conv_s8_overlapping_scratch_len_dsp`], or on Helium cores (`helium`) its
+/// `_mve` twin.
+const fn overlapping_scratch_len(g: &ConvGeometry, helium: bool) -> usize {
     let in_c = g.input.c;
     let portable = pointwise_conv_s8_overlapping_scratch_len_portable(g);
     let cin_g = group_width(g);
     let pixels = g.input.n * g.input.h * g.input.w;
-    let dsp = if in_c == 0 {
+    let dsp = if in_c == 0 || (helium && !dsp_conv_supports(g)) {
         0
     } else if !dsp_conv_supports(g) {
         in_c.next_multiple_of(8) + crate::s8::fully_connected::rows_scratch_len_dsp(in_c)
@@ -505,9 +529,8 @@ pub const fn pointwise_conv_s8_overlapping_scratch_len_for(
     g: &ConvGeometry,
 ) -> usize {
     match path {
-        crate::KernelPath::Dsp | crate::KernelPath::Mve => {
-            pointwise_conv_s8_overlapping_scratch_len_dsp(g)
-        }
+        crate::KernelPath::Dsp => pointwise_conv_s8_overlapping_scratch_len_dsp(g),
+        crate::KernelPath::Mve => pointwise_conv_s8_overlapping_scratch_len_mve(g),
         crate::KernelPath::Portable | crate::KernelPath::Neon => {
             pointwise_conv_s8_overlapping_scratch_len_portable(g)
         }
