@@ -3,7 +3,7 @@
 //! Four channels at a time: one 32-bit load brings a tap's four channels, two `SXTAB16` widen
 //! them to int16 with the input offset added, and four 16x16 multiply-accumulates
 //! (`SMLABB`/`SMLATT`) consume them against the channel block's filter, which is widened to int16
-//! pairs once per call on the stack. Windows fully inside the input run an unrolled loop for 3x3
+//! pairs once per call in scratch. Windows fully inside the input run an unrolled loop for 3x3
 //! and 5x5 kernels; windows touching the padding (and other kernel sizes or dilations) run the
 //! same instructions over their valid taps only, as TFLM skips padded taps. Outputs are
 //! requantized with [`FastRq`] (or TFLM's general form for a block of channels when [`fast_requant_ok`] says the
@@ -679,7 +679,7 @@ fn tail_channels(
 /// that `x == y` holds the input and at least as many input as output pixels per image).
 ///
 /// Output channel `ch` only reads input channel `ch`, so once a block's input rows are copied
-/// to the stack (with the padding written out as the input zero point, as in [`inplace`]), the
+/// to scratch (with the padding written out as the input zero point, as in [`inplace`]), the
 /// block's outputs may overwrite its input channels, and no other block reads them. Rows the
 /// previous band copied move to the top of the plane (they may have been overwritten in `x`
 /// since); the others come from `x`. Blocks on the unrolled 3x3/5x5 loop copy their rows

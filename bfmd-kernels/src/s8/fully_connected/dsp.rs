@@ -3,7 +3,7 @@
 //!
 //! Each weight is read once, so it is widened in registers as it is used (`SXTB16`), while the
 //! input row, read by every output, is widened once (with the input offset added by
-//! `SXTAB16`) into a stack buffer. The assembly loop takes two output channels (filter rows)
+//! `SXTAB16`) into scratch. The assembly loop takes two output channels (filter rows)
 //! at a time and eight inputs per step: one `LDM` brings the eight widened inputs, one `LDRD` per
 //! row brings eight raw weights, and eight `SMLAD` consume them. Rows longer than the buffer
 //! are summed a chunk at a time, for up to [`GROUP`] outputs per widening.
