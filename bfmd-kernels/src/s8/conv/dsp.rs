@@ -1887,7 +1887,10 @@ fn overlapping_long(
     let Some((x, rest)) = split_aligned(scratch, in_c.next_multiple_of(8)) else {
         return false;
     };
-    if rest.len() < crate::s8::fully_connected::rows_scratch_len_dsp(in_c) {
+    // `rest` starts 8-byte aligned (`x` is a multiple of 8 bytes): the rows need no slack.
+    let rows_len =
+        crate::s8::fully_connected::rows_scratch_len_dsp(in_c) - crate::path::ALIGN_SLACK;
+    if rest.len() < rows_len {
         return false;
     }
     // SAFETY: `i8` and `u8` have the same layout and accept any bits; `x` is borrowed

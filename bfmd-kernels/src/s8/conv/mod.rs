@@ -608,9 +608,14 @@ pub fn conv_s8(
         };
         match ran {
             Some(true) => return Ok(()),
-            // Only a scratch shorter than this stops the loops.
+            // Only a scratch shorter than this stops the loops; never the portable loop
+            // instead (a fast path must not silently become the slow one).
             Some(false) => {
-                check_min_len("scratch", conv_s8_scratch_len(&p.geometry), scratch.len())?
+                return Err(Error::BufferLength {
+                    what: "scratch",
+                    expected: conv_s8_scratch_len(&p.geometry),
+                    got: scratch.len(),
+                })
             }
             None => {}
         }
@@ -727,11 +732,13 @@ pub fn pointwise_conv_s8_overlapping(
         p, buf, in_off, out_off, filter, bias, cin_g, cout_g, scratch,
     ) {
         Some(true) => return Ok(()),
-        Some(false) => check_min_len(
-            "scratch",
-            pointwise_conv_s8_overlapping_scratch_len(g),
-            scratch.len(),
-        )?,
+        Some(false) => {
+            return Err(Error::BufferLength {
+                what: "scratch",
+                expected: pointwise_conv_s8_overlapping_scratch_len(g),
+                got: scratch.len(),
+            })
+        }
         None => {}
     }
     overlapping_loop(

@@ -302,11 +302,18 @@ pub fn depthwise_conv_s8(
             depthwise_conv_s8_scratch_len(&p.geometry),
             scratch.len(),
         )?;
-        // The scratch was checked above; the loop only stops on a shorter one.
-        if dsp::supports(&p.geometry, mult)
-            && dsp::depthwise_loop(p, input, filter, bias, output, scratch)
-        {
-            return Ok(());
+        if dsp::supports(&p.geometry, mult) {
+            // The loop only stops on a scratch shorter than the one checked above: never the
+            // portable loop instead.
+            return if dsp::depthwise_loop(p, input, filter, bias, output, scratch) {
+                Ok(())
+            } else {
+                Err(crate::Error::BufferLength {
+                    what: "scratch",
+                    expected: depthwise_conv_s8_scratch_len(&p.geometry),
+                    got: scratch.len(),
+                })
+            };
         }
     }
     #[cfg(bfmd_neon)]
