@@ -292,37 +292,29 @@ const _: () = {
 };
 
 impl FilterBlock {
-    /// A block (see [`FilterBlock::new`]) at the front of `scratch` (from its first 8-byte
-    /// boundary), and the scratch after it; `None` when `scratch` is too short.
+    /// A block for geometry `g` (its row strides) and clamp `q`, filter not yet widened, at
+    /// the front of `scratch` (from its first 8-byte boundary), and the scratch after it;
+    /// `None` when `scratch` is too short. The taps are left as they are: [`FilterBlock::prepare`]
+    /// writes every tap the loops read (clearing all 64 cost more than the taps' widening).
     fn in_scratch<'s>(
         scratch: &'s mut [u8],
         g: &ConvGeometry,
         q: &ChannelQuantS8,
     ) -> Option<(&'s mut FilterBlock, &'s mut [u8])> {
         let (b, rest) = crate::path::split_aligned(scratch, super::FILTER_BLOCK_BYTES)?;
-        let p = b.as_mut_ptr() as *mut FilterBlock;
         // SAFETY: `b` is 8-byte aligned (the block's alignment) and holds exactly one block
-        // (checked above); the write initializes it, and the block borrows `b` exclusively.
-        unsafe {
-            p.write(FilterBlock::new(g, q));
-            Some((&mut *p, rest))
-        }
-    }
-
-    /// A block for geometry `g` (its row strides) and clamp `q`, filter not yet widened.
-    #[inline(always)]
-    fn new(g: &ConvGeometry, q: &ChannelQuantS8) -> Self {
+        // (checked above) of initialized bytes, which every field (integers only) accepts; the
+        // block borrows `b` exclusively.
+        let fb = unsafe { &mut *(b.as_mut_ptr() as *mut FilterBlock) };
         let row = g.dilation_h * g.input.w * g.input.c;
-        FilterBlock {
-            taps: [[0; 2]; MAX_TAPS],
-            row,
-            back: (g.stride_w * g.input.c) as isize - ((g.kernel_h - 1) * row) as isize,
-            count: 0,
-            _pad: 0,
-            bias: [0; 4],
-            rq: [FastRq::default(); 4],
-            clamp: [lanes8(q.act_min), lanes8(q.act_max)],
-        }
+        fb.row = row;
+        fb.back = (g.stride_w * g.input.c) as isize - ((g.kernel_h - 1) * row) as isize;
+        fb.count = 0;
+        fb._pad = 0;
+        fb.bias = [0; 4];
+        fb.rq = [FastRq::default(); 4];
+        fb.clamp = [lanes8(q.act_min), lanes8(q.act_max)];
+        Some((fb, rest))
     }
 
     /// Widens channels `c0..c0 + 4` of the `[taps, c]` filter (doubled when the block takes
