@@ -17,7 +17,8 @@ use crate::plan::{self, Alias, OpSlot, PlanOp, PlanTensor, TensorSlot, Work};
 use crate::Model;
 use bfmd_kernels::half::f16;
 use bfmd_kernels::quant::{activation_range_f32, FusedActivation};
-use bfmd_kernels::{ConvGeometry, Padding, Shape};
+use bfmd_kernels::reference::fully_connected::FullyConnectedGeometry;
+use bfmd_kernels::{ConvGeometry, KernelPath, Padding, Shape};
 use std::fmt;
 
 mod auto;
@@ -167,6 +168,11 @@ pub struct BuildOptions {
     /// layer on the Cortex-M7 (9 % fewer on the M55), twice the flash for its weights. `0`
     /// keeps every layer int8.
     pub wide_fc_weights: usize,
+    /// The kernels the model will run on, whose scratch the plan reserves in the arena:
+    /// [`KernelPath::HOST`] (this build's) by default; a firmware's build script passes its
+    /// target's (`KernelPath::Dsp` for a Cortex-M7). A blob planned for another path may fail
+    /// with a kernel's short-scratch error where that path needs more.
+    pub path: KernelPath,
 }
 
 /// The default of [`BuildOptions::wide_fc_weights`]: layers of up to 16 KiB of int8 weights
@@ -180,6 +186,7 @@ impl Default for BuildOptions {
             fuse_shuffles: true,
             fold_luts: true,
             wide_fc_weights: DEFAULT_WIDE_FC_WEIGHTS,
+            path: KernelPath::HOST,
         }
     }
 }
@@ -206,6 +213,33 @@ struct BOp {
     scratch: usize,
     alias: Alias,
     macs: u64,
+    /// What `scratch` and `alias` depend on when they follow the kernel path planned for.
+    memory: Memory,
+}
+
+/// An op's memory needs that depend on the kernel path ([`BuildOptions::path`]); the plan
+/// computes them for its path, other ops keep their `scratch` and `alias`.
+#[derive(Clone, Copy, Debug)]
+enum Memory {
+    /// `scratch` and `alias` as given.
+    Fixed,
+    /// A convolution or depthwise convolution (`kernels::conv_memory`).
+    Conv(OpKind, DType, ConvGeometry),
+    /// A fully connected layer (`kernels::fc_scratch`), no aliasing.
+    FullyConnected(DType, FullyConnectedGeometry),
+}
+
+impl BOp {
+    /// `(scratch, alias)` of the op on the kernels of `path`.
+    fn memory_for(&self, path: KernelPath) -> (usize, Alias) {
+        match self.memory {
+            Memory::Fixed => (self.scratch, self.alias),
+            Memory::Conv(kind, dtype, g) => crate::kernels::conv_memory(kind, dtype, &g, path),
+            Memory::FullyConnected(dtype, g) => {
+                (crate::kernels::fc_scratch(dtype, &g, path), Alias::None)
+            }
+        }
+    }
 }
 
 /// Declares a model's tensors and ops; [`GraphBuilder::finish`] turns it into a blob.
@@ -682,6 +716,7 @@ impl GraphBuilder {
             scratch,
             alias,
             macs,
+            memory: Memory::Fixed,
         });
         Ok(self.ops.len() - 1)
     }
@@ -922,13 +957,15 @@ impl GraphBuilder {
             p[ops::conv::ACT_MIN] = lo;
             p[ops::conv::ACT_MAX] = hi;
         }
-        let (scratch, alias) = crate::kernels::conv_memory(kind, dtype, &g);
+        let (scratch, alias) = crate::kernels::conv_memory(kind, dtype, &g, KernelPath::HOST);
         let macs = if depthwise {
             g.depthwise_macs()
         } else {
             g.conv_macs()
         } as u64;
-        self.push_op(kind, inputs, vec![output.0], p, scratch, alias, macs)
+        let j = self.push_op(kind, inputs, vec![output.0], p, scratch, alias, macs)?;
+        self.ops[j].memory = Memory::Conv(kind, dtype, g);
+        Ok(j)
     }
 
     /// `FULLY_CONNECTED`: `weights` is `[out, in]` stored as shape `(out, 1, 1, in)`; the
@@ -984,7 +1021,11 @@ impl GraphBuilder {
             p[ops::fc::ACT_MAX] = hi;
         }
         let macs = (ys.len() * in_f) as u64;
-        self.push_op(kind, inputs, vec![output.0], p, 0, Alias::None, macs)
+        let g = FullyConnectedGeometry::new(xs.len() / in_f, in_f, out_f);
+        let scratch = crate::kernels::fc_scratch(dtype, &g, KernelPath::HOST);
+        let j = self.push_op(kind, inputs, vec![output.0], p, scratch, Alias::None, macs)?;
+        self.ops[j].memory = Memory::FullyConnected(dtype, g);
+        Ok(j)
     }
 
     fn add_pool(
@@ -1639,14 +1680,14 @@ impl GraphBuilder {
             .fuse_shuffles
             .then(|| fuse::fuse_shuffles(self))
             .flatten();
-        let mut best = self.plan_and_serialize(options.in_place, &sources)?;
+        let mut best = self.plan_and_serialize(options, &sources)?;
         // A fused op holds all its inputs and outputs at once, each padded to 16 bytes, where
         // the unfused ops held one larger intermediate: a few bytes more are possible. RAM
         // comes first on a microcontroller, so each rewritten graph (fused, then folded into
         // lookup tables) is kept only if its arena is no larger.
         let mut base = None;
         if let Some(f) = fused {
-            let built = f.graph.plan_and_serialize(options.in_place, &f.sources)?;
+            let built = f.graph.plan_and_serialize(options, &f.sources)?;
             if built.report.arena_bytes <= best.report.arena_bytes {
                 best = built;
                 base = Some(f);
@@ -1657,7 +1698,7 @@ impl GraphBuilder {
             if let Some(l) = lut::fold_luts(g)? {
                 let base_sources = base.as_ref().map(|f| f.sources.as_slice());
                 let sources = lut::compose_sources(base_sources, &l.sources);
-                let built = l.graph.plan_and_serialize(options.in_place, &sources)?;
+                let built = l.graph.plan_and_serialize(options, &sources)?;
                 if built.report.arena_bytes <= best.report.arena_bytes {
                     best = built;
                 }
@@ -1666,9 +1707,19 @@ impl GraphBuilder {
         Ok(best)
     }
 
-    /// Plans, serializes and reports a checked (and possibly fused) graph; `sources[j]` lists
-    /// the original ops behind op `j`.
-    fn plan_and_serialize(&self, in_place: bool, sources: &[Vec<usize>]) -> BuildResult<Built> {
+    /// Plans (for [`BuildOptions::in_place`] and [`BuildOptions::path`]), serializes and reports
+    /// a checked (and possibly fused) graph; `sources[j]` lists the original ops behind op `j`.
+    fn plan_and_serialize(
+        &self,
+        options: BuildOptions,
+        sources: &[Vec<usize>],
+    ) -> BuildResult<Built> {
+        let in_place = options.in_place;
+        let memory: Vec<(usize, Alias)> = self
+            .ops
+            .iter()
+            .map(|o| o.memory_for(options.path))
+            .collect();
         let pt: Vec<PlanTensor> = self
             .tensors
             .iter()
@@ -1682,11 +1733,12 @@ impl GraphBuilder {
         let po: Vec<PlanOp<'_>> = self
             .ops
             .iter()
-            .map(|o| PlanOp {
+            .zip(&memory)
+            .map(|(o, &(scratch, alias))| PlanOp {
                 inputs: &o.inputs,
                 outputs: &o.outputs,
-                scratch: o.scratch,
-                alias: o.alias,
+                scratch,
+                alias,
             })
             .collect();
         let mut ts = vec![TensorSlot::default(); pt.len()];

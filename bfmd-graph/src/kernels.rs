@@ -7,20 +7,27 @@ use crate::format::OpRecord;
 use crate::ops::{DType, OpKind};
 #[cfg(feature = "std")]
 use crate::plan::Alias;
+#[cfg(feature = "std")]
+use bfmd_kernels::reference::fully_connected::FullyConnectedGeometry;
 use bfmd_kernels::s8::elementwise::{AddS8Params, MulS8Params};
 #[cfg(feature = "std")]
-use bfmd_kernels::ConvGeometry;
+use bfmd_kernels::{ConvGeometry, KernelPath};
 
-/// Scratch bytes and in-place capability of a convolution-like op.
+/// Scratch bytes and in-place capability of a convolution-like op on the kernels of `path`.
 #[cfg(feature = "std")]
-pub(crate) fn conv_memory(kind: OpKind, dtype: DType, g: &ConvGeometry) -> (usize, Alias) {
+pub(crate) fn conv_memory(
+    kind: OpKind,
+    dtype: DType,
+    g: &ConvGeometry,
+    path: KernelPath,
+) -> (usize, Alias) {
     use bfmd_kernels::{f16 as h, reference as r, s8};
     let depthwise = kind == OpKind::DepthwiseConv2d;
     let scratch = match (depthwise, dtype) {
-        (false, DType::S8) => s8::conv::conv_s8_scratch_len(g),
+        (false, DType::S8) => s8::conv::conv_s8_scratch_len_for(path, g),
         (false, DType::F16) => h::conv::conv_f16_scratch_len(g),
         (false, _) => r::conv::conv_f32_scratch_len(g),
-        (true, DType::S8) => s8::depthwise::depthwise_conv_s8_scratch_len(g),
+        (true, DType::S8) => s8::depthwise::depthwise_conv_s8_scratch_len_for(path, g),
         (true, DType::F16) => h::depthwise::depthwise_conv_f16_scratch_len(g),
         (true, _) => r::depthwise::depthwise_conv_f32_scratch_len(g),
     };
@@ -28,7 +35,7 @@ pub(crate) fn conv_memory(kind: OpKind, dtype: DType, g: &ConvGeometry) -> (usiz
         let fits = g.output.h * g.output.w <= g.input.h * g.input.w;
         if g.output.c == g.input.c && fits {
             let scratch = match dtype {
-                DType::S8 => s8::depthwise::depthwise_conv_s8_inplace_scratch_len(g),
+                DType::S8 => s8::depthwise::depthwise_conv_s8_inplace_scratch_len_for(path, g),
                 DType::F16 => h::depthwise::depthwise_conv_f16_inplace_scratch_len(g),
                 _ => r::depthwise::depthwise_conv_f32_inplace_scratch_len(g),
             };
@@ -42,18 +49,30 @@ pub(crate) fn conv_memory(kind: OpKind, dtype: DType, g: &ConvGeometry) -> (usiz
         let shift = g.input.pixels().saturating_sub(1) * g.output.c.saturating_sub(g.input.c);
         Alias::Overlap {
             shift,
-            scratch: s8::conv::pointwise_conv_s8_overlapping_scratch_len(g),
+            scratch: s8::conv::pointwise_conv_s8_overlapping_scratch_len_for(path, g),
         }
     } else if let Some(shift) = crate::rows::row_overlap_shift(g, dtype.size()) {
         // Any other convolution can be row-streamed over its input (`rows.rs`).
         Alias::Rows {
             shift,
-            scratch: crate::rows::row_scratch_len(g, dtype),
+            scratch: crate::rows::row_scratch_len(g, dtype, path),
         }
     } else {
         Alias::None
     };
     (scratch, alias)
+}
+
+/// Scratch bytes of a fully connected op (int8 or packed int8 weights) on the kernels of
+/// `path`; the float layers need none.
+#[cfg(feature = "std")]
+pub(crate) fn fc_scratch(dtype: DType, g: &FullyConnectedGeometry, path: KernelPath) -> usize {
+    use bfmd_kernels::{f16 as h, s8};
+    match dtype {
+        DType::S8 => s8::fully_connected::fully_connected_s8_scratch_len_for(path, g),
+        DType::F16 => h::fully_connected::fully_connected_f16_scratch_len(g),
+        _ => 0,
+    }
 }
 
 /// `AddS8Params` as parameter words, in field order.

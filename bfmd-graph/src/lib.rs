@@ -64,6 +64,7 @@ mod rows;
 pub mod session;
 mod validate;
 
+pub use bfmd_kernels::KernelPath;
 pub use crc::crc32;
 pub use elem::Element;
 pub use error::{GraphError, Result};

@@ -72,14 +72,18 @@ pub(crate) fn row_overlap_shift(g: &ConvGeometry, element_size: usize) -> Option
     shift.checked_next_multiple_of(ALIGN)
 }
 
-/// Scratch bytes of the row-streamed convolution of `dtype`: the most any row's kernel call
-/// needs.
-pub(crate) fn row_scratch_len(g: &ConvGeometry, dtype: DType) -> usize {
+/// Scratch bytes of the row-streamed convolution of `dtype` on the kernels of `path`: the most
+/// any row's kernel call needs.
+pub(crate) fn row_scratch_len(
+    g: &ConvGeometry,
+    dtype: DType,
+    path: bfmd_kernels::KernelPath,
+) -> usize {
     use bfmd_kernels::{f16 as h, reference as r, s8};
     (0..g.output.h)
         .filter_map(|row| row_geometry(g, row))
         .map(|(rg, _, _)| match dtype {
-            DType::S8 => s8::conv::conv_s8_scratch_len(&rg),
+            DType::S8 => s8::conv::conv_s8_scratch_len_for(path, &rg),
             DType::F16 => h::conv::conv_f16_scratch_len(&rg),
             _ => r::conv::conv_f32_scratch_len(&rg),
         })

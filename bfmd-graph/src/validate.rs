@@ -781,7 +781,8 @@ fn allowed_overlap(c: &Ctx<'_, '_>, i: usize, r: Region, o: Region) -> Result<bo
                 // Row-streamed (`rows.rs`): exactly the planner's shift below the input.
                 crate::rows::row_overlap_shift(&g, size)
                     .is_some_and(|shift| o.start.checked_add(shift) == Some(r.start))
-                    && op.scratch.len >= crate::rows::row_scratch_len(&g, x.dtype)
+                    && op.scratch.len
+                        >= crate::rows::row_scratch_len(&g, x.dtype, bfmd_kernels::KernelPath::HOST)
             }
         }
     })

@@ -24,12 +24,14 @@ const BOTH: [BuildOptions; 2] = [
         fuse_shuffles: true,
         fold_luts: false,
         wide_fc_weights: DEFAULT_WIDE_FC_WEIGHTS,
+        path: bfmd_graph::KernelPath::HOST,
     },
     BuildOptions {
         in_place: false,
         fuse_shuffles: true,
         fold_luts: false,
         wide_fc_weights: DEFAULT_WIDE_FC_WEIGHTS,
+        path: bfmd_graph::KernelPath::HOST,
     },
 ];
 

@@ -29,6 +29,7 @@ pub mod error;
 pub mod f16;
 pub mod fixedpoint;
 pub mod movement;
+pub mod path;
 pub mod quant;
 pub mod reference;
 pub mod s8;
@@ -36,4 +37,5 @@ pub mod shape;
 
 pub use error::{Error, Result};
 pub use half;
+pub use path::KernelPath;
 pub use shape::{ConvGeometry, Padding, PoolGeometry, Shape};

@@ -892,3 +892,67 @@ proptest! {
         run_case(&c, seed);
     }
 }
+
+/// The DSP path's scratch follows the geometry: the four output channels' widened filters
+/// (160 header bytes and two words per two window elements, rounded to 8), then the chunk of
+/// widened pixels (pointwise) or a run of gathered windows (im2col, at most 2 KiB); the
+/// portable and NEON loops need none.
+#[test]
+fn dsp_scratch_follows_the_geometry() {
+    use bfmd_kernels::s8::conv as cv;
+    use bfmd_kernels::KernelPath;
+    // Visual wake words' 6x6x128 pointwise layers: all 36 pixels widened in one chunk.
+    let pw = ConvGeometry::new(
+        Shape::new(1, 6, 6, 128),
+        128,
+        (1, 1),
+        (1, 1),
+        (1, 1),
+        Padding::Valid,
+        1,
+    )
+    .unwrap();
+    let block = (160usize + 4 * (2 * 128 + 1)).next_multiple_of(8);
+    assert_eq!(cv::conv_s8_scratch_len_dsp(&pw), block + 36 * 256 + 7);
+    // An RGB stem: windows of 27 elements padded to 28, 73 of them per gathered run.
+    let stem = ConvGeometry::new(
+        Shape::new(1, 96, 96, 3),
+        8,
+        (3, 3),
+        (2, 2),
+        (1, 1),
+        Padding::Same,
+        1,
+    )
+    .unwrap();
+    assert_eq!(
+        cv::conv_s8_scratch_len_dsp(&stem),
+        (160usize + 4 * 57).next_multiple_of(8) + 73 * 28 + 7
+    );
+    for p in [KernelPath::Portable, KernelPath::Neon] {
+        assert_eq!(cv::conv_s8_scratch_len_for(p, &stem), 0);
+    }
+    // Overlapping pointwise: the DSP loop's, at least the portable loop's one pixel.
+    assert_eq!(
+        cv::pointwise_conv_s8_overlapping_scratch_len_dsp(&pw),
+        cv::conv_s8_scratch_len_dsp(&pw)
+    );
+    assert_eq!(
+        cv::pointwise_conv_s8_overlapping_scratch_len_portable(&pw),
+        128
+    );
+    // Windows too long for the filter blocks run the fully connected layer's loop on the DSP
+    // path (one row of 960 inputs widened), the portable loop on Helium cores.
+    let long = ConvGeometry::new(
+        Shape::new(1, 2, 2, 960),
+        9,
+        (1, 1),
+        (1, 1),
+        (1, 1),
+        Padding::Valid,
+        1,
+    )
+    .unwrap();
+    assert_eq!(cv::conv_s8_scratch_len_dsp(&long), 2 * 960 + 7);
+    assert_eq!(cv::conv_s8_scratch_len_mve(&long), 0);
+}

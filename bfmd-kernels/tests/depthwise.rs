@@ -581,3 +581,68 @@ proptest! {
         run_case(&c, seed);
     }
 }
+
+/// The DSP path's scratch follows the geometry: bands of rows for stride-1 layers (as many as a
+/// 3,072-byte plane of four channels holds when rows are narrow, the window's height and three
+/// more rows when they are wider, so no row is too wide for the fast loop), plus the 600-byte
+/// filter block; the other paths need none out of place.
+#[test]
+fn dsp_scratch_follows_the_geometry() {
+    use bfmd_kernels::s8::depthwise as dw;
+    use bfmd_kernels::KernelPath;
+    let pad1 = Padding::Explicit {
+        top: 1,
+        bottom: 1,
+        left: 1,
+        right: 1,
+    };
+    let g = |h, w, c, stride, mult| {
+        ConvGeometry::new(
+            Shape::new(1, h, w, c),
+            c * mult,
+            (3, 3),
+            (stride, stride),
+            (1, 1),
+            pad1,
+            1,
+        )
+        .unwrap()
+    };
+    // Bench shape a: 15 padded rows of 50 pixels (8 bytes each when widened) and 16 output rows
+    // of 48 pixels (4 bytes), the filter block, 7 bytes to align.
+    let a = g(48, 48, 32, 1, 1);
+    assert_eq!(
+        dw::depthwise_conv_s8_scratch_len_dsp(&a),
+        15 * 50 * 8 + 16 * 48 * 4 + 600 + 7
+    );
+    // Rows of 481 pixels: 3 + 3 padded rows of 483 pixels, 4 output rows.
+    let h = g(12, 481, 32, 1, 1);
+    assert_eq!(
+        dw::depthwise_conv_s8_scratch_len_dsp(&h),
+        6 * 483 * 8 + 4 * 481 * 4 + 600 + 7
+    );
+    // Strided layers only widen the filter; a channel multiplier of 2 runs the portable loop.
+    assert_eq!(
+        dw::depthwise_conv_s8_scratch_len_dsp(&g(48, 48, 64, 2, 1)),
+        607
+    );
+    assert_eq!(dw::depthwise_conv_s8_scratch_len_dsp(&g(8, 8, 4, 1, 2)), 0);
+    for p in [KernelPath::Portable, KernelPath::Neon] {
+        assert_eq!(dw::depthwise_conv_s8_scratch_len_for(p, &h), 0);
+    }
+    assert_eq!(
+        dw::depthwise_conv_s8_scratch_len_for(KernelPath::Mve, &h),
+        dw::depthwise_conv_s8_scratch_len_dsp(&h)
+    );
+    // In place: at least the portable loop's channel plane, which it falls back to.
+    assert!(dw::depthwise_conv_s8_inplace_scratch_len_dsp(&h) >= 12 * 481);
+    assert_eq!(
+        dw::depthwise_conv_s8_inplace_scratch_len_portable(&h),
+        12 * 481
+    );
+    // This build's length is its path's.
+    assert_eq!(
+        dw::depthwise_conv_s8_scratch_len(&h),
+        dw::depthwise_conv_s8_scratch_len_for(KernelPath::HOST, &h)
+    );
+}

@@ -195,6 +195,18 @@ pub fn find(name: &str) -> Result<&'static Board, String> {
 }
 
 impl Board {
+    /// The kernels the firmware runs: its build script plans scratch for them
+    /// (`bfmd_embed::target_path`: the target and the core its `.cargo/config.toml` names,
+    /// Cortex-M7 for thumbv7em, Cortex-M55 for thumbv8m.main).
+    pub fn kernel_path(&self) -> bfmd_graph::KernelPath {
+        let cpu = if self.target.starts_with("thumbv8m.main") {
+            Some("cortex-m55")
+        } else {
+            Some("cortex-m7")
+        };
+        bfmd_graph::KernelPath::for_target(self.target, "", cpu)
+    }
+
     /// The firmware crate's directory.
     pub fn dir(&self) -> PathBuf {
         root().join("boards").join(self.crate_dir)
@@ -260,7 +272,7 @@ impl Board {
             .unwrap_or_default();
         if let Some(m) = model {
             // A bad model or one that cannot fit: one line, before cargo starts.
-            crate::fit::check(self, &name, crate::fit::Need::of(m)?)?;
+            crate::fit::check(self, &name, crate::fit::Need::of(m, self)?)?;
         }
         let stderr = status_keeping_stderr(&what, &mut c).map_err(|(e, stderr)| {
             crate::fit::linker_overflow(self, &name, &stderr).unwrap_or(e)

@@ -41,10 +41,10 @@ pub struct Need {
 }
 
 impl Need {
-    /// The needs of `model` (`.tflite` imported and planned as the build script does, or a
-    /// `.bfmd` blob).
-    pub fn of(model: &Path) -> Result<Need, String> {
-        let loaded = crate::infer::load(model)?;
+    /// The needs of `model` on `board` (a `.tflite` file imported and planned as the board's
+    /// build script does, with its kernels' scratch, or a `.bfmd` blob).
+    pub fn of(model: &Path, board: &Board) -> Result<Need, String> {
+        let loaded = crate::infer::load_for(model, board.kernel_path())?;
         let m = bfmd_graph::Model::parse(loaded.blob.as_bytes())
             .map_err(|e| format!("{}: {e}", model.display()))?;
         Ok(Need {

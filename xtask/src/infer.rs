@@ -34,17 +34,23 @@ pub struct Loaded {
 /// Reads `path`: a `.tflite` file is parsed, lowered and planned with the default options, a
 /// `.bfmd` blob is taken as it is (and checked by `Model::parse`).
 pub fn load(path: &Path) -> Result<Loaded, String> {
-    load_with_limits(path, &Limits::HOST)
+    load_with(path, &Limits::HOST, &[], bfmd_graph::KernelPath::HOST)
 }
 
-/// [`load`], checking the model against `limits` instead of the defaults.
-pub fn load_with_limits(path: &Path, limits: &Limits) -> Result<Loaded, String> {
-    load_with(path, limits, &[])
+/// [`load`] with a `.tflite` file's scratch planned for the kernels of `kernels`.
+pub fn load_for(path: &Path, kernels: bfmd_graph::KernelPath) -> Result<Loaded, String> {
+    load_with(path, &Limits::HOST, &[], kernels)
 }
 
 /// [`load_with_limits`] with the graph cut at the TFLite tensors named in `outputs` (empty:
-/// the model's own outputs; see `LowerOptions::outputs`).
-pub fn load_with(path: &Path, limits: &Limits, outputs: &[String]) -> Result<Loaded, String> {
+/// the model's own outputs; see `LowerOptions::outputs`) and the scratch planned for the
+/// kernels of `kernels`.
+pub fn load_with(
+    path: &Path,
+    limits: &Limits,
+    outputs: &[String],
+    kernels: bfmd_graph::KernelPath,
+) -> Result<Loaded, String> {
     if !outputs.is_empty() && path.extension().and_then(|e| e.to_str()) == Some("bfmd") {
         return Err(format!(
             "{}: --outputs cuts a .tflite model; a .bfmd blob's outputs were fixed when it was built",
@@ -64,6 +70,7 @@ pub fn load_with(path: &Path, limits: &Limits, outputs: &[String]) -> Result<Loa
             let options = LowerOptions {
                 limits: *limits,
                 outputs: outputs.to_vec(),
+                path: kernels,
                 ..LowerOptions::default()
             };
             let l = lower(&m, &options).map_err(|e| {
@@ -249,7 +256,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return crate::backbone::run(args);
     }
     let a = parse_args(args)?;
-    let loaded = load_with(&a.model, &a.limits, &a.cut)?;
+    let loaded = load_with(&a.model, &a.limits, &a.cut, bfmd_graph::KernelPath::HOST)?;
     let m = loaded
         .blob
         .model_with_limits(&a.limits)

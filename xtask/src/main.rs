@@ -10,6 +10,7 @@ mod demo;
 mod deps;
 mod fit;
 mod flash;
+mod frames;
 mod fuzz;
 mod hot;
 mod infer;
@@ -74,6 +75,8 @@ tasks:
   plan --model M.tflite [--json]
                        arena, other RAM, weights, MACs and per op its buffers' offsets and
                        sizes (--json: one JSON object)
+  frames FIRMWARE.elf [N]
+                       the N (default 20) largest stack frames of a Thumb-2 firmware's functions
   fuzz [--seconds N] [--target NAME]... [--no-sanitizer]
                        run every cargo-fuzz target (parse_tflite tflite_pipeline bfmd_blob
                        safetensors_backbone; or the ones named) for N s each (default 60);
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         "infer" => infer::run(rest),
         "plan" => plan::run(rest),
         "ram" => ram::run(rest),
+        "frames" => frames::run(rest),
         "models" => models::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

@@ -1,5 +1,6 @@
-//! `cargo xtask plan --model M.tflite [--json]`: what the model costs, from the plan the
-//! lowering made: arena bytes, the executor's other run-time RAM, weight bytes, MACs, op count,
+//! `cargo xtask plan --model M.tflite [--json] [--kernels P]`: what the model costs, from the
+//! plan the lowering made for the kernels `P` (`host`, the default, or `portable`, `dsp`,
+//! `neon`, `mve`: a Cortex-M7 firmware plans for `dsp`): arena bytes, the executor's other run-time RAM, weight bytes, MACs, op count,
 //! and per op its kind, the TFLite operator it comes from, its output shapes and the arena
 //! offset and size of every buffer it writes (outputs and scratch).
 //!
@@ -8,16 +9,18 @@
 //!
 //! `ram_bytes` is `arena_bytes` plus `other_ram_bytes`, the executor's state that lives on the
 //! stack while an op runs ([`bfmd_graph::exec::EXEC_STATE_BYTES`]: the arena carved into the
-//! op's regions and the largest per-op tensor list). Not counted: the kernels' own stack frames
-//! (scalars and loop state, no arrays) and the caller's.
+//! op's regions and the largest per-op tensor list). The kernels' buffers are scratch in the
+//! arena (sized for `P`). Not counted: the kernels' own stack frames (scalars and loop state,
+//! at most 1 KiB each, checked by `xtask/src/frames.rs`) and the caller's.
 
-use crate::infer::{describe, load, Loaded};
+use crate::infer::{describe, Loaded};
 use bfmd_graph::{Model, Region, Variant};
 use serde_json::{json, Value};
 use std::io::Write as _;
 use std::path::PathBuf;
 
-const USAGE: &str = "usage: cargo xtask plan --model M.tflite [--json]";
+const USAGE: &str =
+    "usage: cargo xtask plan --model M.tflite [--json] [--kernels host|portable|dsp|neon|mve]";
 
 /// One buffer an op writes.
 struct Buffer {
@@ -217,6 +220,7 @@ fn text(p: &Plan, model: &str) -> String {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let (mut model, mut as_json) = (None, false);
+    let mut kernels = bfmd_graph::KernelPath::HOST;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -227,12 +231,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 ))
             }
             "--json" => as_json = true,
+            "--kernels" => {
+                use bfmd_graph::KernelPath as K;
+                kernels = match it.next().map(String::as_str) {
+                    Some("host") => K::HOST,
+                    Some("portable") => K::Portable,
+                    Some("dsp") => K::Dsp,
+                    Some("neon") => K::Neon,
+                    Some("mve") => K::Mve,
+                    _ => return Err(format!("--kernels needs a path ({USAGE})")),
+                }
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}` ({USAGE})")),
         }
     }
     let model = model.ok_or_else(|| format!("--model is required ({USAGE})"))?;
-    let loaded = load(&model)?;
+    let loaded = crate::infer::load_for(&model, kernels)?;
     let m = loaded
         .blob
         .model()

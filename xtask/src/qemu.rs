@@ -511,6 +511,10 @@ pub fn test_steps(f: &mut crate::run::Failures) {
         stm32h7_checks(),
     );
     f.record(
+        "qemu-m7 infer: no stack frame over 1 KiB",
+        crate::frames::check_qemu_m7(),
+    );
+    f.record(
         "QEMU README firmware example (minimal, qemu-m7)",
         minimal_example_check(),
     );

@@ -53,19 +53,23 @@ pub struct Elf {
     pub symbols: Vec<(String, u64, u64)>,
 }
 
-fn rd<const N: usize>(b: &[u8], off: u64) -> Result<[u8; N], String> {
+/// `N` bytes of `b` at `off`.
+pub(crate) fn rd<const N: usize>(b: &[u8], off: u64) -> Result<[u8; N], String> {
     let off = usize::try_from(off).map_err(|_| "offset overflows".to_string())?;
     b.get(off..off + N)
         .and_then(|s| s.try_into().ok())
         .ok_or_else(|| format!("ELF truncated at offset {off}"))
 }
-fn u16_at(b: &[u8], off: u64) -> Result<u64, String> {
+/// The little-endian `u16` at `off`.
+pub(crate) fn u16_at(b: &[u8], off: u64) -> Result<u64, String> {
     Ok(u64::from(u16::from_le_bytes(rd(b, off)?)))
 }
-fn u32_at(b: &[u8], off: u64) -> Result<u64, String> {
+/// The little-endian `u32` at `off`.
+pub(crate) fn u32_at(b: &[u8], off: u64) -> Result<u64, String> {
     Ok(u64::from(u32::from_le_bytes(rd(b, off)?)))
 }
-fn cstr(b: &[u8], off: u64) -> String {
+/// The NUL-terminated string at `off` (empty past the end).
+pub(crate) fn cstr(b: &[u8], off: u64) -> String {
     let off = off as usize;
     let s = b.get(off..).unwrap_or(&[]);
     let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());

@@ -225,6 +225,7 @@ fn rewrite(g: &GraphBuilder, chains: &[Chain]) -> Fused {
                     scratch: 0,
                     alias: Alias::None,
                     macs: 0,
+                    memory: super::Memory::Fixed,
                 });
                 sources.push(ch.ops());
             }

@@ -220,6 +220,8 @@ fn table(g: &GraphBuilder, eval: &[usize], x: u16) -> BuildResult<[i8; 256]> {
         fuse_shuffles: false,
         fold_luts: false,
         wide_fc_weights: 0,
+        // The tables are computed here, on this machine's kernels.
+        path: bfmd_kernels::KernelPath::HOST,
     })?;
     let model = built.blob.model()?;
     let mut words = vec![0u128; model.arena_bytes().div_ceil(16)];
@@ -312,6 +314,7 @@ pub(super) fn fold_luts(g: &GraphBuilder) -> BuildResult<Option<Fused>> {
                 scratch: 0,
             },
             macs: w.tensors[y as usize].shape.len() as u64,
+            memory: super::Memory::Fixed,
         };
         sources[site.at] = merged;
         let gone = |j: usize| j != site.at && site.removed.contains(&j);

@@ -77,6 +77,10 @@ pub struct LowerOptions {
     /// [`bfmd_graph::Model::parse_with_limits`] on the blob before anything runs or allocates
     /// an arena; an operator over a bound is an error naming it. Default: [`Limits::HOST`].
     pub limits: Limits,
+    /// The kernels the model will run on, whose scratch the plan reserves
+    /// ([`BuildOptions::path`]; [`bfmd_graph::KernelPath::HOST`] by default, a firmware's
+    /// build script passes its target's).
+    pub path: bfmd_graph::KernelPath,
 }
 
 impl Default for LowerOptions {
@@ -90,6 +94,7 @@ impl Default for LowerOptions {
             extra_outputs: Vec::new(),
             outputs: Vec::new(),
             limits: Limits::HOST,
+            path: bfmd_graph::KernelPath::HOST,
         }
     }
 }
@@ -143,6 +148,7 @@ pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, Imp
             fuse_shuffles: options.fuse_shuffles,
             fold_luts: options.fold_luts,
             wide_fc_weights: options.wide_fc_weights,
+            path: options.path,
         })
         .map_err(|e| {
             let op = e.op.and_then(|(j, _)| l.sources.get(j).map(|s| s.op));

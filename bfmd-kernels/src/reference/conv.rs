@@ -199,7 +199,7 @@ pub(crate) fn for_each_window(g: &ConvGeometry, mut f: impl FnMut(usize, &Window
 
 /// `true` when the geometry is a pointwise (1x1) convolution that maps every input pixel to
 /// the output pixel at the same index: 1x1 kernel, stride 1, no padding.
-pub fn is_pointwise(g: &ConvGeometry) -> bool {
+pub const fn is_pointwise(g: &ConvGeometry) -> bool {
     g.kernel_h == 1
         && g.kernel_w == 1
         && g.stride_h == 1

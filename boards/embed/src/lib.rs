@@ -46,17 +46,51 @@ pub struct Embedded {
 }
 
 /// Turns a `.tflite` file into a planned bfmd blob and its plan report, with the importer's
-/// lowering and the default options (in-place planning, channel shuffles folded).
+/// lowering and the default options (in-place planning, channel shuffles folded), its scratch
+/// sized for the kernels of the firmware being built ([`target_path`]).
 pub fn import_tflite(bytes: &[u8]) -> Result<(Vec<u8>, String), String> {
-    let built = bfmd_import::lower::tflite_bytes_to_graph(
-        bytes,
-        &bfmd_import::lower::LowerOptions::default(),
-    )
-    .map_err(|e| e.to_string())?;
+    let options = bfmd_import::lower::LowerOptions {
+        path: target_path(),
+        ..Default::default()
+    };
+    let built =
+        bfmd_import::lower::tflite_bytes_to_graph(bytes, &options).map_err(|e| e.to_string())?;
     Ok((built.blob.as_bytes().to_vec(), built.report.to_string()))
 }
 
-/// The model bytes as a bfmd blob: `.bfmd` files as they are, `.tflite` files imported.
+/// The kernels the firmware being built runs, from the build script's environment: `TARGET`,
+/// `CARGO_CFG_TARGET_FEATURE` and `-C target-cpu` in `CARGO_ENCODED_RUSTFLAGS`, decided as
+/// `bfmd-kernels`' build script decides (`BFMD_FORCE_PORTABLE=1` gives the portable loops, as
+/// there); this machine's kernels outside a build script (no `TARGET`).
+pub fn target_path() -> bfmd_graph::KernelPath {
+    use bfmd_graph::KernelPath;
+    let Ok(target) = std::env::var("TARGET") else {
+        return KernelPath::HOST;
+    };
+    println!("cargo::rerun-if-env-changed=BFMD_FORCE_PORTABLE");
+    if std::env::var("BFMD_FORCE_PORTABLE").is_ok_and(|v| v == "1") {
+        return KernelPath::Portable;
+    }
+    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    KernelPath::for_target(&target, &features, target_cpu(&flags))
+}
+
+/// The last `-C target-cpu` of `CARGO_ENCODED_RUSTFLAGS` (words separated by `\x1f`), given as
+/// `-C target-cpu=x` (two words) or `-Ctarget-cpu=x` (one).
+fn target_cpu(flags: &str) -> Option<&str> {
+    let words: Vec<&str> = flags.split('\x1f').collect();
+    words.iter().enumerate().rev().find_map(|(i, w)| {
+        let opt = match w.strip_prefix("-C")? {
+            "" => words.get(i + 1).copied()?,
+            rest => rest,
+        };
+        opt.strip_prefix("target-cpu=")
+    })
+}
+
+/// The model bytes as a bfmd blob: `.bfmd` files as they are (with the plan they were built
+/// with, whose scratch may be short for the target's kernels), `.tflite` files imported.
 pub fn load(path: &Path) -> Result<Vec<u8>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     match path.extension().and_then(|e| e.to_str()) {
@@ -151,4 +185,17 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
         return Ok(());
     }
     std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn target_cpu_in_either_spelling() {
+        let two = "-C\x1flink-arg=-Tlink.x\x1f-C\x1ftarget-cpu=cortex-m55";
+        assert_eq!(super::target_cpu(two), Some("cortex-m55"));
+        let last = "-Ctarget-cpu=cortex-m4\x1f-Ctarget-cpu=cortex-m7";
+        assert_eq!(super::target_cpu(last), Some("cortex-m7"));
+        assert_eq!(super::target_cpu("-C\x1fopt-level=3"), None);
+        assert_eq!(super::target_cpu(""), None);
+    }
 }

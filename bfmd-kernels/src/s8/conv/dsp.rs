@@ -542,31 +542,18 @@ impl<'q, 'a> Finish4<'q, 'a> {
     }
 }
 
-/// Most window elements (`kernel_h * kernel_w * in_c / groups`, rounded up to a multiple of 8)
-/// the widened-filter loop handles: a block of four widened filters lives on the stack
-/// (`16 * MAX_K` bytes).
-pub(crate) const MAX_K: usize = 512;
-
-/// The one window length that is a multiple of four but not of eight the widened-filter loop
-/// takes on gathered windows: 3x3 taps of three channels (27 elements, every RGB stem) padded
-/// to 28 rather than 32, which saves an eighth of the stem's products.
-const QUAD_WINDOW: usize = 28;
-
-/// Bytes of gathered windows (im2col) per run of the widened-filter loop.
-const GATHER_BYTES: usize = 2048;
-
-/// Words of a [`DotBlock`]'s widened filter for windows of up to [`MAX_K`] elements.
-const DOT_WORDS: usize = 2 * MAX_K + 1;
-
-/// Words of the smaller [`DotBlock`] of [`pointwise`] for group widths up to 256: its
-/// stack goes to a larger chunk of widened pixels instead.
-const DOT_WORDS_256: usize = 2 * 256 + 1;
+#[allow(unused_imports)] // For the documentation's links.
+use super::MAX_K;
+use super::{dot_block_bytes, OVERLAP_BLOCK_BYTES};
+use super::{QUAD_WINDOW, XW_BYTES};
+use crate::path::split_aligned;
 
 /// Four output channels' widened filters and everything the dot loop reads, at the byte
-/// offsets its assembly uses (relative to `w`, checked below). `N` words hold the widened
-/// filter of windows of up to `(N - 1) / 2` elements and its byte length.
+/// offsets its assembly uses (relative to `w`, checked below). Made in scratch
+/// ([`DotBlock::in_scratch`], [`dot_block_bytes`] bytes): `w` holds the widened filter of
+/// windows of up to `(w.len() - 1) / 2` elements and its byte length.
 #[repr(C, align(8))]
-struct DotBlock<const N: usize = DOT_WORDS> {
+struct DotBlock<W: ?Sized = [MaybeUninit<u32>]> {
     /// The four channels' bias with `input_offset * sum(w)` folded in (doubled on the fast
     /// path): windows are summed as `sum w * x` on raw int8 inputs.
     bias: [i32; 4],
@@ -594,24 +581,31 @@ struct DotBlock<const N: usize = DOT_WORDS> {
     /// `(w[k, e + 1], w[k, e + 3])` as int16 pairs (doubled on the fast path), so that one
     /// `SXTB16` pair of the inputs feeds `SMLAD` directly; then the byte length of the widened
     /// filter, which the loop subtracts to rewind.
-    /// Not initialized when the block is made (up to 4 KiB, made per call): [`DotBlock::widen`]
-    /// writes every word the loops then read.
-    w: [MaybeUninit<u32>; N],
+    /// Not initialized when the block is made: [`DotBlock::widen`] writes every word the loops
+    /// then read.
+    w: W,
 }
+
+/// A [`DotBlock`] with one word of filter, for the layout checks.
+type DotBlock1 = DotBlock<[MaybeUninit<u32>; 1]>;
+
+/// Bytes of a [`DotBlock`] before its widened filter.
+pub(crate) const DOT_HEAD_BYTES: usize = core::mem::offset_of!(DotBlock1, w);
 
 const _: () = {
     use core::mem::offset_of;
-    assert!(offset_of!(DotBlock, bias) == 0);
-    assert!(offset_of!(DotBlock, rq) == 16);
-    assert!(offset_of!(DotBlock, wide) == 64);
-    assert!(offset_of!(DotBlock, clamp) == 128);
-    assert!(offset_of!(DotBlock, steps) == 136);
-    assert!(offset_of!(DotBlock, x_skip) == 140);
-    assert!(offset_of!(DotBlock, y_step) == 144);
-    assert!(offset_of!(DotBlock, count) == 148);
-    assert!(offset_of!(DotBlock, off) == 152);
-    assert!(offset_of!(DotBlock, w) == 160);
-    assert!(offset_of!(DotBlock<DOT_WORDS_256>, w) == 160);
+    assert!(offset_of!(DotBlock1, bias) == 0);
+    assert!(offset_of!(DotBlock1, rq) == 16);
+    assert!(offset_of!(DotBlock1, wide) == 64);
+    assert!(offset_of!(DotBlock1, clamp) == 128);
+    assert!(offset_of!(DotBlock1, steps) == 136);
+    assert!(offset_of!(DotBlock1, x_skip) == 140);
+    assert!(offset_of!(DotBlock1, y_step) == 144);
+    assert!(offset_of!(DotBlock1, count) == 148);
+    assert!(offset_of!(DotBlock1, off) == 152);
+    assert!(offset_of!(DotBlock1, w) == 160);
+    assert!(DOT_HEAD_BYTES == super::DOT_HEAD);
+    assert!(core::mem::align_of::<DotBlock1>() == 8);
     assert!(core::mem::size_of::<FastRq>() == 12);
     assert!(core::mem::size_of::<WideRq>() == 16);
     assert!(offset_of!(WideRq, mult) == 8);
@@ -864,26 +858,35 @@ unsafe fn widen_words(f: *const i8, d: *mut u32, n: usize, double: bool) -> i32 
     sum
 }
 
-impl<const N: usize> DotBlock<N> {
-    fn new() -> Self {
-        DotBlock {
-            bias: [0; 4],
-            rq: [FastRq::default(); 4],
-            wide: [WideRq::default(); 4],
-            clamp: [0; 2],
-            steps: 0,
-            x_skip: 0,
-            y_step: 0,
-            count: 0,
-            off: 0,
-            quads: 0,
-            w: [const { MaybeUninit::uninit() }; N],
-        }
+impl DotBlock {
+    /// A block for windows of up to `kp` elements at the front of `scratch` (from its first
+    /// 8-byte boundary), and the scratch after it; `None` when `scratch` is too short.
+    fn in_scratch(scratch: &mut [u8], kp: usize) -> Option<(&mut DotBlock, &mut [u8])> {
+        let (b, rest) = split_aligned(scratch, dot_block_bytes(kp))?;
+        let words = (b.len() - DOT_HEAD_BYTES) / 4;
+        let w = core::ptr::slice_from_raw_parts_mut(b.as_mut_ptr() as *mut MaybeUninit<u32>, words);
+        // SAFETY: `b` is 8-byte aligned (the block's alignment) and holds the header and
+        // `words` words (`DOT_HEAD_BYTES + 4 * words <= b.len()`); every header field is an
+        // integer, valid for any initialized bytes, and the words are `MaybeUninit`. The block
+        // borrows `b` exclusively for as long as the returned reference lives.
+        let blk = unsafe { &mut *(w as *mut DotBlock) };
+        blk.bias = [0; 4];
+        blk.rq = [FastRq::default(); 4];
+        blk.wide = [WideRq::default(); 4];
+        blk.clamp = [0; 2];
+        blk.steps = 0;
+        blk.x_skip = 0;
+        blk.y_step = 0;
+        blk.count = 0;
+        blk.off = 0;
+        blk.quads = 0;
+        Some((blk, rest))
     }
 
     /// Widens the filter rows starting at `rows[j]` (`k` elements each; absent rows are zero)
     /// for windows of `kp` elements (`k` rounded up to a multiple of 8, the excess zero),
     /// doubled when `double`; returns each row's sum of widened weights.
+    #[inline(always)]
     fn widen(
         &mut self,
         filter: &[i8],
@@ -894,36 +897,42 @@ impl<const N: usize> DotBlock<N> {
     ) -> [i32; 4] {
         const ONES: u32 = 0x0001_0001;
         let mut sums = [0i32; 4];
+        let (quads, full) = (kp / 4, k / 4);
+        // One bounds check for the block (the widened filter and its length word after it).
+        let dst = &mut self.w[..8 * quads + 1];
         for (j, row) in rows.iter().enumerate() {
             let Some(r) = *row else {
-                for s in 0..kp / 4 {
-                    self.w[8 * s + 2 * j].write(0);
-                    self.w[8 * s + 2 * j + 1].write(0);
+                for s in 0..quads {
+                    dst[8 * s + 2 * j].write(0);
+                    dst[8 * s + 2 * j + 1].write(0);
                 }
                 continue;
             };
             let f = &filter[r..r + k];
-            let full = k / 4;
-            let dst = &mut self.w[..8 * (kp / 4)];
             // SAFETY: the loop reads the `4 * full <= k` bytes of `f` (unaligned loads are
             // allowed on these cores) and writes words `8 * s + 2 * j` and `8 * s + 2 * j + 1`
-            // of `dst` for `s < full <= kp / 4` (word aligned, as `STRD` needs).
-            let mut sum =
-                unsafe { widen_words(f.as_ptr(), dst[2 * j..].as_mut_ptr().cast(), full, double) };
-            for (s, d) in dst.chunks_exact_mut(8).enumerate().skip(full) {
-                let e = 4 * s;
-                let word = {
-                    let b = |i: usize| if e + i < k { f[e + i] as u8 } else { 0 };
-                    u32::from_le_bytes([b(0), b(1), b(2), b(3)])
-                };
-                let (mut lo, mut hi) = (sxtb16(word), sxtb16_ror8(word));
-                if double {
-                    lo = sadd16(lo, lo);
-                    hi = sadd16(hi, hi);
+            // of `dst` for `s < full <= quads` (`j < 4`; word aligned, as `STRD` needs).
+            let mut sum = unsafe {
+                widen_words(f.as_ptr(), dst.as_mut_ptr().add(2 * j).cast(), full, double)
+            };
+            // The last, partial quad and the zero padding up to `kp` (none when `k` is a
+            // multiple of 4 and of 8, as for every pointwise layer).
+            if full < quads {
+                for (s, d) in dst[..8 * quads].chunks_exact_mut(8).enumerate().skip(full) {
+                    let e = 4 * s;
+                    let word = {
+                        let b = |i: usize| if e + i < k { f[e + i] as u8 } else { 0 };
+                        u32::from_le_bytes([b(0), b(1), b(2), b(3)])
+                    };
+                    let (mut lo, mut hi) = (sxtb16(word), sxtb16_ror8(word));
+                    if double {
+                        lo = sadd16(lo, lo);
+                        hi = sadd16(hi, hi);
+                    }
+                    sum = smlad(hi, ONES, smlad(lo, ONES, sum));
+                    d[2 * j].write(lo);
+                    d[2 * j + 1].write(hi);
                 }
-                sum = smlad(hi, ONES, smlad(lo, ONES, sum));
-                d[2 * j].write(lo);
-                d[2 * j + 1].write(hi);
             }
             sums[j] = sum;
         }
@@ -988,6 +997,7 @@ impl<const N: usize> DotBlock<N> {
     /// bytes); output `i` is the block's channels (four when `wide` is `Some`), writable, at
     /// `y + i * y_step`.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     unsafe fn windows(
         &mut self,
         fin: &Finish4,
@@ -1030,6 +1040,7 @@ impl<const N: usize> DotBlock<N> {
     /// `x` starts the first window; each window reads `4 * quads` bytes and the next starts
     /// `x_skip` bytes after its end; `y` points at the first output and the outputs are
     /// `y_step` bytes apart, four bytes each.
+    #[inline(always)]
     unsafe fn run(&mut self, widened: bool, wide: bool, clamp: bool, x: *const i8, y: *mut i8) {
         let short = match self.steps {
             _ if self.quads as usize * 4 == QUAD_WINDOW => !widened,
@@ -1507,8 +1518,7 @@ unsafe fn gather_interior(
 
 /// Whether [`conv_loop`] handles this convolution: windows of at most [`MAX_K`] elements.
 pub(crate) fn conv_supports(g: &ConvGeometry) -> bool {
-    let cin_g = g.input.c / g.groups.max(1);
-    (g.kernel_h * g.kernel_w * cin_g).next_multiple_of(8) <= MAX_K
+    super::dsp_conv_supports(g)
 }
 
 /// Runs of at least this many gathered windows are gathered once for every block of output
@@ -1516,16 +1526,30 @@ pub(crate) fn conv_supports(g: &ConvGeometry) -> bool {
 /// gathering the windows again); runs of longer windows keep the blocks outermost.
 const GATHER_OUTER_MIN_RUN: usize = 32;
 
+/// `len` words of `buf` (8-byte aligned at its start, at least `4 * len` bytes) as
+/// possibly uninitialized words; `None` when `buf` is short.
+fn words_of(buf: &mut [u8], len: usize) -> Option<&mut [MaybeUninit<u32>]> {
+    let b = buf.get_mut(..4 * len)?;
+    debug_assert!(b.as_ptr() as usize % 4 == 0);
+    // SAFETY: `b` holds `4 * len` bytes, starts word aligned (every piece of a kernel's
+    // scratch starts on an 8-byte boundary: the first from `split_aligned`, the others after
+    // pieces of multiples of 8 bytes), and is borrowed exclusively for the result's lifetime;
+    // `MaybeUninit<u32>` accepts any bytes.
+    Some(unsafe { core::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut MaybeUninit<u32>, len) })
+}
+
 /// The int8 convolution on widened filter blocks; the caller has checked every argument (as
-/// `check_conv_s8` does) and [`conv_supports`].
+/// `check_conv_s8` does) and [`conv_supports`]. `false` (nothing written) when `scratch` is
+/// shorter than `super::conv_loop_scratch_len` says.
 ///
-/// For each group and block of four output channels, the filters are widened on the stack
+/// For each group and block of four output channels, the filters are widened in scratch
 /// (with `input_offset * sum(w)` folded into the bias), then every output pixel's window is
 /// summed against them: read in place for pointwise convolutions whose group width is a
 /// multiple of 8, gathered (im2col) otherwise. With a fast or wide requantization and four
 /// channels, one assembly loop runs all windows of a pixel run; a final block of fewer than four
 /// channels and the general requantization sum each window with the same loop and requantize in
 /// Rust.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn conv_loop(
     p: &ConvS8Params,
     input: &[i8],
@@ -1534,7 +1558,8 @@ pub(crate) fn conv_loop(
     output: &mut [i8],
     cin_g: usize,
     cout_g: usize,
-) {
+    scratch: &mut [u8],
+) -> bool {
     let g = &p.geometry;
     let in_c = g.input.c;
     let in_place = is_pointwise(g) && cin_g % 8 == 0;
@@ -1542,14 +1567,27 @@ pub(crate) fn conv_loop(
         let (x, y) = (input.as_ptr(), output.as_mut_ptr());
         // SAFETY: `input` holds the pixels' `in_c` channels and `output` their `out_c`
         // channels (checked by the caller); the two do not overlap.
-        unsafe { pointwise(p, x, y, g.output.pixels(), filter, bias, cin_g, cout_g) };
-        return;
+        return unsafe {
+            pointwise(
+                p,
+                x,
+                y,
+                g.output.pixels(),
+                filter,
+                bias,
+                cin_g,
+                cout_g,
+                scratch,
+            )
+        };
     }
-    blocks_loop(p, input, filter, bias, output, cin_g, cout_g, in_place);
+    blocks_loop(
+        p, input, filter, bias, output, cin_g, cout_g, in_place, scratch,
+    )
 }
 
-/// [`conv_loop`] on raw int8 windows: read in place (`in_place`, pointwise) or gathered.
-/// Kept out of line so that its stack buffers do not add to [`pointwise_chunks`]'s.
+/// [`conv_loop`] on raw int8 windows: read in place (`in_place`, pointwise) or gathered into
+/// scratch after the filter block.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn blocks_loop(
@@ -1561,7 +1599,8 @@ fn blocks_loop(
     cin_g: usize,
     cout_g: usize,
     in_place: bool,
-) {
+    scratch: &mut [u8],
+) -> bool {
     let g = &p.geometry;
     let k = g.kernel_h * g.kernel_w * cin_g;
     // Gathered windows are back to back, which the unrolled [`QUAD_WINDOW`] loop needs.
@@ -1573,12 +1612,24 @@ fn blocks_loop(
     let pad = (-p.quant.input_offset) as u8;
     let (in_c, out_c) = (g.input.c, g.output.c);
     let pixels = g.output.pixels();
-    let per_run = (GATHER_BYTES / kp).max(1);
+    let per_run = super::gather_run(kp);
     let gather_outer = per_run >= GATHER_OUTER_MIN_RUN;
-    let mut blk = DotBlock::<DOT_WORDS>::new();
+    let Some((blk, rest)) = DotBlock::in_scratch(scratch, kp) else {
+        return false;
+    };
     blk.y_step = out_c;
+    let gather_len = if in_place {
+        0
+    } else {
+        per_run.min(pixels) * kp
+    };
+    let Some(gbuf) = rest.get_mut(..gather_len) else {
+        return false;
+    };
     // Zero once: the gather never writes the bytes past each window's `k` elements.
-    let mut gbuf = [0u8; GATHER_BYTES];
+    // SAFETY: `gbuf` starts 8-byte aligned (after the block) and holds `gather_len` bytes, a
+    // multiple of 4 (`kp` is 28 or a multiple of 8): whole words.
+    unsafe { core::ptr::write_bytes(gbuf.as_mut_ptr() as *mut u32, 0, gather_len / 4) };
     let y = output.as_mut_ptr();
     let gx = gbuf.as_ptr() as *const i8;
     for grp in 0..g.groups {
@@ -1596,7 +1647,7 @@ fn blocks_loop(
                 let x = input.as_ptr().wrapping_add(ch0);
                 for o0 in (o_first..o_end).step_by(4) {
                     // Pixel `i`'s window is the `kp` group channels of input pixel `i`.
-                    block(&mut blk, o0, x, in_c, 0, pixels);
+                    block(&mut *blk, o0, x, in_c, 0, pixels);
                 }
             }
             continue;
@@ -1604,9 +1655,9 @@ fn blocks_loop(
         if gather_outer {
             for px in (0..pixels).step_by(per_run) {
                 let run = per_run.min(pixels - px);
-                gather(g, input, px, run, ch0, cin_g, pad, kp, &mut gbuf);
+                gather(g, input, px, run, ch0, cin_g, pad, kp, gbuf);
                 for o0 in (o_first..o_end).step_by(4) {
-                    block(&mut blk, o0, gx, kp, px, run);
+                    block(&mut *blk, o0, gx, kp, px, run);
                 }
             }
             continue;
@@ -1614,25 +1665,16 @@ fn blocks_loop(
         for o0 in (o_first..o_end).step_by(4) {
             for px in (0..pixels).step_by(per_run) {
                 let run = per_run.min(pixels - px);
-                gather(g, input, px, run, ch0, cin_g, pad, kp, &mut gbuf);
-                block(&mut blk, o0, gx, kp, px, run);
+                gather(g, input, px, run, ch0, cin_g, pad, kp, gbuf);
+                block(&mut *blk, o0, gx, kp, px, run);
             }
         }
     }
+    true
 }
 
-/// Stack bytes of widened input pixels [`pointwise_chunks`] keeps with the full-size
-/// [`DotBlock`]: a chunk of pixels is widened once for every block of output channels. The
-/// pointwise path takes input pixels of up to this many widened bytes.
-const XW_BYTES: usize = 6144;
-
-/// Stack bytes of widened input pixels with the [`DOT_WORDS_256`] block: 36 pixels of 128
-/// channels (vww's 6x6x128 layers) in one chunk, so each block's filter is widened once; the
-/// frame stays about as large as with the full-size block.
-const XW_BYTES_256: usize = 9216;
-
-/// [`pointwise_chunks`] with the smaller filter block and the larger chunk when the group width
-/// allows it (`cin_g <= 256`).
+/// [`pointwise_chunks`] with the chunk of widened pixels `super::pointwise_chunk` sizes:
+/// larger for group widths up to 256, whose filter block is smaller.
 ///
 /// # Safety
 /// As for [`pointwise_chunks`]; `cin_g % 8 == 0` and `2 * in_c <= XW_BYTES`.
@@ -1646,19 +1688,10 @@ unsafe fn pointwise(
     bias: Option<&[i32]>,
     cin_g: usize,
     cout_g: usize,
-) {
-    // SAFETY: the caller's guarantee; the small block holds windows of up to 256 elements.
-    unsafe {
-        if cin_g <= 256 {
-            pointwise_chunks::<DOT_WORDS_256, { XW_BYTES_256 / 4 }>(
-                p, x, y, pixels, filter, bias, cin_g, cout_g,
-            )
-        } else {
-            pointwise_chunks::<DOT_WORDS, { XW_BYTES / 4 }>(
-                p, x, y, pixels, filter, bias, cin_g, cout_g,
-            )
-        }
-    }
+    scratch: &mut [u8],
+) -> bool {
+    // SAFETY: the caller's guarantee.
+    unsafe { pointwise_chunks(p, x, y, pixels, filter, bias, cin_g, cout_g, scratch) }
 }
 
 /// Widens `len` (a multiple of 8) int8 inputs at `x` into `dst` the way [`DotBlock::widen`]
@@ -1697,11 +1730,10 @@ unsafe fn widen_pixels(x: *const i8, len: usize, dst: &mut [MaybeUninit<u32>]) {
     }
 }
 
-/// The pointwise convolution (group widths a multiple of 8 and at most `(N - 1) / 2`,
-/// `2 * in_c <= 4 * XWW`) of
+/// The pointwise convolution (group widths a multiple of 8, `2 * in_c <= XW_BYTES`) of
 /// `pixels` pixels at `x` into `y`, a chunk of pixels at a time: the chunk's inputs are widened
-/// once on the stack, then every block of four output channels runs the widened-input loop
-/// over them. Kept out of line so that its stack buffer does not add to its callers' frames.
+/// once into scratch (after the filter block), then every block of four output channels runs
+/// the widened-input loop over them. `false` (nothing written) when `scratch` is short.
 ///
 /// # Safety
 /// `x` holds `pixels * in_c` readable bytes and `y` `pixels * out_c` writable ones; output
@@ -1709,7 +1741,7 @@ unsafe fn widen_pixels(x: *const i8, len: usize, dst: &mut [MaybeUninit<u32>]) {
 /// its outputs is written).
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-unsafe fn pointwise_chunks<const N: usize, const XWW: usize>(
+unsafe fn pointwise_chunks(
     p: &ConvS8Params,
     x: *const i8,
     y: *mut i8,
@@ -1718,19 +1750,25 @@ unsafe fn pointwise_chunks<const N: usize, const XWW: usize>(
     bias: Option<&[i32]>,
     cin_g: usize,
     cout_g: usize,
-) {
+    scratch: &mut [u8],
+) -> bool {
     let g = &p.geometry;
     let (in_c, out_c) = (g.input.c, g.output.c);
-    let chunk = 4 * XWW / (2 * in_c);
-    let mut blk = DotBlock::<N>::new();
+    let chunk = super::pointwise_chunk(in_c, cin_g);
+    let Some((blk, rest)) = DotBlock::in_scratch(scratch, cin_g) else {
+        return false;
+    };
     blk.y_step = out_c;
     // Not zeroed: the loops read only the words `widen_pixels` has just written.
-    let mut xw = [const { MaybeUninit::<u32>::uninit() }; XWW];
+    let Some(xw) = words_of(rest, chunk.min(pixels) * in_c / 2) else {
+        return false;
+    };
     let xp = xw.as_ptr() as *const i8;
     for p0 in (0..pixels).step_by(chunk) {
         let n = chunk.min(pixels - p0);
-        // SAFETY: the chunk's `n * in_c <= 2 * XWW` input bytes, into `xw`.
-        unsafe { widen_pixels(x.wrapping_add(p0 * in_c), n * in_c, &mut xw) };
+        // SAFETY: the chunk's `n * in_c` input bytes, widened into `n * in_c / 2` words of
+        // `xw`.
+        unsafe { widen_pixels(x.wrapping_add(p0 * in_c), n * in_c, xw) };
         let yc = y.wrapping_add(p0 * out_c);
         for grp in 0..g.groups {
             let (o_first, o_end) = (grp * cout_g, (grp + 1) * cout_g);
@@ -1744,19 +1782,18 @@ unsafe fn pointwise_chunks<const N: usize, const XWW: usize>(
             }
         }
     }
+    true
 }
-
-/// Stack bytes of input pixels [`overlapping`] copies per block.
-const OVERLAP_BLOCK_BYTES: usize = 6144;
 
 /// The pointwise convolution whose output overlaps its input in one buffer
 /// (`pointwise_conv_s8_overlapping`) on the widened-filter loop, or for windows above
-/// [`MAX_K`] on the fully connected layer's ([`overlapping_long`]): `true` when it ran, `false`
-/// when the geometry needs the portable loop (an input pixel above [`OVERLAP_BLOCK_BYTES`], or
-/// a long window [`long_supported`] rejects). The caller has checked every argument and the
-/// overlap condition.
+/// [`MAX_K`] on the fully connected layer's ([`overlapping_long`]): `Some(true)` when it ran,
+/// `Some(false)` (nothing written) when `scratch` is shorter than
+/// `super::pointwise_conv_s8_overlapping_scratch_len_dsp`, `None` when the geometry needs the
+/// portable loop (a long window [`long_supported`] rejects). The caller has checked every
+/// argument and the overlap condition.
 ///
-/// Pixels go in blocks: a block's input pixels are copied to the stack, then [`conv_loop`]
+/// Pixels go in blocks: a block's input pixels are copied to scratch, then [`conv_loop`]
 /// computes the block's outputs from the copy into `buf`. The overlap condition says output
 /// pixel `p` never reaches an input pixel after `p`, so a block's writes only reach input pixels
 /// of this block (already copied) or earlier ones (no longer needed).
@@ -1770,17 +1807,16 @@ pub(crate) fn overlapping(
     bias: Option<&[i32]>,
     cin_g: usize,
     cout_g: usize,
-) -> bool {
+    scratch: &mut [u8],
+) -> Option<bool> {
     let g = &p.geometry;
     let (in_c, pixels) = (g.input.c, g.input.pixels());
-    if in_c == 0 || in_c > OVERLAP_BLOCK_BYTES {
-        return false;
+    if in_c == 0 {
+        return None;
     }
     if !conv_supports(g) {
-        return long_supported(g, filter) && {
-            overlapping_long(p, buf, in_off, out_off, filter, bias);
-            true
-        };
+        return long_supported(g, filter)
+            .then(|| overlapping_long(p, buf, in_off, out_off, filter, bias, scratch));
     }
     if cin_g % 8 == 0 && 2 * in_c <= XW_BYTES {
         let base = buf.as_mut_ptr();
@@ -1791,11 +1827,11 @@ pub(crate) fn overlapping(
         // SAFETY: the caller checked that `buf` holds the input at `in_off` and the output at
         // `out_off` and the overlap condition: output pixel `p` never reaches an input pixel
         // after `p`, which `pointwise_chunks` allows.
-        unsafe { pointwise(p, x, y, pixels, filter, bias, cin_g, cout_g) };
-        return true;
+        return Some(unsafe { pointwise(p, x, y, pixels, filter, bias, cin_g, cout_g, scratch) });
     }
-    overlapping_copies(p, buf, in_off, out_off, filter, bias, cin_g, cout_g);
-    true
+    Some(overlapping_copies(
+        p, buf, in_off, out_off, filter, bias, cin_g, cout_g, scratch,
+    ))
 }
 
 /// Whether [`pointwise_long`] (and [`overlapping_long`]) take a convolution the widened filter
@@ -1821,15 +1857,21 @@ pub(crate) fn pointwise_long(
     filter: &[i8],
     bias: Option<&[i32]>,
     output: &mut [i8],
-) {
+    scratch: &mut [u8],
+) -> bool {
     let (in_c, out_c) = (p.geometry.input.c, p.geometry.output.c);
-    for (x, y) in input.chunks_exact(in_c).zip(output.chunks_exact_mut(out_c)) {
-        crate::s8::fully_connected::dsp::rows(&p.quant, x, filter, bias, y);
+    if scratch.len() < crate::s8::fully_connected::rows_scratch_len_dsp(in_c) {
+        return false;
     }
+    for (x, y) in input.chunks_exact(in_c).zip(output.chunks_exact_mut(out_c)) {
+        crate::s8::fully_connected::dsp::rows(&p.quant, x, filter, bias, y, scratch);
+    }
+    true
 }
 
 /// [`pointwise_long`] with the output overlapping the input in `buf` (the condition of
-/// [`overlapping`]): each input pixel is copied to the stack before its output is written.
+/// [`overlapping`]): each input pixel is copied to scratch before its output is written.
+/// `false` (nothing written) when `scratch` is short.
 #[inline(never)]
 fn overlapping_long(
     p: &ConvS8Params,
@@ -1838,19 +1880,33 @@ fn overlapping_long(
     out_off: usize,
     filter: &[i8],
     bias: Option<&[i32]>,
-) {
+    scratch: &mut [u8],
+) -> bool {
     let g = &p.geometry;
     let (in_c, out_c) = (g.input.c, g.output.c);
-    let mut x = [0i8; OVERLAP_BLOCK_BYTES];
-    for px in 0..g.input.pixels() {
-        x[..in_c].copy_from_slice(&buf[in_off + px * in_c..in_off + (px + 1) * in_c]);
-        let y = &mut buf[out_off + px * out_c..out_off + (px + 1) * out_c];
-        crate::s8::fully_connected::dsp::rows(&p.quant, &x[..in_c], filter, bias, y);
+    let Some((x, rest)) = split_aligned(scratch, in_c.next_multiple_of(8)) else {
+        return false;
+    };
+    // `rest` starts 8-byte aligned (`x` is a multiple of 8 bytes): the rows need no slack.
+    let rows_len =
+        crate::s8::fully_connected::rows_scratch_len_dsp(in_c) - crate::path::ALIGN_SLACK;
+    if rest.len() < rows_len {
+        return false;
     }
+    // SAFETY: `i8` and `u8` have the same layout and accept any bits; `x` is borrowed
+    // exclusively for this call.
+    let x = unsafe { core::slice::from_raw_parts_mut(x.as_mut_ptr() as *mut i8, in_c) };
+    for px in 0..g.input.pixels() {
+        x.copy_from_slice(&buf[in_off + px * in_c..in_off + (px + 1) * in_c]);
+        let y = &mut buf[out_off + px * out_c..out_off + (px + 1) * out_c];
+        crate::s8::fully_connected::dsp::rows(&p.quant, x, filter, bias, y, rest);
+    }
+    true
 }
 
 /// [`overlapping`] for group widths that are not a multiple of 8: blocks of pixels copied to
-/// the stack, then [`conv_loop`] over the copy.
+/// scratch, then [`conv_loop`] over the copy (with the rest of the scratch). `false` (nothing
+/// written) when `scratch` is short.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn overlapping_copies(
@@ -1862,11 +1918,18 @@ fn overlapping_copies(
     bias: Option<&[i32]>,
     cin_g: usize,
     cout_g: usize,
-) {
+    scratch: &mut [u8],
+) -> bool {
     let g = &p.geometry;
     let (in_c, out_c, pixels) = (g.input.c, g.output.c, g.input.pixels());
-    let per_block = OVERLAP_BLOCK_BYTES / in_c;
-    let mut x = [0i8; OVERLAP_BLOCK_BYTES];
+    let per_block = (OVERLAP_BLOCK_BYTES / in_c).max(1);
+    let copy_len = (per_block.min(pixels) * in_c).next_multiple_of(8);
+    let Some((x, rest)) = split_aligned(scratch, copy_len) else {
+        return false;
+    };
+    // SAFETY: `i8` and `u8` have the same layout and accept any bits; `x` is borrowed
+    // exclusively for this call.
+    let x = unsafe { core::slice::from_raw_parts_mut(x.as_mut_ptr() as *mut i8, copy_len) };
     let mut p0 = 0;
     while p0 < pixels {
         let n = per_block.min(pixels - p0);
@@ -1881,7 +1944,13 @@ fn overlapping_copies(
             quant: p.quant,
         };
         let out = &mut buf[out_off + p0 * out_c..out_off + (p0 + n) * out_c];
-        conv_loop(&bp, &x[..n * in_c], filter, bias, out, cin_g, cout_g);
+        if !conv_loop(&bp, &x[..n * in_c], filter, bias, out, cin_g, cout_g, rest) {
+            // Only the first block can stop (every later one needs no more scratch), before
+            // anything is written.
+            debug_assert!(p0 == 0);
+            return false;
+        }
         p0 += n;
     }
+    true
 }

@@ -43,7 +43,7 @@ use neon::overlapping_loop;
 use portable::pointwise_overlapping_loop as overlapping_loop;
 
 /// The path [`conv_s8`] runs on this build: `"dsp"` on cores with the Arm DSP extension
-/// (windows of up to `dsp::MAX_K` = 512 elements per output channel; larger ones run the
+/// (windows of up to `MAX_K` = 512 elements per output channel; larger ones run the
 /// portable loop), `"portable"` elsewhere or with the `force-portable` feature.
 /// On aarch64 with NEON (unless `force-portable`) the dispatcher runs the NEON tiles:
 /// `"neon-dotprod"` when the build enables the dot-product extension (SDOT), `"neon"` otherwise
@@ -331,16 +331,216 @@ impl<'a> ConvS8Params<'a> {
     }
 }
 
-/// Number of scratch bytes [`conv_s8`] needs on this build's path: none (the portable loops
-/// read the input in place).
-pub const fn conv_s8_scratch_len(_geometry: &ConvGeometry) -> usize {
+/// Most window elements (`kernel_h * kernel_w * in_c / groups`, rounded up to a multiple of 8)
+/// the DSP loop's widened filter blocks take; longer windows run the fully connected layer's
+/// loop (pointwise) or the portable one.
+pub(crate) const MAX_K: usize = 512;
+
+/// The one window length that is a multiple of four but not of eight the DSP loop takes on
+/// gathered windows: 3x3 taps of three channels (27 elements, every RGB stem) padded to 28
+/// rather than 32, which saves an eighth of the stem's products.
+pub(crate) const QUAD_WINDOW: usize = 28;
+
+/// Bytes of gathered windows (im2col) per run of the DSP loop (at least one window).
+pub(crate) const GATHER_BYTES: usize = 2048;
+
+/// Bytes of widened input pixels per chunk of the DSP pointwise loop; it takes input pixels of
+/// up to this many widened bytes.
+pub(crate) const XW_BYTES: usize = 6144;
+
+/// Bytes of widened input pixels per chunk of the DSP pointwise loop for group widths up to
+/// 256: 36 pixels of 128 channels (vww's 6x6x128 layers) in one chunk, so each block's filter
+/// is widened once.
+pub(crate) const XW_BYTES_256: usize = 9216;
+
+/// Bytes of input pixels the overlapping DSP loop copies per block (at least one pixel).
+pub(crate) const OVERLAP_BLOCK_BYTES: usize = 6144;
+
+/// Bytes of the DSP loop's filter block before its widened filter.
+pub(crate) const DOT_HEAD: usize = 160;
+
+/// Bytes of the DSP loop's filter block for windows of `kp` elements: the header, two words
+/// per two elements of four filters and the filter's byte length, rounded to 8.
+pub(crate) const fn dot_block_bytes(kp: usize) -> usize {
+    (DOT_HEAD + 4 * (2 * kp + 1)).next_multiple_of(8)
+}
+
+/// Windows of `kp` bytes the DSP loop gathers per run.
+pub(crate) const fn gather_run(kp: usize) -> usize {
+    let n = GATHER_BYTES / kp;
+    if n == 0 {
+        1
+    } else {
+        n
+    }
+}
+
+/// Pixels of `in_c` channels the DSP pointwise loop widens per chunk.
+pub(crate) const fn pointwise_chunk(in_c: usize, cin_g: usize) -> usize {
+    (if cin_g <= 256 { XW_BYTES_256 } else { XW_BYTES }) / (2 * in_c)
+}
+
+/// Input channels per group (`in_c / groups`).
+const fn group_width(g: &ConvGeometry) -> usize {
+    g.input.c / if g.groups == 0 { 1 } else { g.groups }
+}
+
+/// Scratch bytes of the DSP loop's convolution of `g` (a geometry whose windows have at most
+/// [`MAX_K`] elements): its filter block, and either the chunk of widened pixels (pointwise,
+/// group widths a multiple of 8) or the gathered windows (not pointwise).
+pub(crate) const fn conv_loop_scratch_len(g: &ConvGeometry) -> usize {
+    let cin_g = group_width(g);
+    let in_c = g.input.c;
+    let pixels = g.output.n * g.output.h * g.output.w;
+    let in_place = is_pointwise(g) && cin_g % 8 == 0;
+    if in_place && 2 * in_c <= XW_BYTES && in_c > 0 {
+        let chunk = pointwise_chunk(in_c, cin_g);
+        let n = if chunk < pixels { chunk } else { pixels };
+        return dot_block_bytes(cin_g) + 2 * n * in_c + crate::path::ALIGN_SLACK;
+    }
+    let k = g.kernel_h * g.kernel_w * cin_g;
+    let kp = if !in_place && k.next_multiple_of(4) == QUAD_WINDOW {
+        QUAD_WINDOW
+    } else {
+        k.next_multiple_of(8)
+    };
+    let gather = if in_place {
+        0
+    } else {
+        let run = gather_run(kp);
+        (if run < pixels { run } else { pixels }) * kp
+    };
+    dot_block_bytes(kp) + gather + crate::path::ALIGN_SLACK
+}
+
+/// Whether the DSP loop's widened filter blocks take `g`: windows of at most [`MAX_K`]
+/// elements.
+pub(crate) const fn dsp_conv_supports(g: &ConvGeometry) -> bool {
+    let cin_g = group_width(g);
+    (g.kernel_h * g.kernel_w * cin_g).next_multiple_of(8) <= MAX_K
+}
+
+/// Scratch bytes of [`conv_s8`] on the portable and NEON paths: none (the loops read the input
+/// in place).
+pub const fn conv_s8_scratch_len_portable(_geometry: &ConvGeometry) -> usize {
     0
 }
 
-/// Number of scratch bytes [`pointwise_conv_s8_overlapping`] needs: one input pixel
-/// (`input.c` bytes).
-pub const fn pointwise_conv_s8_overlapping_scratch_len(geometry: &ConvGeometry) -> usize {
+/// Scratch bytes of [`conv_s8`] on the DSP path (and the Helium cores'): the four output
+/// channels' widened filters, and the widened input pixels (pointwise) or the gathered
+/// windows (im2col) of a run; for pointwise layers with windows too long for those, one input
+/// row of the fully connected layer's loop.
+pub const fn conv_s8_scratch_len_dsp(g: &ConvGeometry) -> usize {
+    if dsp_conv_supports(g) {
+        conv_loop_scratch_len(g)
+    } else if is_pointwise(g) {
+        crate::s8::fully_connected::rows_scratch_len_dsp(g.input.c)
+    } else {
+        0
+    }
+}
+
+/// Scratch bytes of [`conv_s8`] on the Helium cores: the DSP path's, except that pointwise
+/// layers with windows too long for its filter blocks run the portable loop (the compiler
+/// vectorizes it), which needs none.
+pub const fn conv_s8_scratch_len_mve(g: &ConvGeometry) -> usize {
+    if dsp_conv_supports(g) {
+        conv_loop_scratch_len(g)
+    } else {
+        0
+    }
+}
+
+/// Scratch bytes of [`conv_s8`] on `path`.
+pub const fn conv_s8_scratch_len_for(path: crate::KernelPath, g: &ConvGeometry) -> usize {
+    match path {
+        crate::KernelPath::Dsp => conv_s8_scratch_len_dsp(g),
+        crate::KernelPath::Mve => conv_s8_scratch_len_mve(g),
+        crate::KernelPath::Portable | crate::KernelPath::Neon => conv_s8_scratch_len_portable(g),
+    }
+}
+
+/// Number of scratch bytes [`conv_s8`] needs on this build's path ([`crate::KernelPath::HOST`]).
+pub const fn conv_s8_scratch_len(geometry: &ConvGeometry) -> usize {
+    conv_s8_scratch_len_for(crate::KernelPath::HOST, geometry)
+}
+
+/// Scratch bytes of [`pointwise_conv_s8_overlapping`] on the portable and NEON paths: one
+/// input pixel (`input.c` bytes).
+pub const fn pointwise_conv_s8_overlapping_scratch_len_portable(geometry: &ConvGeometry) -> usize {
     geometry.input.c
+}
+
+/// Scratch bytes of [`pointwise_conv_s8_overlapping`] on the DSP path: the pointwise loop's
+/// (group widths a multiple of 8), or a block of input pixels copied before the DSP loop runs
+/// over it with the rest, or for windows too long for that loop one input pixel and the fully
+/// connected layer's row; at least the portable loop's one pixel, which it falls back to.
+pub const fn pointwise_conv_s8_overlapping_scratch_len_dsp(g: &ConvGeometry) -> usize {
+    overlapping_scratch_len(g, false)
+}
+
+/// Scratch bytes of [`pointwise_conv_s8_overlapping`] on the Helium cores: the DSP path's,
+/// except that windows too long for its filter blocks run the portable loop (one pixel).
+pub const fn pointwise_conv_s8_overlapping_scratch_len_mve(g: &ConvGeometry) -> usize {
+    overlapping_scratch_len(g, true)
+}
+
+/// [`pointwise_conv_s8_overlapping_scratch_len_dsp`], or on Helium cores (`helium`) its
+/// `_mve` twin.
+const fn overlapping_scratch_len(g: &ConvGeometry, helium: bool) -> usize {
+    let in_c = g.input.c;
+    let portable = pointwise_conv_s8_overlapping_scratch_len_portable(g);
+    let cin_g = group_width(g);
+    let pixels = g.input.n * g.input.h * g.input.w;
+    let dsp = if in_c == 0 || (helium && !dsp_conv_supports(g)) {
+        0
+    } else if !dsp_conv_supports(g) {
+        in_c.next_multiple_of(8) + crate::s8::fully_connected::rows_scratch_len_dsp(in_c)
+    } else if cin_g % 8 == 0 && 2 * in_c <= XW_BYTES {
+        conv_loop_scratch_len(g)
+    } else {
+        let per_block = if OVERLAP_BLOCK_BYTES / in_c == 0 {
+            1
+        } else {
+            OVERLAP_BLOCK_BYTES / in_c
+        };
+        let n = if per_block < pixels {
+            per_block
+        } else {
+            pixels
+        };
+        let block = ConvGeometry {
+            input: crate::shape::Shape::new(1, 1, n, in_c),
+            output: crate::shape::Shape::new(1, 1, n, g.output.c),
+            ..*g
+        };
+        (n * in_c).next_multiple_of(8) + conv_loop_scratch_len(&block)
+    };
+    if dsp > portable {
+        dsp
+    } else {
+        portable
+    }
+}
+
+/// Scratch bytes of [`pointwise_conv_s8_overlapping`] on `path`.
+pub const fn pointwise_conv_s8_overlapping_scratch_len_for(
+    path: crate::KernelPath,
+    g: &ConvGeometry,
+) -> usize {
+    match path {
+        crate::KernelPath::Dsp => pointwise_conv_s8_overlapping_scratch_len_dsp(g),
+        crate::KernelPath::Mve => pointwise_conv_s8_overlapping_scratch_len_mve(g),
+        crate::KernelPath::Portable | crate::KernelPath::Neon => {
+            pointwise_conv_s8_overlapping_scratch_len_portable(g)
+        }
+    }
+}
+
+/// Number of scratch bytes [`pointwise_conv_s8_overlapping`] needs on this build's path
+/// ([`crate::KernelPath::HOST`]).
+pub const fn pointwise_conv_s8_overlapping_scratch_len(geometry: &ConvGeometry) -> usize {
+    pointwise_conv_s8_overlapping_scratch_len_for(crate::KernelPath::HOST, geometry)
 }
 
 /// Checks every argument of an int8 convolution; returns `(in_c / groups, out_c / groups)`.
@@ -371,7 +571,8 @@ pub(crate) fn check_conv_s8(
 ///   `o / (out_c / groups)`;
 /// * `bias`: int32 `[out_c]` with scale `input_scale * filter_scale[o]`, or `None`;
 /// * `output`: int8 `[n, out_h, out_w, out_c]` (`p.geometry.output`);
-/// * `scratch`: at least [`conv_s8_scratch_len`] bytes (0 on the portable path; pass `&mut []`).
+/// * `scratch`: at least [`conv_s8_scratch_len`] bytes (this build's path; 0 on the portable
+///   one), any alignment.
 ///
 /// Any kernel size (including 1xN and Nx1), stride, dilation and padding that
 /// [`ConvGeometry::validate`] accepts. A 1x1 kernel with stride 1 and no padding runs the
@@ -394,14 +595,29 @@ pub fn conv_s8(
     #[cfg(bfmd_dsp)]
     {
         let (cin_g, cout_g) = check_conv_s8(p, input.len(), filter.len(), bias, output.len())?;
-        check_min_len("scratch", conv_s8_scratch_len(&p.geometry), scratch.len())?;
-        if dsp::conv_supports(&p.geometry) {
-            dsp::conv_loop(p, input, filter, bias, output, cin_g, cout_g);
-            return Ok(());
-        }
-        if dsp::long_supported(&p.geometry, filter) {
-            dsp::pointwise_long(p, input, filter, bias, output);
-            return Ok(());
+        // The loops check their scratch as they carve it (before writing anything), which
+        // costs less than sizing it first on every call (row-streamed layers call once a row).
+        let ran = if dsp::conv_supports(&p.geometry) {
+            Some(dsp::conv_loop(
+                p, input, filter, bias, output, cin_g, cout_g, scratch,
+            ))
+        } else if dsp::long_supported(&p.geometry, filter) {
+            Some(dsp::pointwise_long(p, input, filter, bias, output, scratch))
+        } else {
+            None
+        };
+        match ran {
+            Some(true) => return Ok(()),
+            // Only a scratch shorter than this stops the loops; never the portable loop
+            // instead (a fast path must not silently become the slow one).
+            Some(false) => {
+                return Err(Error::BufferLength {
+                    what: "scratch",
+                    expected: conv_s8_scratch_len(&p.geometry),
+                    got: scratch.len(),
+                })
+            }
+            None => {}
         }
     }
     #[cfg(bfmd_neon)]
@@ -503,15 +719,27 @@ pub fn pointwise_conv_s8_overlapping(
         out_off.saturating_add(out_len),
         buf.len(),
     )?;
+    // The portable loop's need here; the DSP loops check theirs as they carve it (before
+    // writing anything).
     check_min_len(
         "scratch",
-        pointwise_conv_s8_overlapping_scratch_len(g),
+        pointwise_conv_s8_overlapping_scratch_len_portable(g),
         scratch.len(),
     )?;
     check_overlap(in_off, out_off, g.input.pixels(), g.input.c, g.output.c)?;
     #[cfg(bfmd_dsp)]
-    if dsp::overlapping(p, buf, in_off, out_off, filter, bias, cin_g, cout_g) {
-        return Ok(());
+    match dsp::overlapping(
+        p, buf, in_off, out_off, filter, bias, cin_g, cout_g, scratch,
+    ) {
+        Some(true) => return Ok(()),
+        Some(false) => {
+            return Err(Error::BufferLength {
+                what: "scratch",
+                expected: pointwise_conv_s8_overlapping_scratch_len(g),
+                got: scratch.len(),
+            })
+        }
+        None => {}
     }
     overlapping_loop(
         &p.quant,

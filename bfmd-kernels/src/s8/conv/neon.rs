@@ -18,7 +18,7 @@
 //! its pixel rows in place; any other geometry gathers each pixel's window into a stack buffer
 //! of [`KC`] elements per pixel (im2col, a chunk at a time), writing padded taps as an element
 //! whose products vanish, so every window is one contiguous dot product with its filter row.
-//! No scratch is needed: [`super::conv_s8_scratch_len`] stays 0.
+//! No scratch is needed: [`super::conv_s8_scratch_len_portable`] (the NEON path's too) is 0.
 //!
 //! # Why the results are bit-identical to the portable loops (and TFLM)
 //!
@@ -50,7 +50,7 @@
 //! every tile and driver against the portable loops on shapes that cross the tile, super-block
 //! and gather-chunk boundaries.
 
-use super::{check_conv_s8, conv_s8_scratch_len, ChannelQuantS8, ConvS8Params};
+use super::{check_conv_s8, conv_s8_scratch_len_portable, ChannelQuantS8, ConvS8Params};
 use crate::error::{check_min_len, Result};
 use crate::reference::conv::{for_each_window, is_pointwise, Window};
 use crate::shape::ConvGeometry;
@@ -1047,7 +1047,11 @@ pub(crate) fn conv_s8(
     scratch: &mut [u8],
 ) -> Result<()> {
     let (cin_g, cout_g) = check_conv_s8(p, input.len(), filter.len(), bias, output.len())?;
-    check_min_len("scratch", conv_s8_scratch_len(&p.geometry), scratch.len())?;
+    check_min_len(
+        "scratch",
+        conv_s8_scratch_len_portable(&p.geometry),
+        scratch.len(),
+    )?;
     let g = &p.geometry;
     let kern = S8Tiles::new(&p.quant, bias);
     if is_pointwise(g) {

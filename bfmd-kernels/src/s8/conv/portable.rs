@@ -5,7 +5,7 @@
 //! channel block rather than one MAC at a time), which cannot change the result: the sum is
 //! computed in wrapping 32-bit integer arithmetic, which is associative.
 
-use super::{check_conv_s8, conv_s8_scratch_len, ChannelQuantS8, ConvS8Params};
+use super::{check_conv_s8, conv_s8_scratch_len_portable, ChannelQuantS8, ConvS8Params};
 use crate::error::{check_min_len, Error, Result};
 use crate::reference::conv::{for_each_window, is_pointwise, Window};
 use crate::shape::ConvGeometry;
@@ -58,7 +58,11 @@ pub fn conv_s8(
     scratch: &mut [u8],
 ) -> Result<()> {
     let (cin_g, cout_g) = check_conv_s8(p, input.len(), filter.len(), bias, output.len())?;
-    check_min_len("scratch", conv_s8_scratch_len(&p.geometry), scratch.len())?;
+    check_min_len(
+        "scratch",
+        conv_s8_scratch_len_portable(&p.geometry),
+        scratch.len(),
+    )?;
     if is_pointwise(&p.geometry) {
         pointwise_loop(p, input, filter, bias, output, cin_g, cout_g);
     } else {

@@ -3,7 +3,7 @@
 //! Four channels at a time: one 32-bit load brings a tap's four channels, two `SXTAB16` widen
 //! them to int16 with the input offset added, and four 16x16 multiply-accumulates
 //! (`SMLABB`/`SMLATT`) consume them against the channel block's filter, which is widened to int16
-//! pairs once per call on the stack. Windows fully inside the input run an unrolled loop for 3x3
+//! pairs once per call in scratch. Windows fully inside the input run an unrolled loop for 3x3
 //! and 5x5 kernels; windows touching the padding (and other kernel sizes or dilations) run the
 //! same instructions over their valid taps only, as TFLM skips padded taps. Outputs are
 //! requantized with [`FastRq`] (or TFLM's general form for a block of channels when [`fast_requant_ok`] says the
@@ -21,12 +21,9 @@ use crate::s8::conv::portable::{finish, mac};
 use crate::s8::conv::ChannelQuantS8;
 use crate::shape::ConvGeometry;
 use core::arch::asm;
-use core::mem::MaybeUninit;
 use core::ptr::write_unaligned;
 
-/// Most filter taps (`kernel_h * kernel_w`) the four-channel loop handles: its widened filter
-/// lives on the stack (8 bytes per tap). Larger windows run the portable loop.
-pub(crate) const MAX_TAPS: usize = 64;
+pub(crate) use super::MAX_TAPS;
 
 /// Whether [`depthwise_loop`] handles this geometry (channel multiplier 1, at most
 /// [`MAX_TAPS`] taps); the dispatcher runs the portable loop otherwise.
@@ -290,22 +287,34 @@ const _: () = {
     assert!(offset_of!(FastRq, round) == 4);
     assert!(offset_of!(FastRq, shift) == 8);
     assert!(offset_of!(FilterBlock, clamp) == 592);
+    assert!(core::mem::size_of::<FilterBlock>() == super::FILTER_BLOCK_BYTES);
+    assert!(core::mem::align_of::<FilterBlock>() == 8);
 };
 
 impl FilterBlock {
-    /// A block for geometry `g` (its row strides) and clamp `q`, filter not yet widened.
-    fn new(g: &ConvGeometry, q: &ChannelQuantS8) -> Self {
+    /// A block for geometry `g` (its row strides) and clamp `q`, filter not yet widened, at
+    /// the front of `scratch` (from its first 8-byte boundary), and the scratch after it;
+    /// `None` when `scratch` is too short. The taps are left as they are: [`FilterBlock::prepare`]
+    /// writes every tap the loops read (clearing all 64 cost more than the taps' widening).
+    fn in_scratch<'s>(
+        scratch: &'s mut [u8],
+        g: &ConvGeometry,
+        q: &ChannelQuantS8,
+    ) -> Option<(&'s mut FilterBlock, &'s mut [u8])> {
+        let (b, rest) = crate::path::split_aligned(scratch, super::FILTER_BLOCK_BYTES)?;
+        // SAFETY: `b` is 8-byte aligned (the block's alignment) and holds exactly one block
+        // (checked above) of initialized bytes, which every field (integers only) accepts; the
+        // block borrows `b` exclusively.
+        let fb = unsafe { &mut *(b.as_mut_ptr() as *mut FilterBlock) };
         let row = g.dilation_h * g.input.w * g.input.c;
-        FilterBlock {
-            taps: [[0; 2]; MAX_TAPS],
-            row,
-            back: (g.stride_w * g.input.c) as isize - ((g.kernel_h - 1) * row) as isize,
-            count: 0,
-            _pad: 0,
-            bias: [0; 4],
-            rq: [FastRq::default(); 4],
-            clamp: [lanes8(q.act_min), lanes8(q.act_max)],
-        }
+        fb.row = row;
+        fb.back = (g.stride_w * g.input.c) as isize - ((g.kernel_h - 1) * row) as isize;
+        fb.count = 0;
+        fb._pad = 0;
+        fb.bias = [0; 4];
+        fb.rq = [FastRq::default(); 4];
+        fb.clamp = [lanes8(q.act_min), lanes8(q.act_max)];
+        Some((fb, rest))
     }
 
     /// Widens channels `c0..c0 + 4` of the `[taps, c]` filter (doubled when the block takes
@@ -488,7 +497,8 @@ fn interior_columns(g: &ConvGeometry) -> (usize, usize) {
 }
 
 /// The depthwise convolution with channel multiplier 1; the caller has checked every argument
-/// (as `check_depthwise_s8` does) and [`supports`].
+/// (as `check_depthwise_s8` does) and [`supports`]. `false` (nothing written) when `scratch` is
+/// shorter than the filter block.
 ///
 /// Stride-1 layers whose channels are a multiple of four run [`planes`] (padded bands copied
 /// once per channel block, every window on the unrolled loop); the rest, and rows too long for
@@ -499,29 +509,36 @@ pub(crate) fn depthwise_loop(
     filter: &[i8],
     bias: Option<&[i32]>,
     output: &mut [i8],
-) {
+    scratch: &mut [u8],
+) -> bool {
     let g = &p.geometry;
     // Strided layers read several input pixels per output, which copying would cost more
     // than the widened taps save.
     if g.stride_h == 1 && g.stride_w == 1 {
+        let (x, y) = (input.as_ptr(), output.as_mut_ptr());
         // SAFETY: `input` and `output` are the checked NHWC tensors, distinct slices.
-        if unsafe { planes(p, input.as_ptr(), output.as_mut_ptr(), filter, bias, false) } {
-            return;
+        if unsafe { planes(p, x, y, filter, bias, false, &mut *scratch) } {
+            return true;
         }
     }
     let q = &p.quant;
     let c = g.input.c;
     let taps = g.kernel_h * g.kernel_w;
-    let mut fb = FilterBlock::new(g, q);
     let off = q.input_offset;
-    for c0 in (0..c & !3).step_by(4) {
-        let (fin, b0) = fb.prepare(q, filter, c, bias, c0, taps);
-        block_loop(g, input, &mut fb, b0, c0, &fin, pack16(off, off), output);
+    if c >= 4 {
+        let Some((fb, _)) = FilterBlock::in_scratch(scratch, g, q) else {
+            return false;
+        };
+        for c0 in (0..c & !3).step_by(4) {
+            let (fin, b0) = fb.prepare(q, filter, c, bias, c0, taps);
+            block_loop(g, input, fb, b0, c0, &fin, pack16(off, off), output);
+        }
     }
     let tail = c & !3;
     if tail < c {
         tail_channels(p, input, filter, bias, output, tail);
     }
+    true
 }
 
 /// Every output pixel of one block of four channels (`c0..c0 + 4`).
@@ -646,18 +663,15 @@ fn tail_channels(
     });
 }
 
-/// Stack bytes of one block of four channels' raw padded input rows (the widened rows take
-/// twice as much), and of its output rows, in [`planes`].
-const PLANE_BYTES: usize = 3072;
-
 /// The depthwise convolution (channel multiplier 1, channels a multiple of four) one block of
-/// four channels at a time, in bands of rows copied to a stack plane: `false` (nothing written)
-/// when a padded row is too long, or when `in_place` and the band schedule would read an input
-/// row after an output overwrote it. The caller has checked every argument (and, `in_place`,
+/// four channels at a time, in bands of rows copied to a plane in `scratch` (sized by
+/// [`super::plane_caps`]): `false` (nothing written) when the geometry is not one the planes
+/// take, `scratch` is short, or `in_place` and the band schedule would read an input row
+/// after an output overwrote it. The caller has checked every argument (and, `in_place`,
 /// that `x == y` holds the input and at least as many input as output pixels per image).
 ///
 /// Output channel `ch` only reads input channel `ch`, so once a block's input rows are copied
-/// to the stack (with the padding written out as the input zero point, as in [`inplace`]), the
+/// to scratch (with the padding written out as the input zero point, as in [`inplace`]), the
 /// block's outputs may overwrite its input channels, and no other block reads them. Rows the
 /// previous band copied move to the top of the plane (they may have been overwritten in `x`
 /// since); the others come from `x`. Blocks on the unrolled 3x3/5x5 loop copy their rows
@@ -676,6 +690,7 @@ unsafe fn planes(
     filter: &[i8],
     bias: Option<&[i32]>,
     in_place: bool,
+    scratch: &mut [u8],
 ) -> bool {
     let g = &p.geometry;
     let q = &p.quant;
@@ -685,16 +700,10 @@ unsafe fn planes(
     let pw = iw + pl + g.pad_right;
     let (s, dk) = (g.stride_h, (g.kernel_h - 1) * g.dilation_h + 1);
     let taps = g.kernel_h * g.kernel_w;
-    if c % 4 != 0 || taps > MAX_TAPS || pw == 0 || oh == 0 || ow == 0 {
-        return false;
-    }
     // Plane rows (of `pw` pixels) and output rows (of `ow` pixels) per band.
-    let (rows_cap, out_cap) = (PLANE_BYTES / 4 / pw, PLANE_BYTES / 4 / ow);
-    // The buffers below are sized by the padded image: a geometry whose last window would
-    // reach past it (never a checked one) takes the portable loop.
-    if rows_cap < dk || out_cap == 0 || (oh - 1) * s + dk > ih + pt + g.pad_bottom {
+    let Some((rows_cap, out_cap)) = super::plane_caps(g) else {
         return false;
-    }
+    };
     let band_end = |oy0: usize| {
         let mut oy1 = oy0 + 1;
         while oy1 < oh && oy1 - oy0 < out_cap && (oy1 - oy0) * s + dk <= rows_cap {
@@ -729,7 +738,9 @@ unsafe fn planes(
     let zp = lanes8(-q.input_offset);
     let zp16 = pack16(-q.input_offset, -q.input_offset);
     let off2 = pack16(q.input_offset, q.input_offset);
-    let mut fb = FilterBlock::new(&raw_g(rows_cap, 1), q);
+    let Some((fb, scratch)) = FilterBlock::in_scratch(scratch, &raw_g(rows_cap, 1), q) else {
+        return false;
+    };
     let (raw_row, raw_back) = (fb.row, fb.back);
     // The widened plane's strides (8 bytes per pixel).
     let wide_row = g.dilation_h * pw * 8;
@@ -741,22 +752,26 @@ unsafe fn planes(
     // Only the bytes a band can reach are zeroed (a 6x6 layer uses a tenth of the buffers,
     // and clearing all of them cost more than its windows' loop overhead): a band reads at
     // most `rows_cap` rows of the padded image (widened: 8 bytes per pixel) and writes at most
-    // `out_cap` rows of the output (4 bytes per pixel).
-    let plane_len = rows_cap.min(ih + pt + g.pad_bottom) * pw * 8;
-    let out_len = out_cap.min(oh) * ow * 4;
-    let mut plane_buf = MaybeUninit::<Plane>::uninit();
-    let mut out_buf = MaybeUninit::<[i8; PLANE_BYTES]>::uninit();
-    // SAFETY: `plane_len <= rows_cap * pw * 8 <= 2 * PLANE_BYTES` and
-    // `out_len <= out_cap * ow * 4 <= PLANE_BYTES` bytes of the two buffers are zeroed, and
-    // only those are then used, as initialized slices.
+    // `out_cap` rows of the output (4 bytes per pixel); `plane_lens` sizes both.
+    let (plane_len, out_len) = super::plane_lens(g, rows_cap, out_cap);
+    let Some((plane, rest)) = crate::path::split_aligned(scratch, plane_len) else {
+        return false;
+    };
+    let Some(out) = rest.get_mut(..out_len) else {
+        return false;
+    };
+    // SAFETY: `plane` starts 8-byte aligned and `out` right after it (`plane_len` is a
+    // multiple of 8); their lengths are multiples of 8 and 4: whole words.
+    unsafe {
+        core::ptr::write_bytes(plane.as_mut_ptr() as *mut u32, 0, plane_len / 4);
+        core::ptr::write_bytes(out.as_mut_ptr() as *mut u32, 0, out_len / 4);
+    }
+    // SAFETY: `i8` and `u8` have the same size and alignment, and every bit pattern is valid
+    // for both; the two slices are disjoint parts of `scratch`, borrowed for this call.
     let (plane, out) = unsafe {
-        let pp = plane_buf.as_mut_ptr() as *mut i8;
-        let op = out_buf.as_mut_ptr() as *mut i8;
-        core::ptr::write_bytes(pp, 0, plane_len);
-        core::ptr::write_bytes(op, 0, out_len);
         (
-            core::slice::from_raw_parts_mut(pp, plane_len),
-            core::slice::from_raw_parts_mut(op, out_len),
+            core::slice::from_raw_parts_mut(plane.as_mut_ptr() as *mut i8, plane_len),
+            core::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut i8, out_len),
         )
     };
     for c0 in (0..c).step_by(4) {
@@ -833,7 +848,7 @@ unsafe fn planes(
                                 true,
                                 plane.as_ptr().add(oy * s * row_bytes),
                                 4,
-                                &mut fb,
+                                &mut *fb,
                                 out.as_mut_ptr().add(oy * ow * 4),
                             )
                         };
@@ -841,7 +856,7 @@ unsafe fn planes(
                 } else {
                     let bg = raw_g(count, oy1 - oy0);
                     let xs = &plane[..count * row_bytes];
-                    block_loop(&bg, xs, &mut fb, b0, 0, &fin, off2, out);
+                    block_loop(&bg, xs, &mut *fb, b0, 0, &fin, off2, out);
                 }
                 let dst = y.wrapping_add((n * oh * ow + oy0 * ow) * c + c0);
                 // SAFETY: output pixels `oy0 * ow..oy1 * ow` of image `n` hold channels
@@ -853,10 +868,6 @@ unsafe fn planes(
     }
     true
 }
-
-/// A widened (or raw) plane of four channels, aligned for `LDRD`/`STRD`.
-#[repr(C, align(8))]
-struct Plane([i8; 2 * PLANE_BYTES]);
 
 /// Widens `n` words of four int8 channels (unaligned) from `src`, `src_step` bytes apart, into
 /// `n` pixels of two words at `dst`: `(c0, c2)` and `(c1, c3)` as int16 pairs, like the
@@ -938,19 +949,16 @@ unsafe fn copy_words(dst: *mut i8, dst_step: usize, src: *const i8, src_step: us
     }
 }
 
-/// Stack bytes of input rows the in-place loop keeps (see [`inplace`]).
-const INPLACE_ROWS_BYTES: usize = 4096;
-
 /// The in-place depthwise convolution (channel multiplier 1, output over the input, no more
 /// output than input pixels per image) on the DSP loop: `true` when it ran, `false` when this
-/// geometry needs the portable loop (a padded band row of more than [`INPLACE_ROWS_BYTES`]
-/// bytes, or a schedule that would need an input row after it was overwritten). The caller has
-/// checked every argument.
+/// geometry needs the portable loop (a schedule that would need an input row after it was
+/// overwritten, or a `scratch` shorter than `depthwise_conv_s8_inplace_scratch_len_dsp`).
+/// The caller has checked every argument.
 ///
 /// Channel counts that are a multiple of four run [`planes`], one channel block at a time.
 /// Otherwise the output is computed in bands of rows of all channels. A band's input rows are
-/// first copied to a stack
-/// buffer with the padding written out as the input zero point (`x + input_offset = 0`, so a
+/// first copied to `scratch`
+/// (rows per band from [`super::band_rows`]) with the padding written out as the input zero point (`x + input_offset = 0`, so a
 /// padded tap adds nothing, exactly as TFLM skipping it): rows the previous band also used come
 /// from its copy (they may have been overwritten since), the others from `buf`, which the
 /// schedule only allows while they are intact (no output written so far covers them, checked
@@ -963,24 +971,25 @@ pub(crate) fn inplace(
     buf: &mut [i8],
     filter: &[i8],
     bias: Option<&[i32]>,
+    scratch: &mut [u8],
 ) -> bool {
     let b = buf.as_mut_ptr();
     // SAFETY: `buf` holds the input and, over it, the output (checked by the caller).
-    if unsafe { planes(p, b, b, filter, bias, true) } {
+    if unsafe { planes(p, b, b, filter, bias, true, scratch) } {
         return true;
     }
-    inplace_bands(p, buf, filter, bias)
+    inplace_bands(p, buf, filter, bias, scratch)
 }
 
 /// [`inplace`] on bands of all channels, for what [`planes`] does not take (channel counts
-/// that are not a multiple of four). Kept out of line so that its stack buffer does not add to
-/// [`planes`]'s.
+/// that are not a multiple of four).
 #[inline(never)]
 fn inplace_bands(
     p: &DepthwiseS8Params,
     buf: &mut [i8],
     filter: &[i8],
     bias: Option<&[i32]>,
+    scratch: &mut [u8],
 ) -> bool {
     let g = &p.geometry;
     let (ih, iw, c) = (g.input.h as isize, g.input.w, g.input.c);
@@ -992,7 +1001,20 @@ fn inplace_bands(
     if row_bytes == 0 || oh == 0 || ow == 0 || g.kernel_h * g.kernel_w > MAX_TAPS {
         return false;
     }
-    let cap = INPLACE_ROWS_BYTES / row_bytes;
+    let Some((cap, most)) = super::band_rows(g) else {
+        return false;
+    };
+    let Some((rows, block)) =
+        crate::path::split_aligned(scratch, (most * row_bytes).next_multiple_of(8))
+    else {
+        return false;
+    };
+    if block.len() < super::FILTER_BLOCK_BYTES {
+        return false;
+    }
+    // SAFETY: `i8` and `u8` have the same size and alignment and every bit pattern is valid
+    // for both; `rows` is borrowed from `scratch` for this call.
+    let rows = unsafe { core::slice::from_raw_parts_mut(rows.as_mut_ptr() as *mut i8, rows.len()) };
     // Padded input rows `top..top + count` (image rows, negative in the top padding) that
     // output rows `a..b` read.
     let rows_of = |a: usize, b: usize| {
@@ -1031,7 +1053,6 @@ fn inplace_bands(
     let zp = (-p.quant.input_offset) as i8;
     let in_row = iw * c;
     let pad_l = g.pad_left * c;
-    let mut rows = [0i8; INPLACE_ROWS_BYTES];
     for n in 0..g.input.n {
         let in_base = n * g.input.h * in_row;
         let out_base = n * oh * ow * c;
@@ -1073,7 +1094,16 @@ fn inplace_bands(
                 quant: p.quant,
             };
             let out = &mut buf[out_base + oy0 * ow * c..out_base + oy1 * ow * c];
-            depthwise_loop(&bp, &rows[..count * row_bytes], filter, bias, out);
+            // Channel counts that are not a multiple of four take no planes: the loop's scratch
+            // is its filter block (checked above).
+            depthwise_loop(
+                &bp,
+                &rows[..count * row_bytes],
+                filter,
+                bias,
+                out,
+                &mut *block,
+            );
             kept = (top, top + count as isize);
             oy0 = oy1;
         }

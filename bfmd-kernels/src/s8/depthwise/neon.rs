@@ -16,7 +16,7 @@
 //! [`crate::s8::conv::neon`]. The in-place variant ([`depthwise_inplace_loop`]) keeps the
 //! portable one-plane schedule and vectorizes across output columns instead.
 
-use super::{check_depthwise_s8, depthwise_conv_s8_scratch_len, DepthwiseS8Params};
+use super::{check_depthwise_s8, depthwise_conv_s8_scratch_len_neon, DepthwiseS8Params};
 use crate::error::{check_min_len, Result};
 use crate::reference::conv::{for_each_window, tap_range};
 use crate::s8::conv::neon::{load_s8x16, requantize4, store_i8x16, store_s8x4, StageS8};
@@ -39,7 +39,7 @@ pub(crate) fn depthwise_conv_s8(
     let mult = check_depthwise_s8(p, input.len(), filter.len(), bias, output.len())?;
     check_min_len(
         "scratch",
-        depthwise_conv_s8_scratch_len(&p.geometry),
+        depthwise_conv_s8_scratch_len_neon(&p.geometry),
         scratch.len(),
     )?;
     // SAFETY: this module is compiled only when the build enables NEON.

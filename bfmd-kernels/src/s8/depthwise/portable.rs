@@ -4,7 +4,7 @@
 //! loop walks contiguous filter and output channels; integer sums are associative, so the
 //! result is the same as TFLM's one-MAC-at-a-time order.
 
-use super::{check_depthwise_s8, depthwise_conv_s8_scratch_len, DepthwiseS8Params};
+use super::{check_depthwise_s8, depthwise_conv_s8_scratch_len_portable, DepthwiseS8Params};
 use crate::error::{check_min_len, Result};
 use crate::reference::depthwise::{depthwise_block_loop, depthwise_inplace_planes};
 use crate::s8::conv::portable::{finish, mac};
@@ -24,7 +24,7 @@ pub fn depthwise_conv_s8(
     let mult = check_depthwise_s8(p, input.len(), filter.len(), bias, output.len())?;
     check_min_len(
         "scratch",
-        depthwise_conv_s8_scratch_len(&p.geometry),
+        depthwise_conv_s8_scratch_len_portable(&p.geometry),
         scratch.len(),
     )?;
     let q = &p.quant;

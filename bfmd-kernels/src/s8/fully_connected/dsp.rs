@@ -3,7 +3,7 @@
 //!
 //! Each weight is read once, so it is widened in registers as it is used (`SXTB16`), while the
 //! input row, read by every output, is widened once (with the input offset added by
-//! `SXTAB16`) into a stack buffer. The assembly loop takes two output channels (filter rows)
+//! `SXTAB16`) into scratch. The assembly loop takes two output channels (filter rows)
 //! at a time and eight inputs per step: one `LDM` brings the eight widened inputs, one `LDRD` per
 //! row brings eight raw weights, and eight `SMLAD` consume them. Rows longer than the buffer
 //! are summed a chunk at a time, for up to [`GROUP`] outputs per widening.
@@ -24,11 +24,7 @@ use crate::s8::conv::ChannelQuantS8;
 use core::arch::asm;
 use core::mem::MaybeUninit;
 
-/// Inputs widened per chunk (the stack buffer holds `2 * XCHUNK` bytes).
-const XCHUNK: usize = 1024;
-
-/// Outputs accumulated together when a row needs several chunks.
-const GROUP: usize = 64;
+use super::{GROUP, XCHUNK};
 
 /// Widens `x` (a multiple of 8 elements, at most [`XCHUNK`]) with the input offset added into
 /// `xw`: per four inputs, `(x0 + off, x2 + off)` and `(x1 + off, x3 + off)` as int16 pairs,
@@ -484,22 +480,25 @@ pub(crate) fn rows_supported(k: usize, weights: &[i8]) -> bool {
 
 /// `out[o] = requantize(bias[o] + Σ_i weights[o, i] * (x[i] + input_offset))` for every output
 /// `o` of one input row `x` (`k` elements; `weights` is `[out.len(), k]`). The caller has checked
-/// the lengths and [`rows_supported`].
+/// the lengths, [`rows_supported`] and that `scratch` holds
+/// `super::rows_scratch_len_dsp(x.len())` bytes (`false`, nothing written, otherwise).
 pub(crate) fn rows(
     q: &ChannelQuantS8,
     x: &[i8],
     weights: &[i8],
     bias: Option<&[i32]>,
     out: &mut [i8],
-) {
+    scratch: &mut [u8],
+) -> bool {
     let w = S8Rows {
         w: weights,
         k: x.len(),
     };
-    rows_with(q, x, &w, bias, out);
+    rows_with(q, x, &w, bias, out, scratch)
 }
 
-/// [`rows`] for any [`FilterRows`] (`k` of them matching `x.len()`, `out.len()` rows).
+/// [`rows`] for any [`FilterRows`] (`k` of them matching `x.len()`, `out.len()` rows): the
+/// widened inputs (and for long rows the accumulators) live in `scratch`.
 #[inline(always)]
 pub(crate) fn rows_with<R: FilterRows>(
     q: &ChannelQuantS8,
@@ -507,14 +506,23 @@ pub(crate) fn rows_with<R: FilterRows>(
     w: &R,
     bias: Option<&[i32]>,
     out: &mut [i8],
-) {
+    scratch: &mut [u8],
+) -> bool {
     let k = x.len();
     let n_out = out.len();
     let off = q.input_offset;
     let off2 = (off as u32 & 0xffff) | ((off as u32) << 16);
     let k8 = k & !7;
-    // Not zeroed: the loop reads only the words `widen_x` has just written.
-    let mut xw = [const { MaybeUninit::<u32>::uninit() }; XCHUNK / 2];
+    let xw_bytes = 2 * k8.min(XCHUNK);
+    let Some((xw, rest)) = crate::path::split_aligned(scratch, xw_bytes) else {
+        return false;
+    };
+    // SAFETY: `xw` is 8-byte aligned with `xw_bytes` (a multiple of 4) bytes, borrowed
+    // exclusively here; `MaybeUninit<u32>` accepts any bytes. Not zeroed: the loop reads only
+    // the words `widen_x` has just written.
+    let xw = unsafe {
+        core::slice::from_raw_parts_mut(xw.as_mut_ptr() as *mut MaybeUninit<u32>, xw_bytes / 4)
+    };
     let b = |o: usize| bias.map_or(0, |b| b[o]);
     let fin = RowFinish::new(q, k);
     if k8 <= XCHUNK {
@@ -537,11 +545,17 @@ pub(crate) fn rows_with<R: FilterRows>(
             out[o1] = fin.apply(acc[1], o1, b(o1));
             o += 2;
         }
-        return;
+        return true;
     }
-    // Long rows: up to GROUP outputs keep their accumulators while the row is widened and
+    // Long rows: up to GROUP outputs keep their accumulators (in scratch, after the widened
+    // chunk, 8-byte aligned as `xw_bytes` is a multiple of 8) while the row is widened and
     // summed one chunk at a time.
-    let mut acc = [0i32; GROUP];
+    let Some(acc) = rest.get_mut(..4 * GROUP) else {
+        return false;
+    };
+    // SAFETY: `acc` holds `4 * GROUP` bytes, word aligned (see above), borrowed exclusively
+    // here; every bit pattern is a valid `i32`.
+    let acc = unsafe { core::slice::from_raw_parts_mut(acc.as_mut_ptr() as *mut i32, GROUP) };
     for g0 in (0..n_out).step_by(GROUP) {
         let gn = GROUP.min(n_out - g0);
         for (j, a) in acc.iter_mut().enumerate().take(gn) {
@@ -579,6 +593,7 @@ pub(crate) fn rows_with<R: FilterRows>(
             out[o] = fin.apply(a, o, b(o));
         }
     }
+    true
 }
 
 /// Runs `row(x, y)` for each batch row: `x` the `in_features` inputs, `y` the
@@ -597,15 +612,19 @@ fn per_batch(
 }
 
 /// The fully connected layer; the caller has checked every argument (as
-/// `check_fully_connected_s8` does) and [`rows_supported`].
+/// `check_fully_connected_s8` does, `scratch` included) and [`rows_supported`].
 pub(crate) fn fully_connected_loop(
     p: &FullyConnectedS8Params,
     input: &[i8],
     weights: &[i8],
     bias: Option<&[i32]>,
     output: &mut [i8],
+    scratch: &mut [u8],
 ) {
-    per_batch(p, input, output, |x, y| rows(&p.quant, x, weights, bias, y));
+    per_batch(p, input, output, |x, y| {
+        let ran = rows(&p.quant, x, weights, bias, y, scratch);
+        debug_assert!(ran, "scratch checked by the caller");
+    });
 }
 
 /// [`fully_connected_loop`] on packed int16 weight pairs (`in_features % 4 == 0`); the caller
@@ -616,10 +635,14 @@ pub(crate) fn fully_connected_wide_loop(
     weights: &[i32],
     bias: Option<&[i32]>,
     output: &mut [i8],
+    scratch: &mut [u8],
 ) {
     let w = WideRows {
         w: weights,
         k: p.geometry.in_features,
     };
-    per_batch(p, input, output, |x, y| rows_with(&p.quant, x, &w, bias, y));
+    per_batch(p, input, output, |x, y| {
+        let ran = rows_with(&p.quant, x, &w, bias, y, scratch);
+        debug_assert!(ran, "scratch checked by the caller");
+    });
 }

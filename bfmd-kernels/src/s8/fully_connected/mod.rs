@@ -105,12 +105,57 @@ impl<'a> FullyConnectedS8Params<'a> {
     }
 }
 
-/// Number of scratch bytes [`fully_connected_s8`] needs on this build's path: none.
-pub const fn fully_connected_s8_scratch_len(_geometry: &FullyConnectedGeometry) -> usize {
+/// Inputs the DSP loop widens per chunk (`2 * XCHUNK` bytes of scratch).
+pub(crate) const XCHUNK: usize = 1024;
+
+/// Outputs the DSP loop accumulates together when a row needs several chunks.
+pub(crate) const GROUP: usize = 64;
+
+/// Scratch bytes of the DSP loop for rows of `k` inputs: the widened inputs (`2 * k` bytes, in
+/// chunks of at most [`XCHUNK`]) and, for longer rows, [`GROUP`] accumulators. Also what the
+/// DSP convolution needs per pixel of a pointwise layer too long for its own loop.
+pub(crate) const fn rows_scratch_len_dsp(k: usize) -> usize {
+    let k8 = k & !7;
+    if k8 <= XCHUNK {
+        2 * k8 + crate::path::ALIGN_SLACK
+    } else {
+        2 * XCHUNK + 4 * GROUP + crate::path::ALIGN_SLACK
+    }
+}
+
+/// Scratch bytes of [`fully_connected_s8`] and [`fully_connected_s8_wide`] on the portable,
+/// NEON and Helium paths: none.
+pub const fn fully_connected_s8_scratch_len_portable(_geometry: &FullyConnectedGeometry) -> usize {
     0
 }
 
-/// Checks every argument of an int8 fully connected layer.
+/// Scratch bytes of [`fully_connected_s8`] and [`fully_connected_s8_wide`] on the DSP path:
+/// one input row widened to int16 pairs (in chunks of 1,024 inputs, with 64 accumulators for
+/// longer rows).
+pub const fn fully_connected_s8_scratch_len_dsp(geometry: &FullyConnectedGeometry) -> usize {
+    rows_scratch_len_dsp(geometry.in_features)
+}
+
+/// Scratch bytes of [`fully_connected_s8`] and [`fully_connected_s8_wide`] on `path` (Helium
+/// cores run the portable loops).
+pub const fn fully_connected_s8_scratch_len_for(
+    path: crate::KernelPath,
+    geometry: &FullyConnectedGeometry,
+) -> usize {
+    match path {
+        crate::KernelPath::Dsp => fully_connected_s8_scratch_len_dsp(geometry),
+        _ => fully_connected_s8_scratch_len_portable(geometry),
+    }
+}
+
+/// Number of scratch bytes [`fully_connected_s8`] and [`fully_connected_s8_wide`] need on this
+/// build's path ([`crate::KernelPath::HOST`]).
+pub const fn fully_connected_s8_scratch_len(geometry: &FullyConnectedGeometry) -> usize {
+    fully_connected_s8_scratch_len_for(crate::KernelPath::HOST, geometry)
+}
+
+/// Checks every argument of an int8 fully connected layer (the scratch against the portable
+/// loop's need; the DSP dispatcher checks its own).
 pub(crate) fn check_fully_connected_s8(
     p: &FullyConnectedS8Params,
     input_len: usize,
@@ -129,7 +174,7 @@ pub(crate) fn check_fully_connected_s8(
     p.quant.validate(p.geometry.out_features)?;
     check_min_len(
         "scratch",
-        fully_connected_s8_scratch_len(&p.geometry),
+        fully_connected_s8_scratch_len_portable(&p.geometry),
         scratch_len,
     )
 }
@@ -141,7 +186,8 @@ pub(crate) fn check_fully_connected_s8(
 ///   scale;
 /// * `bias`: int32 `[out_features]` (scale `input_scale * weight_scale[o]`) or `None`;
 /// * `output`: int8 `[batch, out_features]`;
-/// * `scratch`: at least [`fully_connected_s8_scratch_len`] bytes (0 here; pass `&mut []`).
+/// * `scratch`: at least [`fully_connected_s8_scratch_len`] bytes (this build's path; 0 on
+///   the portable one), any alignment.
 ///
 /// # Errors
 /// [`crate::Error::BufferLength`] for a buffer of the wrong length (or a `multipliers` slice
@@ -165,9 +211,14 @@ pub fn fully_connected_s8(
             output.len(),
             scratch.len(),
         )?;
+        check_min_len(
+            "scratch",
+            fully_connected_s8_scratch_len(&p.geometry),
+            scratch.len(),
+        )?;
         // With Helium the compiler's vectorized portable loop is faster (see [`PATH`]).
         if !cfg!(bfmd_mve) && dsp::rows_supported(p.geometry.in_features, weights) {
-            dsp::fully_connected_loop(p, input, weights, bias, output);
+            dsp::fully_connected_loop(p, input, weights, bias, output, scratch);
             return Ok(());
         }
     }
@@ -300,7 +351,12 @@ pub fn fully_connected_s8_wide(
             output.len(),
             scratch.len(),
         )?;
-        dsp::fully_connected_wide_loop(p, input, weights, bias, output);
+        check_min_len(
+            "scratch",
+            fully_connected_s8_scratch_len(&p.geometry),
+            scratch.len(),
+        )?;
+        dsp::fully_connected_wide_loop(p, input, weights, bias, output, scratch);
         return Ok(());
     }
     portable::fully_connected_s8_wide(p, input, weights, bias, output, scratch)

@@ -71,6 +71,50 @@ impl Tally {
     }
 }
 
+/// Scratch of `len` bytes for a dispatcher, as the contract allows it at its worst: filled with
+/// garbage (no kernel may rely on its contents) and starting one byte past an 8-byte boundary
+/// (kernels align their pieces themselves). Slice it with [`odd`].
+fn garbage_scratch(len: usize) -> Vec<u8> {
+    vec![0xa5u8; len + 8]
+}
+
+/// The `len` bytes of `v` ([`garbage_scratch`]) starting one byte past an 8-byte boundary.
+fn odd(v: &mut [u8], len: usize) -> &mut [u8] {
+    let at = (9 - v.as_ptr() as usize % 8) % 8;
+    &mut v[at..at + len]
+}
+
+/// Checks that a dispatcher given one byte less scratch than its `*_scratch_len` refuses with
+/// [`Error::BufferLength`] (`run` calls it with the short scratch); nothing to check when the
+/// path needs none.
+fn short_scratch(
+    t: &mut Tally,
+    what: &str,
+    case: &str,
+    len: usize,
+    run: impl FnOnce(&mut [u8]) -> Result<(), Error>,
+) {
+    if len == 0 {
+        return;
+    }
+    t.cases += 1;
+    let mut v = garbage_scratch(len);
+    match run(odd(&mut v, len - 1)) {
+        Err(Error::BufferLength { .. }) => {}
+        r => {
+            t.failures += 1;
+            println!(
+                "FAIL {} {}: {} of {} scratch bytes gave {:?}",
+                what,
+                case,
+                len - 1,
+                len,
+                r
+            );
+        }
+    }
+}
+
 /// How a case quantizes: the requantization regimes the kernels treat differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Regime {
@@ -308,22 +352,33 @@ fn depthwise_case(t: &mut Tally, rng: &mut Rng, c: &ConvCase, regimes: &[Regime]
         let bias = d.bias.as_deref();
         let mut a = vec![0i8; g.output.len()];
         let mut b = vec![1i8; g.output.len()];
-        let ra = depthwise::depthwise_conv_s8(&p, &d.input, &d.filter, bias, &mut a, &mut []);
+        let len = depthwise::depthwise_conv_s8_scratch_len(&g);
+        let mut scratch = garbage_scratch(len);
+        let sc = odd(&mut scratch, len);
+        let ra = depthwise::depthwise_conv_s8(&p, &d.input, &d.filter, bias, &mut a, sc);
         let rb =
             depthwise::portable::depthwise_conv_s8(&p, &d.input, &d.filter, bias, &mut b, &mut []);
         t.check("depthwise", c.name, (ra, &a), (rb, &b));
+        short_scratch(t, "depthwise_short_scratch", c.name, len, |sc| {
+            depthwise::depthwise_conv_s8(&p, &d.input, &d.filter, bias, &mut a, sc)
+        });
         let in_place = g.output.c == g.input.c && g.output.h * g.output.w <= g.input.h * g.input.w;
         if in_place {
             let mut buf = d.input.clone();
-            let mut scratch = vec![0u8; depthwise::depthwise_conv_s8_inplace_scratch_len(&g)];
-            let r =
-                depthwise::depthwise_conv_s8_inplace(&p, &mut buf, &d.filter, bias, &mut scratch);
+            let len = depthwise::depthwise_conv_s8_inplace_scratch_len(&g);
+            let mut scratch = garbage_scratch(len);
+            let sc = odd(&mut scratch, len);
+            let r = depthwise::depthwise_conv_s8_inplace(&p, &mut buf, &d.filter, bias, sc);
             t.check(
                 "depthwise_inplace",
                 c.name,
                 (r, &buf[..g.output.len()]),
                 (rb, &b),
             );
+            short_scratch(t, "depthwise_inplace_short_scratch", c.name, len, |sc| {
+                let mut buf = d.input.clone();
+                depthwise::depthwise_conv_s8_inplace(&p, &mut buf, &d.filter, bias, sc)
+            });
         }
     }
 }
@@ -352,12 +407,17 @@ fn conv_case(t: &mut Tally, rng: &mut Rng, c: &ConvCase, regimes: &[Regime]) {
             quant: d.quant(),
         };
         let bias = d.bias.as_deref();
-        let mut scratch = vec![0u8; conv::conv_s8_scratch_len(&g)];
+        let len = conv::conv_s8_scratch_len(&g);
+        let mut scratch = garbage_scratch(len);
         let mut a = vec![0i8; g.output.len()];
         let mut b = vec![1i8; g.output.len()];
-        let ra = conv::conv_s8(&p, &d.input, &d.filter, bias, &mut a, &mut scratch);
+        let sc = odd(&mut scratch, len);
+        let ra = conv::conv_s8(&p, &d.input, &d.filter, bias, &mut a, sc);
         let rb = conv::portable::conv_s8(&p, &d.input, &d.filter, bias, &mut b, &mut []);
         t.check("conv", c.name, (ra, &a), (rb, &b));
+        short_scratch(t, "conv_short_scratch", c.name, len, |sc| {
+            conv::conv_s8(&p, &d.input, &d.filter, bias, &mut a, sc)
+        });
         let pointwise = g.kernel_h == 1
             && g.kernel_w == 1
             && g.stride_h == 1
@@ -371,7 +431,8 @@ fn conv_case(t: &mut Tally, rng: &mut Rng, c: &ConvCase, regimes: &[Regime]) {
             let len = (in_off + px * ic).max(out_off + px * oc);
             let mut buf = vec![0i8; len];
             buf[in_off..in_off + px * ic].copy_from_slice(&d.input);
-            let mut scratch = vec![0u8; conv::pointwise_conv_s8_overlapping_scratch_len(&g)];
+            let len = conv::pointwise_conv_s8_overlapping_scratch_len(&g);
+            let mut scratch = garbage_scratch(len);
             let r = conv::pointwise_conv_s8_overlapping(
                 &p,
                 &mut buf,
@@ -379,7 +440,7 @@ fn conv_case(t: &mut Tally, rng: &mut Rng, c: &ConvCase, regimes: &[Regime]) {
                 out_off,
                 &d.filter,
                 bias,
-                &mut scratch,
+                odd(&mut scratch, len),
             );
             t.check(
                 "pointwise_overlapping",
@@ -413,7 +474,8 @@ fn fc_case(
             quant: d.quant(),
         };
         let bias = d.bias.as_deref();
-        let mut scratch = vec![0u8; fully_connected::fully_connected_s8_scratch_len(&g)];
+        let len = fully_connected::fully_connected_s8_scratch_len(&g);
+        let mut scratch = garbage_scratch(len);
         let mut a = vec![0i8; g.batch * g.out_features];
         let mut b = vec![1i8; g.batch * g.out_features];
         let ra = fully_connected::fully_connected_s8(
@@ -422,8 +484,11 @@ fn fc_case(
             &d.filter,
             bias,
             &mut a,
-            &mut scratch,
+            odd(&mut scratch, len),
         );
+        short_scratch(t, "fully_connected_short_scratch", name, len, |sc| {
+            fully_connected::fully_connected_s8(&p, &d.input, &d.filter, bias, &mut a, sc)
+        });
         let rb = fully_connected::portable::fully_connected_s8(
             &p,
             &d.input,
@@ -433,7 +498,7 @@ fn fc_case(
             &mut [],
         );
         t.check("fully_connected", name, (ra, &a), (rb, &b));
-        if g.in_features % 4 == 0 {
+        if g.in_features.is_multiple_of(4) {
             // The packed-weight layer must give the int8 portable loop's bytes too.
             let mut packed = vec![0i32; fully_connected::fully_connected_s8_wide_len(&g)];
             let rp = fully_connected::pack_fully_connected_s8_wide(&g, &d.filter, &mut packed);
@@ -445,7 +510,7 @@ fn fc_case(
                     &packed,
                     bias,
                     &mut c,
-                    &mut scratch,
+                    odd(&mut scratch, len),
                 )
             });
             t.check("fully_connected_wide", name, (rc, &c), (rb, &b));
@@ -543,6 +608,19 @@ const DEPTHWISE: &[ConvCase] = &[
     // carried from band to band (in place, they may have been overwritten).
     cc("planes_bands_5x5", s(1, 40, 37, 8), 8, (5, 5)),
     cc("planes_bands_batch_2", s(2, 30, 40, 4), 4, (3, 3)),
+    // Rows wider than a fixed 3,072-byte plane held (256 pixels for a 3x3 window, 151 for
+    // 5x5): the scratch grows with the row, and the layer stays on the DSP loop (PoseNet-class
+    // inputs are 481 pixels wide).
+    cc("wide_rows_481_3x3", s(1, 7, 481, 8), 8, (3, 3)),
+    cc("wide_rows_300_5x5", s(1, 9, 300, 4), 4, (5, 5)),
+    // Rows of all channels wider than the in-place band loop's 4 KiB (channels not a multiple
+    // of four).
+    cc(
+        "wide_rows_inplace_bands_300x15",
+        s(1, 6, 300, 15),
+        15,
+        (3, 3),
+    ),
     // The visual-wake-words model's stride-1 depthwise layers (run in place, SAME padding).
     cc("vww_depthwise_12x12x64", s(1, 12, 12, 64), 64, (3, 3)),
     cc("vww_depthwise_6x6x128", s(1, 6, 6, 128), 128, (3, 3)),
@@ -764,7 +842,10 @@ fn fc_battery(t: &mut Tally, rng: &mut Rng) {
         ("fc_9_to_16", FullyConnectedGeometry::new(1, 9, 16)),
         ("fc_12_to_5_tail", FullyConnectedGeometry::new(2, 12, 5)),
         ("fc_2052_to_3_long", FullyConnectedGeometry::new(1, 2052, 3)),
-        ("fc_520_to_70_groups", FullyConnectedGeometry::new(1, 520, 70)),
+        (
+            "fc_520_to_70_groups",
+            FullyConnectedGeometry::new(1, 520, 70),
+        ),
     ];
     for (name, g) in cases {
         fc_case(t, rng, name, g, &REGIMES);

@@ -79,7 +79,8 @@ fn report(
     }
 }
 
-/// Depthwise 3x3, channel multiplier 1 (shapes a and b).
+/// Depthwise 3x3, channel multiplier 1 (shapes a, b and h), with the scratch the dispatcher's
+/// path needs.
 fn depthwise_shape(rng: &mut Rng, id: &str, g: ConvGeometry) -> Measured {
     let c = g.output.c;
     let mut input = vec![0i8; g.input.len()];
@@ -102,12 +103,13 @@ fn depthwise_shape(rng: &mut Rng, id: &str, g: ConvGeometry) -> Measured {
         &mut s,
     )
     .unwrap_or_else(|e| fail(format_args!("shape {id}: {e}")));
+    let mut scratch = vec![0u8; depthwise::depthwise_conv_s8_scratch_len(&g)];
     report(
         id,
         depthwise::PATH,
         g.depthwise_macs() as u64,
         g.output.len(),
-        |out| depthwise::depthwise_conv_s8(&p, &input, &filter, Some(&bias), out, &mut []),
+        |out| depthwise::depthwise_conv_s8(&p, &input, &filter, Some(&bias), out, &mut scratch),
         |out| {
             depthwise::portable::depthwise_conv_s8(&p, &input, &filter, Some(&bias), out, &mut [])
         },
@@ -291,7 +293,7 @@ fn main() -> ! {
             fast: 0,
             portable: 0,
         }
-    }; 8];
+    }; 9];
     let mut next = 0;
     let mut push = |m: Measured| {
         all[next] = m;
@@ -317,6 +319,12 @@ fn main() -> ! {
     push(fc_shape(&mut rng));
     reset_heap();
     push(add_shape(&mut rng));
+    reset_heap();
+    // Shape h: shape a's layer on rows of 481 pixels (a PoseNet-class input), wider than the
+    // 256 pixels a fixed 3,072-byte plane held: the scratch follows the row width, so the layer
+    // stays on the DSP loop.
+    let g = geometry("h", Shape::new(1, 12, 481, 32), 32, 3, 1, pad1);
+    push(depthwise_shape(&mut rng, "h", g));
     let (fast, portable) = all
         .iter()
         .fold((0, 0), |(f, p), m| (f + m.fast, p + m.portable));
