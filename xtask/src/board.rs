@@ -182,12 +182,19 @@ impl Board {
 
     /// [`Board::build`] with a sample input compiled in too (`BFMD_INPUT`), for boards that have
     /// no host to read inputs from.
+    ///
+    /// The model is first loaded here as `cargo xtask infer` loads it (parsed, lowered,
+    /// planned, checked by `Model::parse` with the default limits), so that `sim`, `size`,
+    /// `flash` and `demo` report a bad model in one line instead of a build script's panic.
     pub fn build_with_input(
         &self,
         bin: &str,
         model: Option<&Path>,
         input: Option<&Path>,
     ) -> Result<PathBuf, String> {
+        if let Some(m) = model {
+            crate::infer::load(m)?;
+        }
         let mut c = self.cargo();
         c.args(["build", "--release", "--bin", bin, "--target", self.target]);
         let abs =
