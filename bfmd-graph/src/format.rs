@@ -8,7 +8,8 @@
 //!  6      2     header length (64)
 //!  8      4     total length of the blob in bytes
 //! 12      4     CRC-32 (IEEE) of bytes 16..total length
-//! 16      4     arena bytes (activations and scratch, planned)
+//! 16      4     arena bytes (activations and scratch, planned: the end of the last planned
+//!               region rounded up to 16, checked)
 //! 20      2     tensor count          22  2  op count
 //! 24      2     graph input count     26  2  graph output count
 //! 28      4     tensor table offset   32  4  op table offset     36  4  op table length
@@ -484,7 +485,11 @@ impl<'a> Model<'a> {
         let scratch_end = m.check_ops::<L>(limits)?;
         // The header's word is checked against the plan, not believed: a host allocates an
         // arena of exactly this size.
-        let planned = tensors_end.max(scratch_end).next_multiple_of(ALIGN);
+        // Checked: a region ending near `usize::MAX` (a 32-bit target) must not wrap to 0.
+        let planned = tensors_end
+            .max(scratch_end)
+            .checked_next_multiple_of(ALIGN)
+            .ok_or(GraphError::Header("planned arena overflows"))?;
         if planned != m.arena_bytes {
             return Err(GraphError::ArenaMismatch {
                 header: m.arena_bytes,

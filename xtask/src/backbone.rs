@@ -265,6 +265,11 @@ fn check_finite(path: &Path, what: &str, values: &[f32]) -> Result<(), String> {
 
 /// Runs `infer --backbone`.
 pub fn run(args: &[String]) -> Result<(), String> {
+    run_inner(args).map_err(crate::infer::with_limit_hint)
+}
+
+/// [`run`] without the hint on limit errors.
+fn run_inner(args: &[String]) -> Result<(), String> {
     let a = parse_args(args)?;
     // Before the weights: an empty input is not the weights' fault.
     let len = std::fs::metadata(&a.input)
@@ -282,7 +287,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let limit = a.limits.max_total_work;
     if net.macs() > limit {
         return Err(format!(
-            "{}: {} MACs per inference, above the limit of {limit} (raise it with --max-work N)",
+            "{}: {} MACs per inference, above the limit of {limit}",
             describe(a.backbone, &cfg),
             net.macs()
         ));

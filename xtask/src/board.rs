@@ -233,6 +233,10 @@ impl Board {
 
     /// [`Board::build`] with a sample input compiled in too (`BFMD_INPUT`), for boards that have
     /// no host to read inputs from.
+    ///
+    /// The model is first loaded here as `cargo xtask infer` loads it (parsed, lowered,
+    /// planned, checked by `Model::parse` with the default limits), so that `sim`, `size`,
+    /// `flash` and `demo` report a bad model in one line instead of a build script's panic.
     pub fn build_with_input(
         &self,
         bin: &str,

@@ -13,7 +13,8 @@
 //! inputs it finds interesting; nothing of it is committed): small models cut out of the test
 //! models, one per operator code and dtype (`tests/data/fuzz/tflite/`, the `.tflite`
 //! targets), small blobs of every op kind (`tests/data/fuzz/bfmd_blob/`, for `bfmd_blob`),
-//! the backbones' weights of `tests/data/torch/` (`safetensors_backbone`). Crashes land in
+//! small synthetic backbone weights (`tests/data/fuzz/safetensors/`) and BlazeFace's real
+//! ones (`safetensors_backbone`). Crashes land in
 //! `fuzz/artifacts/<target>/` (git-ignored) and fail the task; replay one with
 //! `rustup run nightly cargo fuzz run <target> fuzz/artifacts/<target>/crash-...`, and make it
 //! a test.
@@ -260,13 +261,31 @@ fn seed_corpus(target: &str) -> Result<(PathBuf, usize), String> {
     let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
     match target {
         "safetensors_backbone" => {
-            // The backbones' weights (`block_*` hold single blocks, not backbones).
-            for dir in list_dirs(&data.join("torch")) {
-                for p in list(&dir) {
-                    let n = name(&p).unwrap_or_default();
-                    if n.ends_with(".safetensors") && !n.starts_with("block_") {
-                        seeds.push((n, read(&p)?));
-                    }
+            // Small synthetic weights of each backbone that builds at 32x32 and fits in 512 KiB
+            // (`bfmd-models/tests/fuzz_seeds.rs` makes them); the real weights of the other
+            // backbones, and BlazeFace's, the smallest (`block_*` hold single blocks).
+            let synthetic = list(&data.join("fuzz").join("safetensors"));
+            let stems: Vec<String> = synthetic
+                .iter()
+                .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .collect();
+            for p in &synthetic {
+                seeds.push((name(p).unwrap_or_default(), read(p)?));
+            }
+            let mut real: Vec<PathBuf> = std::fs::read_dir(data.join("torch"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .flat_map(|e| list(&e.path()))
+                .collect();
+            real.sort();
+            for p in real {
+                let Some(n) = name(&p).filter(|n| n.ends_with(".safetensors")) else {
+                    continue;
+                };
+                let covered = stems.iter().any(|s| n.starts_with(s.as_str()));
+                if !n.starts_with("block_") && (!covered || n.starts_with("blazeface")) {
+                    seeds.push((format!("real_{n}"), read(&p)?));
                 }
             }
         }
@@ -309,22 +328,13 @@ fn seed_corpus(target: &str) -> Result<(PathBuf, usize), String> {
 
 /// The files of `dir`, sorted; empty when it does not exist.
 fn list(dir: &Path) -> Vec<PathBuf> {
-    entries(dir, |p| p.is_file())
-}
-
-/// The subdirectories of `dir`, sorted.
-fn list_dirs(dir: &Path) -> Vec<PathBuf> {
-    entries(dir, |p| p.is_dir())
-}
-
-fn entries(dir: &Path, keep: fn(&Path) -> bool) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| keep(p))
+                .filter(|p| p.is_file())
                 .collect()
         })
         .unwrap_or_default();
-    v.sort();
-    v
+    files.sort();
+    files
 }

@@ -14,7 +14,7 @@
 //! answers them with confident garbage) unless `--allow-non-finite` is given.
 
 use bfmd_graph::builder::ModelBytes;
-use bfmd_graph::{DType, GraphError, Limits, Model};
+use bfmd_graph::{DType, Limits, Model};
 use bfmd_import::lower::{lower, HostModel, LowerOptions, Lowered};
 use bfmd_import::tflite;
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ pub fn load_for(path: &Path, kernels: bfmd_graph::KernelPath) -> Result<Loaded, 
     load_with(path, &Limits::HOST, &[], kernels)
 }
 
-/// [`load_with_limits`] with the graph cut at the TFLite tensors named in `outputs` (empty:
+/// [`load`] with `limits`, the graph cut at the TFLite tensors named in `outputs` (empty:
 /// the model's own outputs; see `LowerOptions::outputs`) and the scratch planned for the
 /// kernels of `kernels`.
 pub fn load_with(
@@ -73,15 +73,7 @@ pub fn load_with(
                 path: kernels,
                 ..LowerOptions::default()
             };
-            let l = lower(&m, &options).map_err(|e| {
-                let msg = fail(e);
-                let hint = match () {
-                    _ if msg.contains("arena bytes is") => ARENA_HINT,
-                    _ if msg.contains("work per") => WORK_HINT,
-                    _ => "",
-                };
-                format!("{msg}{hint}")
-            })?;
+            let l = lower(&m, &options).map_err(fail)?;
             Loaded {
                 blob: l.built.blob.clone(),
                 lowered: Some(l),
@@ -95,24 +87,26 @@ pub fn load_with(
             ))
         }
     };
-    loaded.blob.model_with_limits(limits).map_err(|e| {
-        let hint = match e {
-            GraphError::Limit { op: Some(_), .. } => WORK_HINT,
-            GraphError::Limit {
-                what: "arena bytes",
-                ..
-            } => ARENA_HINT,
-            _ => "",
-        };
-        format!("{}: invalid model: {e}{hint}", path.display())
-    })?;
+    loaded
+        .blob
+        .model_with_limits(limits)
+        .map_err(|e| format!("{}: invalid model: {e}", path.display()))?;
     Ok(loaded)
 }
 
-/// Appended to a work limit error: how to raise the limit.
-const WORK_HINT: &str = " (raise it with --max-work N)";
-/// Appended to an arena limit error.
-const ARENA_HINT: &str = " (raise it with --max-arena BYTES)";
+/// `msg` with the flag that raises the limit it reports, for the commands that take the
+/// flags (`infer`): `GraphError::Limit` messages say `arena bytes is` or `work per ...`.
+pub fn with_limit_hint(msg: String) -> String {
+    if !msg.contains("above the limit of") {
+        msg
+    } else if msg.contains("arena bytes is") {
+        msg + " (raise it with --max-arena BYTES)"
+    } else if msg.contains("work per") || msg.contains("MACs per inference") {
+        msg + " (raise it with --max-work N)"
+    } else {
+        msg
+    }
+}
 
 /// `limits` with the bound of option `flag` set from its value.
 pub fn set_limit(limits: &mut Limits, flag: &str, value: &str) -> Result<(), String> {
@@ -153,7 +147,7 @@ pub fn non_finite(bytes: &[u8], dtype: DType) -> usize {
 /// zero point a caller needs to feed it real data (`real = scale * (q - zero_point)`).
 pub fn io_summary(model: &Model<'_>) -> String {
     let mut s = String::new();
-    let mut line = |what: &str, k: usize, t: Result<usize, GraphError>| {
+    let mut line = |what: &str, k: usize, t: Result<usize, bfmd_graph::GraphError>| {
         let Ok(t) = t else { return };
         let quant = match model.tensor(t) {
             Some(i) if i.dtype == DType::S8 => {
@@ -256,7 +250,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return crate::backbone::run(args);
     }
     let a = parse_args(args)?;
-    let loaded = load_with(&a.model, &a.limits, &a.cut, bfmd_graph::KernelPath::HOST)?;
+    let loaded = load_with(&a.model, &a.limits, &a.cut, bfmd_graph::KernelPath::HOST)
+        .map_err(with_limit_hint)?;
     let m = loaded
         .blob
         .model_with_limits(&a.limits)

@@ -27,10 +27,15 @@ fn out() -> String {
 
 /// Runs `xtask infer ARGS`; returns (success, stderr) after checking the time.
 fn infer(args: &[&str]) -> (bool, String) {
+    xtask("infer", args)
+}
+
+/// Runs `xtask TASK ARGS`; returns (success, stderr) after checking the time.
+fn xtask(task: &str, args: &[&str]) -> (bool, String) {
     let t = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .arg("infer")
+        .arg(task)
         .args(args)
         .output()
         .expect("xtask runs");
@@ -244,4 +249,29 @@ fn backbone_inputs_calibration_and_keys_are_checked() {
              pass --allow-non-finite to run anyway"
         )
     );
+}
+
+#[test]
+fn firmware_tasks_reject_a_bad_model_before_building() {
+    // `size` and `flash` load the model as `infer` does before any firmware build: one line,
+    // at once, instead of a build script's panic.
+    let bomb = data("hostile/maxpool_bomb_4096_k2048.bfmd");
+    let arena = data("hostile/arena_4g_vww.bfmd");
+    for (task, args, model) in [
+        ("size", vec!["--board", "qemu-m7", "--model", &bomb], &bomb),
+        (
+            "flash",
+            vec!["--board", "stm32h7", "--model", &arena, "--dry-run"],
+            &arena,
+        ),
+    ] {
+        let (ok, err) = xtask(task, &args);
+        assert!(!ok, "{task} succeeded");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "{task}: not one line: {err}");
+        assert!(
+            lines[0].starts_with(&format!("error: {model}: invalid model: ")),
+            "{task}: {err}"
+        );
+    }
 }

@@ -760,6 +760,7 @@ impl<'m> Lowering<'m> {
                 ));
             }
         }
+        // `shuffle_pattern` matched only a rank >= 3 `s`, so both indices exist.
         let mut want = shape(s).to_vec();
         let n = want.len();
         want.swap(n - 2, n - 1);
