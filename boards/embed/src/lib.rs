@@ -83,7 +83,6 @@ fn target_cpu(flags: &str) -> Option<&str> {
     })
 }
 
-
 /// The model bytes as a bfmd blob: `.bfmd` files as they are (with the plan they were built
 /// with, whose scratch may be short for the target's kernels), `.tflite` files imported.
 pub fn load(path: &Path) -> Result<Vec<u8>, String> {
