@@ -225,8 +225,9 @@ enum Memory {
     Fixed,
     /// A convolution or depthwise convolution (`kernels::conv_memory`).
     Conv(OpKind, DType, ConvGeometry),
-    /// A fully connected layer (`kernels::fc_scratch`), no aliasing.
-    FullyConnected(DType, FullyConnectedGeometry),
+    /// A fully connected layer (`kernels::fc_scratch`; `true` once its weights are packed
+    /// as int16 pairs), no aliasing.
+    FullyConnected(DType, FullyConnectedGeometry, bool),
 }
 
 impl BOp {
@@ -235,9 +236,10 @@ impl BOp {
         match self.memory {
             Memory::Fixed => (self.scratch, self.alias),
             Memory::Conv(kind, dtype, g) => crate::kernels::conv_memory(kind, dtype, &g, path),
-            Memory::FullyConnected(dtype, g) => {
-                (crate::kernels::fc_scratch(dtype, &g, path), Alias::None)
-            }
+            Memory::FullyConnected(dtype, g, packed) => (
+                crate::kernels::fc_scratch(dtype, &g, packed, path),
+                Alias::None,
+            ),
         }
     }
 }
@@ -1022,9 +1024,9 @@ impl GraphBuilder {
         }
         let macs = (ys.len() * in_f) as u64;
         let g = FullyConnectedGeometry::new(xs.len() / in_f, in_f, out_f);
-        let scratch = crate::kernels::fc_scratch(dtype, &g, KernelPath::HOST);
+        let scratch = crate::kernels::fc_scratch(dtype, &g, false, KernelPath::HOST);
         let j = self.push_op(kind, inputs, vec![output.0], p, scratch, Alias::None, macs)?;
-        self.ops[j].memory = Memory::FullyConnected(dtype, g);
+        self.ops[j].memory = Memory::FullyConnected(dtype, g, false);
         Ok(j)
     }
 

@@ -63,12 +63,20 @@ pub(crate) fn conv_memory(
     (scratch, alias)
 }
 
-/// Scratch bytes of a fully connected op (int8 or packed int8 weights) on the kernels of
-/// `path`; the float layers need none.
+/// Scratch bytes of a fully connected op (int8 weights, or `packed` int16 pairs) on the
+/// kernels of `path`; the f32 layers need none.
 #[cfg(feature = "std")]
-pub(crate) fn fc_scratch(dtype: DType, g: &FullyConnectedGeometry, path: KernelPath) -> usize {
+pub(crate) fn fc_scratch(
+    dtype: DType,
+    g: &FullyConnectedGeometry,
+    packed: bool,
+    path: KernelPath,
+) -> usize {
     use bfmd_kernels::{f16 as h, s8};
     match dtype {
+        DType::S8 if packed => {
+            s8::fully_connected::fully_connected_s8_wide_scratch_len_for(path, g)
+        }
         DType::S8 => s8::fully_connected::fully_connected_s8_scratch_len_for(path, g),
         DType::F16 => h::fully_connected::fully_connected_f16_scratch_len(g),
         _ => 0,

@@ -328,6 +328,7 @@ fn check_kind<L: Linked>(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             if s8 {
                 c.constant(c.input(3)?, DType::I32, yi.c)?;
                 c.constant(c.input(4)?, DType::I32, yi.c)?;
+                check_conv_scratch(c, &g)?;
             }
         }
         OpKind::FullyConnected if linked!(FullyConnected) => {
@@ -371,6 +372,19 @@ fn check_kind<L: Linked>(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
                 let n = if mi.len() == 1 { 1 } else { out_f };
                 c.constant((mt, mi), DType::I32, n)?;
                 c.constant(c.input(4)?, DType::I32, n)?;
+                // The kernels of this build refuse a shorter scratch at run time.
+                use bfmd_kernels::reference::fully_connected::FullyConnectedGeometry;
+                use bfmd_kernels::s8::fully_connected as fc;
+                let g = FullyConnectedGeometry::new(x.1.len() / in_f, in_f, out_f);
+                let need = if wide {
+                    fc::fully_connected_s8_wide_scratch_len(&g)
+                } else {
+                    fc::fully_connected_s8_scratch_len(&g)
+                };
+                c.ensure(
+                    op.scratch.len >= need,
+                    "scratch shorter than the kernel needs",
+                )?;
             }
         }
         OpKind::MaxPool2d | OpKind::AvgPool2d if linked!(MaxPool2d, AvgPool2d) => {
@@ -733,6 +747,29 @@ fn check_memory(c: &Ctx<'_, '_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The scratch of an int8 convolution or depthwise convolution is at least what this build's
+/// kernel asks for under the op's variant (the kernels refuse a shorter one at run time, and a
+/// model that parses must run); the row-streamed variant is checked with its placement.
+fn check_conv_scratch(c: &Ctx<'_, '_>, g: &ConvGeometry) -> Result<()> {
+    use bfmd_kernels::s8::{conv as cv, depthwise as dw};
+    let op = c.op;
+    let need = match (op.kind, op.variant) {
+        (OpKind::DepthwiseConv2d, Variant::InPlace { .. }) => {
+            dw::depthwise_conv_s8_inplace_scratch_len(g)
+        }
+        (OpKind::DepthwiseConv2d, _) => dw::depthwise_conv_s8_scratch_len(g),
+        (_, Variant::Overlapping) if bfmd_kernels::reference::conv::is_pointwise(g) => {
+            cv::pointwise_conv_s8_overlapping_scratch_len(g)
+        }
+        (_, Variant::Overlapping) => 0,
+        _ => cv::conv_s8_scratch_len(g),
+    };
+    c.ensure(
+        op.scratch.len >= need,
+        "scratch shorter than the kernel needs",
+    )
 }
 
 /// Whether output 0 at `o` may overlap input slot `i` at `r` under the op's variant.

@@ -228,10 +228,12 @@ fn check_wide(
     r.unwrap();
     assert!(s8fc::fully_connected_s8_wide_valid(&packed), "{name}");
     let mut out = vec![0i8; g.output_len()];
-    s8fc::fully_connected_s8_wide(p, input, &packed, bias, &mut out, &mut []).unwrap();
+    let mut scratch = vec![0u8; s8fc::fully_connected_s8_wide_scratch_len(&g)];
+    s8fc::fully_connected_s8_wide(p, input, &packed, bias, &mut out, &mut scratch).unwrap();
     assert_bit_exact(&format!("{name}: fully_connected_s8_wide"), &out, want);
     let mut out2 = vec![0i8; g.output_len()];
-    portable::fully_connected_s8_wide(p, input, &packed, bias, &mut out2, &mut []).unwrap();
+    let mut scratch = vec![0u8; s8fc::fully_connected_s8_wide_scratch_len_portable(&g)];
+    portable::fully_connected_s8_wide(p, input, &packed, bias, &mut out2, &mut scratch).unwrap();
     assert_bit_exact(
         &format!("{name}: portable::fully_connected_s8_wide"),
         &out2,

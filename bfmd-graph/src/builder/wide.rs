@@ -51,6 +51,10 @@ pub(super) fn pack_fc_weights(g: &GraphBuilder, max: usize) -> Option<GraphBuild
             continue;
         }
         let gb = out.get_or_insert_with(|| g.clone());
+        // The packed layer's loop needs its own scratch (the portable one widens the input).
+        if let super::Memory::FullyConnected(dtype, fg, _) = gb.ops[j].memory {
+            gb.ops[j].memory = super::Memory::FullyConnected(dtype, fg, true);
+        }
         let p = &mut gb.tensors[wt as usize];
         p.dtype = DType::I32;
         p.shape = Shape::new(out_f, 1, 1, in_f / 2);

@@ -148,10 +148,49 @@ pub const fn fully_connected_s8_scratch_len_for(
     }
 }
 
-/// Number of scratch bytes [`fully_connected_s8`] and [`fully_connected_s8_wide`] need on this
-/// build's path ([`crate::KernelPath::HOST`]).
+/// Number of scratch bytes [`fully_connected_s8`] needs on this build's path
+/// ([`crate::KernelPath::HOST`]).
 pub const fn fully_connected_s8_scratch_len(geometry: &FullyConnectedGeometry) -> usize {
     fully_connected_s8_scratch_len_for(crate::KernelPath::HOST, geometry)
+}
+
+/// Inputs the portable packed loop widens to int16 per chunk.
+pub(crate) const WIDE_CHUNK: usize = 512;
+
+/// Scratch bytes of [`fully_connected_s8_wide`] on the portable path (also the NEON and Helium
+/// builds'): one chunk of the input row (at most 512 inputs) widened to int16.
+pub const fn fully_connected_s8_wide_scratch_len_portable(
+    geometry: &FullyConnectedGeometry,
+) -> usize {
+    let k = if geometry.in_features < WIDE_CHUNK {
+        geometry.in_features
+    } else {
+        WIDE_CHUNK
+    };
+    2 * k + crate::path::ALIGN_SLACK
+}
+
+/// Scratch bytes of [`fully_connected_s8_wide`] on the DSP path: those of
+/// [`fully_connected_s8_scratch_len_dsp`] (the same loop on packed rows).
+pub const fn fully_connected_s8_wide_scratch_len_dsp(geometry: &FullyConnectedGeometry) -> usize {
+    fully_connected_s8_scratch_len_dsp(geometry)
+}
+
+/// Scratch bytes of [`fully_connected_s8_wide`] on `path`.
+pub const fn fully_connected_s8_wide_scratch_len_for(
+    path: crate::KernelPath,
+    geometry: &FullyConnectedGeometry,
+) -> usize {
+    match path {
+        crate::KernelPath::Dsp => fully_connected_s8_wide_scratch_len_dsp(geometry),
+        _ => fully_connected_s8_wide_scratch_len_portable(geometry),
+    }
+}
+
+/// Number of scratch bytes [`fully_connected_s8_wide`] needs on this build's path
+/// ([`crate::KernelPath::HOST`]).
+pub const fn fully_connected_s8_wide_scratch_len(geometry: &FullyConnectedGeometry) -> usize {
+    fully_connected_s8_wide_scratch_len_for(crate::KernelPath::HOST, geometry)
 }
 
 /// Checks every argument of an int8 fully connected layer (the scratch against the portable
@@ -328,7 +367,8 @@ pub(crate) fn check_fully_connected_s8_wide(
 /// * `weights`: [`fully_connected_s8_wide_len`] packed words whose lanes hold int8 values
 ///   (other lanes give wrong, though memory-safe, results: check foreign weights once with
 ///   [`fully_connected_s8_wide_valid`]);
-/// * `bias`, `output`, `scratch`: as for [`fully_connected_s8`].
+/// * `bias`, `output`: as for [`fully_connected_s8`];
+/// * `scratch`: at least [`fully_connected_s8_wide_scratch_len`] bytes, any alignment.
 ///
 /// # Errors
 /// Those of [`fully_connected_s8`], and [`Error::BadParam`] when `in_features` is not a
@@ -353,7 +393,7 @@ pub fn fully_connected_s8_wide(
         )?;
         check_min_len(
             "scratch",
-            fully_connected_s8_scratch_len(&p.geometry),
+            fully_connected_s8_wide_scratch_len(&p.geometry),
             scratch.len(),
         )?;
         dsp::fully_connected_wide_loop(p, input, weights, bias, output, scratch);

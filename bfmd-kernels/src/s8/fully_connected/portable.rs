@@ -1,7 +1,10 @@
 //! Portable inner loop of the int8 fully connected layer, callable on every target.
 
-use super::{check_fully_connected_s8, check_fully_connected_s8_wide, FullyConnectedS8Params};
-use crate::error::Result;
+use super::{
+    check_fully_connected_s8, check_fully_connected_s8_wide,
+    fully_connected_s8_wide_scratch_len_portable, FullyConnectedS8Params, WIDE_CHUNK,
+};
+use crate::error::{check_min_len, Result};
 use crate::s8::conv::portable::{i8_to_i32, pointwise_pixel};
 
 /// [`super::fully_connected_s8`] on the portable path: one blocked matrix-vector product per
@@ -36,9 +39,6 @@ pub fn fully_connected_s8(
     Ok(())
 }
 
-/// Inputs widened per chunk by [`fully_connected_s8_wide`] (a 1 KiB stack buffer).
-const WIDE_CHUNK: usize = 512;
-
 /// Outputs accumulated together while a long row is summed a chunk at a time.
 const WIDE_GROUP: usize = 32;
 
@@ -58,7 +58,8 @@ fn wide_lanes(words: &[i32]) -> &[i16] {
 /// [`super::fully_connected_s8_wide`] on the portable path: each chunk of the input row is
 /// widened once, with the input offset added, to int16, so every output is a plain int16 dot
 /// product over contiguous lanes, which compilers vectorize (Helium `VMLAVA.S16`, NEON,
-/// SSE2 `PMADDWD`).
+/// SSE2 `PMADDWD`). The widened chunk lives in `scratch`
+/// ([`super::fully_connected_s8_wide_scratch_len_portable`] bytes).
 ///
 /// # Errors
 /// Those of [`super::fully_connected_s8_wide`].
@@ -78,10 +79,24 @@ pub fn fully_connected_s8_wide(
         output.len(),
         scratch.len(),
     )?;
+    let need = fully_connected_s8_wide_scratch_len_portable(&p.geometry);
+    check_min_len("scratch", need, scratch.len())?;
     let (k, n) = (p.geometry.in_features, p.geometry.out_features);
     let off = p.quant.input_offset;
     let lanes = wide_lanes(weights);
-    let mut xw = [0i16; WIDE_CHUNK];
+    let chunk = k.min(WIDE_CHUNK);
+    let got = scratch.len();
+    // Never `None`: the length was checked above, with the alignment slack.
+    let Some((xw, _)) = crate::path::split_aligned(scratch, 2 * chunk) else {
+        return Err(crate::Error::BufferLength {
+            what: "scratch",
+            expected: need,
+            got,
+        });
+    };
+    // SAFETY: `xw` holds `2 * chunk` bytes from an 8-byte boundary, borrowed exclusively
+    // here; every bit pattern is an `i16`.
+    let xw = unsafe { core::slice::from_raw_parts_mut(xw.as_mut_ptr().cast::<i16>(), chunk) };
     let mut acc = [0i32; WIDE_GROUP];
     for b in 0..p.geometry.batch {
         let x = &input[b * k..(b + 1) * k];

@@ -503,6 +503,8 @@ fn fc_case(
             let mut packed = vec![0i32; fully_connected::fully_connected_s8_wide_len(&g)];
             let rp = fully_connected::pack_fully_connected_s8_wide(&g, &d.filter, &mut packed);
             let mut c = vec![2i8; g.batch * g.out_features];
+            let len = fully_connected::fully_connected_s8_wide_scratch_len(&g);
+            let mut scratch = garbage_scratch(len);
             let rc = rp.and_then(|()| {
                 fully_connected::fully_connected_s8_wide(
                     &p,
@@ -514,6 +516,9 @@ fn fc_case(
                 )
             });
             t.check("fully_connected_wide", name, (rc, &c), (rb, &b));
+            short_scratch(t, "fully_connected_wide_short_scratch", name, len, |sc| {
+                fully_connected::fully_connected_s8_wide(&p, &d.input, &packed, bias, &mut c, sc)
+            });
         }
     }
 }

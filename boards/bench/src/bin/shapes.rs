@@ -192,7 +192,7 @@ fn fc_shape(rng: &mut Rng) -> Measured {
         &mut s,
     )
     .unwrap_or_else(|e| fail(format_args!("shape f2: {e}")));
-    let mut scratch = vec![0u8; fully_connected::fully_connected_s8_scratch_len(&g)];
+    let mut scratch = vec![0u8; fully_connected::fully_connected_s8_wide_scratch_len(&g)];
     // The graph stores small layers' weights packed as int16 pairs (packed once, by the
     // importer, so not counted here): that is the layer a model runs. The int8-weight layer is
     // measured too, as `f2-int8`.
