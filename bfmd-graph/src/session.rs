@@ -186,7 +186,7 @@ impl<const N: usize> ArenaCell<N> {
 /// `section = "..."` places it in a linker section of the board's `memory.x` (for example a
 /// `NOLOAD` section in another RAM). Needs atomic swaps (not on Cortex-M0/M0+).
 ///
-/// ```ignore
+/// ```text
 /// let arena = bfmd_graph::static_arena!(model::ARENA_BYTES).expect("taken once");
 /// let mut net = bfmd_graph::Session::<model::Ops>::new(model::BLOB.as_slice(), arena.as_mut_slice())?;
 /// ```

@@ -106,15 +106,39 @@ fn blob_reproducers_fail_at_once_with_one_line() {
         model_error(&m, &z, &["--max-work", "1000000000"]),
         format!("{m}: {}", work("MaxPool2d", 4_328_587_264, 1_000_000_000))
     );
-    let m = data("hostile/arena_4g_vww.bfmd");
+    // The shared reproducers were made against an older plan of VWW, whose packed fully
+    // connected layer had no scratch: they still fail at once in one line, now at that op.
+    for file in ["arena_4g_vww.bfmd", "reserved_fields_nonzero_vww.bfmd"] {
+        let m = data(&format!("hostile/{file}"));
+        let e = model_error(&m, &z, &[]);
+        assert!(e.starts_with(&format!("{m}: invalid model: ")), "{e}");
+    }
+    // The same two corruptions of today's VWW blob reach the checks they are about.
+    let vww = bfmd_import::lower::tflite_bytes_to_graph(
+        &std::fs::read(data("models/vww_96_int8.tflite")).unwrap(),
+        &bfmd_import::lower::LowerOptions::default(),
+    )
+    .unwrap();
+    let planned = vww.report.arena_bytes;
+    let corrupt = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = vww.blob.as_bytes().to_vec();
+        f(&mut b);
+        let crc = bfmd_graph::crc32(&b[16..]);
+        b[12..16].copy_from_slice(&crc.to_le_bytes());
+        b
+    };
+    let m = tmp(
+        "arena_4g_now.bfmd",
+        &corrupt(&|b| b[16..20].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes())),
+    );
     assert_eq!(
         model_error(&m, &z, &[]),
         format!(
             "{m}: invalid model: model header: arena_bytes is 4294967280 but the planned \
-             regions need 39184 (header and plan disagree)"
+             regions need {planned} (header and plan disagree)"
         )
     );
-    let m = data("hostile/reserved_fields_nonzero_vww.bfmd");
+    let m = tmp("reserved_now.bfmd", &corrupt(&|b| b[52..64].fill(0xAA)));
     assert_eq!(
         model_error(&m, &z, &[]),
         format!("{m}: invalid model: model header: reserved field not zero")
