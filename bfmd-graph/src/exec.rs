@@ -285,6 +285,23 @@ pub fn run_linked<L: Linked>(
     arena: &mut [u8],
     mut profiler: Option<&mut dyn Profiler>,
 ) -> Result<()> {
+    check_arena(model, arena)?;
+    for op in model.ops() {
+        let t0 = match profiler.as_mut() {
+            Some(p) => p.now(),
+            None => 0,
+        };
+        run_op::<L>(model, op, arena)?;
+        if let Some(p) = profiler.as_mut() {
+            let t1 = p.now();
+            p.record(op.index, op.kind.name(), t1.wrapping_sub(t0));
+        }
+    }
+    Ok(())
+}
+
+/// `Err` unless `arena` holds `model`'s plan: at least its arena bytes, 16-byte aligned.
+pub(crate) fn check_arena(model: &Model<'_>, arena: &[u8]) -> Result<()> {
     if arena.len() < model.arena_bytes() {
         return Err(GraphError::ArenaTooSmall {
             needed: model.arena_bytes(),
@@ -296,17 +313,6 @@ pub fn run_linked<L: Linked>(
             what: "arena",
             align: ALIGN,
         });
-    }
-    for op in model.ops() {
-        let t0 = match profiler.as_mut() {
-            Some(p) => p.now(),
-            None => 0,
-        };
-        run_op::<L>(model, op, arena)?;
-        if let Some(p) = profiler.as_mut() {
-            let t1 = p.now();
-            p.record(op.index, op.kind.name(), t1.wrapping_sub(t0));
-        }
     }
     Ok(())
 }

@@ -24,7 +24,7 @@
 use crate::elem::Element;
 use crate::error::{GraphError, Result};
 use crate::exec::{self, Profiler};
-use crate::format::{Model, TensorInfo, ALIGN};
+use crate::format::{Model, TensorInfo};
 use crate::opset::{AllOps, Linked};
 use core::marker::PhantomData;
 
@@ -53,18 +53,7 @@ impl<'m, 'a, L: Linked> Session<'m, 'a, L> {
     /// Binds an already parsed model (parsed with [`Model::parse_for::<L>`] or for a superset
     /// of `L`; an op outside `L` then fails when it runs) to `arena`.
     pub fn bind(model: Model<'m>, arena: &'a mut [u8]) -> Result<Self> {
-        if arena.len() < model.arena_bytes() {
-            return Err(GraphError::ArenaTooSmall {
-                needed: model.arena_bytes(),
-                got: arena.len(),
-            });
-        }
-        if (arena.as_ptr() as usize) % ALIGN != 0 {
-            return Err(GraphError::Misaligned {
-                what: "arena",
-                align: ALIGN,
-            });
-        }
+        exec::check_arena(&model, arena)?;
         Ok(Session {
             model,
             arena,

@@ -14,27 +14,42 @@ use crate::reference::elementwise::{
 };
 use crate::shape::Shape;
 
-/// One int8 ADD, TFLM `AddFunc` (`reference/integer_ops/add.h`).
+/// ADD's and SUB's common steps (TFLM `AddFunc`, TFLite `SubElementwise`): both inputs
+/// offset, shifted left by `left_shift` and rescaled to the common scale.
 #[inline(always)]
-pub fn add_one(p: &AddS8Params, x: i8, y: i8) -> i8 {
+fn scaled_inputs(p: &AddS8Params, x: i8, y: i8) -> (i32, i32) {
     let shifted1 = (p.input1_offset + x as i32) * (1 << p.left_shift);
     let shifted2 = (p.input2_offset + y as i32) * (1 << p.left_shift);
-    let scaled1 = multiply_by_quantized_multiplier_smaller_than_one_exp(
-        shifted1,
-        p.input1_multiplier,
-        p.input1_shift,
-    );
-    let scaled2 = multiply_by_quantized_multiplier_smaller_than_one_exp(
-        shifted2,
-        p.input2_multiplier,
-        p.input2_shift,
-    );
-    let raw = multiply_by_quantized_multiplier_smaller_than_one_exp(
-        scaled1 + scaled2,
+    (
+        multiply_by_quantized_multiplier_smaller_than_one_exp(
+            shifted1,
+            p.input1_multiplier,
+            p.input1_shift,
+        ),
+        multiply_by_quantized_multiplier_smaller_than_one_exp(
+            shifted2,
+            p.input2_multiplier,
+            p.input2_shift,
+        ),
+    )
+}
+
+/// The sum or difference of the scaled inputs, rescaled to the output and clamped.
+#[inline(always)]
+fn requantized(p: &AddS8Params, raw: i32) -> i8 {
+    let out = multiply_by_quantized_multiplier_smaller_than_one_exp(
+        raw,
         p.output_multiplier,
         p.output_shift,
     ) + p.output_offset;
-    raw.clamp(p.act_min, p.act_max) as i8
+    out.clamp(p.act_min, p.act_max) as i8
+}
+
+/// One int8 ADD, TFLM `AddFunc` (`reference/integer_ops/add.h`).
+#[inline(always)]
+pub fn add_one(p: &AddS8Params, x: i8, y: i8) -> i8 {
+    let (a, b) = scaled_inputs(p, x, y);
+    requantized(p, a + b)
 }
 
 /// One int8 SUB, TFLite's `SubElementwise` (`reference/sub.h`, which TFLM's `EvalSubQuantized`
@@ -42,24 +57,8 @@ pub fn add_one(p: &AddS8Params, x: i8, y: i8) -> i8 {
 /// `CalculateOpDataSub`, identical to `CalculateOpDataAdd`), then their difference.
 #[inline(always)]
 pub fn sub_one(p: &AddS8Params, x: i8, y: i8) -> i8 {
-    let shifted1 = (p.input1_offset + x as i32) * (1 << p.left_shift);
-    let shifted2 = (p.input2_offset + y as i32) * (1 << p.left_shift);
-    let scaled1 = multiply_by_quantized_multiplier_smaller_than_one_exp(
-        shifted1,
-        p.input1_multiplier,
-        p.input1_shift,
-    );
-    let scaled2 = multiply_by_quantized_multiplier_smaller_than_one_exp(
-        shifted2,
-        p.input2_multiplier,
-        p.input2_shift,
-    );
-    let raw = multiply_by_quantized_multiplier_smaller_than_one_exp(
-        scaled1 - scaled2,
-        p.output_multiplier,
-        p.output_shift,
-    ) + p.output_offset;
-    raw.clamp(p.act_min, p.act_max) as i8
+    let (a, b) = scaled_inputs(p, x, y);
+    requantized(p, a - b)
 }
 
 /// int8 SUB with broadcasting (every target runs this portable loop).
