@@ -1387,11 +1387,8 @@ impl GraphBuilder {
         }
         self.same_dtype(kind, &[alpha, output], DType::F32)?;
         let xs = self.shape(input)?;
-        let b = bfmd_kernels::reference::elementwise::Broadcast::new(xs, self.shape(alpha)?)
+        bfmd_kernels::reference::prelu::check_alpha(xs, self.shape(alpha)?)
             .map_err(|e| self.kernel_err(kind, e))?;
-        if b.output() != xs {
-            return Err(self.op_err(kind, "alpha must broadcast to the input's shape"));
-        }
         self.expect_shape(kind, output, xs)?;
         let macs = xs.len() as u64;
         self.push_op(
@@ -1425,12 +1422,11 @@ impl GraphBuilder {
         if bilinear && dtype != DType::F32 {
             return Err(self.op_err(kind, "bilinear resize runs in f32 only"));
         }
-        if align_corners && half_pixel_centers {
-            return Err(self.op_err(
-                kind,
-                "align_corners and half_pixel_centers cannot both be set",
-            ));
-        }
+        let options = bfmd_kernels::reference::resize::ResizeParams {
+            align_corners,
+            half_pixel_centers,
+        };
+        options.check().map_err(|e| self.kernel_err(kind, e))?;
         self.same_dtype(kind, &[output], dtype)?;
         self.same_quant(kind, &[input, output])?;
         let (xs, ys) = (self.shape(input)?, self.shape(output)?);

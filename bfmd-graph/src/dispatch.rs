@@ -56,6 +56,7 @@ pub(crate) use need;
 // every op copy the carved arena once more (+12k instructions per VWW inference on the M7).
 #[inline(never)]
 pub(crate) fn dispatch<L: Linked>(io: &mut OpIo<'_, '_>) -> Result<()> {
+    // The rule of `opset::kernel_dtype`, through the op's own view (cheaper per op).
     let dtype = match io.op.kind {
         OpKind::Dequantize => io.in_info(0)?.dtype,
         _ => io.out_info(0)?.dtype,
@@ -94,10 +95,11 @@ pub(crate) fn dispatch<L: Linked>(io: &mut OpIo<'_, '_>) -> Result<()> {
         // A view: nothing moves (`exec::run_op` returns before carving).
         OpKind::Reshape => Ok(()),
         OpKind::Prelu => prelu::<L>(io),
-        OpKind::ResizeBilinear | OpKind::ResizeNearest => match dtype {
-            DType::S8 => resize::<L, i8>(io),
-            DType::F16 => resize::<L, f16>(io),
-            _ => resize::<L, f32>(io),
+        OpKind::ResizeBilinear => resize_bilinear::<L>(io),
+        OpKind::ResizeNearest => match dtype {
+            DType::S8 => resize_nearest::<L, i8>(io),
+            DType::F16 => resize_nearest::<L, f16>(io),
+            _ => resize_nearest::<L, f32>(io),
         },
         _ => crate::dispatch_act::dispatch::<L>(io, dtype),
     }
@@ -411,7 +413,6 @@ fn binary<L: Linked>(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
         act_min: io.op.param_f32(0),
         act_max: io.op.param_f32(1),
     };
-    let (ef, ef16) = (r::elementwise::sub_f32, h::elementwise::sub_f16);
     match (dtype, io.op.kind) {
         (DType::S8, OpKind::Add) => {
             let p = crate::kernels::add_s8_params(&io.op);
@@ -433,9 +434,13 @@ fn binary<L: Linked>(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
             h::elementwise::add_f16,
             h::elementwise::add_f16_inplace,
         ),
-        (DType::F16, OpKind::Sub) => {
-            binary_t::<L, f16, _, SUB>(io, f, f, ef16, h::elementwise::sub_f16_inplace)
-        }
+        (DType::F16, OpKind::Sub) => binary_t::<L, f16, _, SUB>(
+            io,
+            f,
+            f,
+            h::elementwise::sub_f16,
+            h::elementwise::sub_f16_inplace,
+        ),
         (DType::F16, _) => binary_t::<L, f16, _, MUL>(
             io,
             f,
@@ -450,9 +455,13 @@ fn binary<L: Linked>(io: &mut OpIo<'_, '_>, dtype: DType) -> Result<()> {
             r::elementwise::add_f32,
             r::elementwise::add_f32_inplace,
         ),
-        (_, OpKind::Sub) => {
-            binary_t::<L, f32, _, SUB>(io, f, f, ef, r::elementwise::sub_f32_inplace)
-        }
+        (_, OpKind::Sub) => binary_t::<L, f32, _, SUB>(
+            io,
+            f,
+            f,
+            r::elementwise::sub_f32,
+            r::elementwise::sub_f32_inplace,
+        ),
         (_, _) => binary_t::<L, f32, _, MUL>(
             io,
             f,
@@ -594,23 +603,32 @@ fn prelu<L: Linked>(io: &mut OpIo<'_, '_>) -> Result<()> {
     io.kernel(r)
 }
 
-/// `ResizeBilinear` (f32) and `ResizeNearest` (any dtype).
-fn resize<L: Linked, T: Element>(io: &mut OpIo<'_, '_>) -> Result<()> {
-    let p = r::resize::ResizeParams {
-        align_corners: io.op.param(ops::resize::ALIGN_CORNERS) != 0,
-        half_pixel_centers: io.op.param(ops::resize::HALF_PIXEL_CENTERS) != 0,
-    };
+/// The options of a resize op (parse checked each word is 0 or 1).
+pub(crate) fn resize_params(op: &crate::format::OpRecord<'_>) -> r::resize::ResizeParams {
+    r::resize::ResizeParams {
+        align_corners: op.param(ops::resize::ALIGN_CORNERS) != 0,
+        half_pixel_centers: op.param(ops::resize::HALF_PIXEL_CENTERS) != 0,
+    }
+}
+
+/// `ResizeBilinear` (f32; parse checked the dtype).
+fn resize_bilinear<L: Linked>(io: &mut OpIo<'_, '_>) -> Result<()> {
+    need!(io, ResizeBilinear, DType::F32, Plain);
+    let p = resize_params(&io.op);
     let (xs, ys) = (io.in_shape(0)?, io.out_shape(0)?);
-    let r = if io.op.kind == OpKind::ResizeBilinear {
-        need!(io, ResizeBilinear, DType::F32, Plain);
-        let x = io.input::<f32>(0)?;
-        let y = io.output::<f32>(0)?;
-        r::resize::resize_bilinear_f32(&p, xs, x, ys, y)
-    } else {
-        need!(io, ResizeNearest, T::DTYPE, Plain);
-        let x = io.input::<T>(0)?;
-        let y = io.output::<T>(0)?;
-        r::resize::resize_nearest(&p, xs, x, ys, y)
-    };
+    let x = io.input::<f32>(0)?;
+    let y = io.output::<f32>(0)?;
+    let r = r::resize::resize_bilinear_f32(&p, xs, x, ys, y);
+    io.kernel(r)
+}
+
+/// `ResizeNearest` (any dtype: values are copied).
+fn resize_nearest<L: Linked, T: Element>(io: &mut OpIo<'_, '_>) -> Result<()> {
+    need!(io, ResizeNearest, T::DTYPE, Plain);
+    let p = resize_params(&io.op);
+    let (xs, ys) = (io.in_shape(0)?, io.out_shape(0)?);
+    let x = io.input::<T>(0)?;
+    let y = io.output::<T>(0)?;
+    let r = r::resize::resize_nearest(&p, xs, x, ys, y);
     io.kernel(r)
 }

@@ -283,9 +283,19 @@ pub fn run(model: &Model<'_>, arena: &mut [u8], profiler: Option<&mut dyn Profil
 pub fn run_linked<L: Linked>(
     model: &Model<'_>,
     arena: &mut [u8],
-    mut profiler: Option<&mut dyn Profiler>,
+    profiler: Option<&mut dyn Profiler>,
 ) -> Result<()> {
     check_arena(model, arena)?;
+    run_checked::<L>(model, arena, profiler)
+}
+
+/// [`run_linked`] on an arena [`check_arena`] accepted (a [`crate::Session`] checks it once,
+/// when it binds the model).
+pub(crate) fn run_checked<L: Linked>(
+    model: &Model<'_>,
+    arena: &mut [u8],
+    mut profiler: Option<&mut dyn Profiler>,
+) -> Result<()> {
     for op in model.ops() {
         let t0 = match profiler.as_mut() {
             Some(p) => p.now(),

@@ -127,8 +127,7 @@ impl OpSet {
 
     /// Whether the set holds `(kind, dtype, form)`.
     pub const fn contains(&self, kind: OpKind, dtype: DType, form: Form) -> bool {
-        let bit = Self::bit(dtype, form);
-        bit != 0 && self.kinds[kind as usize] & bit != 0
+        self.contains_code(kind as u8, dtype, form)
     }
 
     /// [`OpSet::contains`] by op-kind code (for const generic parameters, which cannot be
@@ -149,17 +148,6 @@ impl OpSet {
             Some(s) => (self.kinds[kind as usize] >> (s * 8)) & 0xFF != 0,
             None => false,
         }
-    }
-
-    /// The union of two sets.
-    #[must_use]
-    pub const fn union(mut self, other: &OpSet) -> OpSet {
-        let mut i = 0;
-        while i < KIND_SLOTS {
-            self.kinds[i] |= other.kinds[i];
-            i += 1;
-        }
-        self
     }
 
     /// Whether every member of `other` is in this set.
@@ -242,12 +230,12 @@ pub fn kernel_of(model: &Model<'_>, op: &OpRecord<'_>) -> Option<(OpKind, DType,
             }
         }
         Variant::Normal => {
+            // The executor's rule for int16-pair weights (`ops::fc::dims`).
             let packed = op.kind == OpKind::FullyConnected
-                && dtype == DType::S8
                 && op
                     .input(1)
                     .and_then(|t| model.tensor(t))
-                    .is_some_and(|w| w.dtype == DType::I32);
+                    .is_some_and(|w| crate::ops::fc::dims(dtype, w.dtype, w.shape).2);
             if packed {
                 Form::Packed
             } else {

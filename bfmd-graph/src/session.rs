@@ -118,12 +118,12 @@ impl<'m, 'a, L: Linked> Session<'m, 'a, L> {
 
     /// Runs the model once over the inputs written since the last run.
     pub fn run(&mut self) -> Result<()> {
-        exec::run_linked::<L>(&self.model, self.arena, None)
+        exec::run_checked::<L>(&self.model, self.arena, None)
     }
 
     /// [`Session::run`] with `profiler` told each op's time.
     pub fn run_profiled(&mut self, profiler: &mut dyn Profiler) -> Result<()> {
-        exec::run_linked::<L>(&self.model, self.arena, Some(profiler))
+        exec::run_checked::<L>(&self.model, self.arena, Some(profiler))
     }
 }
 

@@ -549,11 +549,7 @@ fn check_kind<L: Linked>(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             c.same_dtype(x, dtype)?;
             let (at, a) = c.input(1)?;
             c.constant((at, a), DType::F32, a.len())?;
-            let b = bfmd_kernels::reference::elementwise::Broadcast::new(x.1.shape, a.shape);
-            c.ensure(
-                b.is_ok_and(|b| b.output() == x.1.shape),
-                "alpha must broadcast to the input's shape",
-            )?;
+            c.kernel(bfmd_kernels::reference::prelu::check_alpha(x.1.shape, a.shape).map(|_| ()))?;
             c.same_shape(c.output(0)?, x.1.shape)?;
         }
         OpKind::ResizeBilinear | OpKind::ResizeNearest
@@ -573,11 +569,7 @@ fn check_kind<L: Linked>(c: &Ctx<'_, '_>, dtype: DType) -> Result<()> {
             for w in [ops::resize::ALIGN_CORNERS, ops::resize::HALF_PIXEL_CENTERS] {
                 c.ensure(op.param(w) <= 1, "resize options must be 0 or 1")?;
             }
-            c.ensure(
-                !(op.param(ops::resize::ALIGN_CORNERS) == 1
-                    && op.param(ops::resize::HALF_PIXEL_CENTERS) == 1),
-                "align_corners and half_pixel_centers cannot both be set",
-            )?;
+            c.kernel(crate::dispatch::resize_params(op).check())?;
             if dtype == DType::S8 {
                 c.ensure(
                     x.1.scale == y.1.scale && x.1.zero_point == y.1.zero_point,

@@ -40,6 +40,16 @@ impl Measured {
 /// zero-filled inputs when empty) and reads the ELF and the measured stack.
 pub fn measure(board: &Board, model: &Path, inputs: &[PathBuf]) -> Result<Measured, String> {
     let elf = board.build("infer", Some(model))?;
+    measure_elf(board, &elf, model, inputs)
+}
+
+/// [`measure`] of the `infer` firmware `elf`, already built for `model` and `board`.
+pub fn measure_elf(
+    board: &Board,
+    elf: &Path,
+    model: &Path,
+    inputs: &[PathBuf],
+) -> Result<Measured, String> {
     let zeros;
     let inputs = if inputs.is_empty() {
         zeros = zero_inputs(model)?;
@@ -47,8 +57,8 @@ pub fn measure(board: &Board, model: &Path, inputs: &[PathBuf]) -> Result<Measur
     } else {
         inputs
     };
-    let run = crate::sim::run_firmware(board, &elf, inputs, false)?;
-    let u = crate::size::usage_of(&elf, board)?;
+    let run = crate::sim::run_firmware(board, elf, inputs, false)?;
+    let u = crate::size::usage_of(elf, board)?;
     let stack = run
         .stack_peak
         .ok_or("the firmware did not report its peak stack")? as u64;

@@ -233,8 +233,16 @@ pub fn host_infer(model: &Path, inputs: &[PathBuf]) -> Result<Vec<Vec<u8>>, Stri
 /// Runs `model` on the host over `inputs`, the model's input count per invocation in graph
 /// order, and returns every output of each invocation.
 pub fn host_invocations(model: &Path, inputs: &[PathBuf]) -> Result<Vec<Vec<Vec<u8>>>, String> {
-    let loaded = crate::infer::load(model)?;
-    let mut host = bfmd_import::lower::HostModel::new(loaded.blob)
+    host_invocations_of(&crate::infer::load(model)?, model, inputs)
+}
+
+/// [`host_invocations`] of a model already loaded from `model`.
+pub fn host_invocations_of(
+    loaded: &crate::infer::Loaded,
+    model: &Path,
+    inputs: &[PathBuf],
+) -> Result<Vec<Vec<Vec<u8>>>, String> {
+    let mut host = bfmd_import::lower::HostModel::new(loaded.blob.clone())
         .map_err(|e| format!("{}: {e}", model.display()))?;
     let n_in = host.model().map_err(|e| e.to_string())?.input_count();
     if !inputs.len().is_multiple_of(n_in) {
@@ -340,9 +348,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     crate::deps::ensure_all()?;
     let model = model_or_default(model.as_deref().and_then(Path::to_str))?;
+    // Loaded once: for the counts here and for the host's run below.
+    let loaded = crate::infer::load(&model)?;
     let (n_in, n_out) = {
-        let loaded = crate::infer::load(&model)?;
-        let m = bfmd_graph::Model::parse(loaded.blob.as_bytes())
+        let m = loaded
+            .blob
+            .model()
             .map_err(|e| format!("{}: {e}", model.display()))?;
         (m.input_count(), m.output_count())
     };
@@ -390,7 +401,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let elf = board.build("infer", Some(&model))?;
     let sim = run_firmware(board, &elf, &inputs, profile)?;
-    let host = host_invocations(&model, &inputs)?;
+    let host = host_invocations_of(&loaded, &model, &inputs)?;
     for l in &sim.info {
         println!("{l}");
     }

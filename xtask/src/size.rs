@@ -296,12 +296,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // The stack is measured by running the firmware: on this board when it is emulated, else
     // on the emulated board of the same core and target (the STM32H7 runs the same executor and
     // kernels as qemu-m7).
-    let twin = match board.machine {
-        Some(_) => board,
-        None => board::find("qemu-m7")?,
-    };
     let inputs: Vec<_> = sample.iter().cloned().collect();
-    let m = crate::ram::measure(twin, &model, &inputs)?;
+    let (twin, m) = match board.machine {
+        // The firmware just built is the one to run.
+        Some(_) => (
+            board,
+            crate::ram::measure_elf(board, &elf, &model, &inputs)?,
+        ),
+        None => {
+            let m7 = board::find("qemu-m7")?;
+            (m7, crate::ram::measure(m7, &model, &inputs)?)
+        }
+    };
     text.push_str(&format!(
         "  stack    {:>9} B  {:>11}   (peak, measured on {})\n  ram all  {:>9} B  {:>11}   (data + bss + arena + peak stack)\n",
         m.stack,

@@ -159,11 +159,6 @@ pub fn lower(model: &TfliteModel, options: &LowerOptions) -> Result<Lowered, Imp
     Ok(Lowered { built, sources })
 }
 
-/// Whether the lowering has a rule for operator `code` (`Lowering::lower_op`).
-fn lowers(code: &OpCode) -> bool {
-    code.is_known()
-}
-
 /// How an unsupported operator is named in errors: its TFLite name, custom operators as
 /// custom, recurrent ones as out of scope.
 fn unsupported_name(code: &OpCode) -> String {
@@ -236,7 +231,8 @@ fn check_operators(model: &TfliteModel, needed: &[bool]) -> Result<(), ImportErr
         .operators
         .iter()
         .enumerate()
-        .filter(|(i, o)| needed[*i] && !lowers(&o.code))
+        // Every operator named in `OpCode` has a lowering rule (`Lowering::lower_op`).
+        .filter(|(i, o)| needed[*i] && !o.code.is_known())
         .map(|(i, o)| (i, unsupported_name(&o.code)))
         .collect();
     match ops.len() {
@@ -848,7 +844,12 @@ impl<'m> Lowering<'m> {
         let mut i = 0;
         while i < self.m.operators.len() {
             self.current = Some(i);
-            if fold && self.needed[i] {
+            // An operator that feeds no graph output is not lowered.
+            if !self.needed[i] {
+                i += 1;
+                continue;
+            }
+            if fold {
                 if let Some((groups, a, b)) = self.shuffle_at(i)? {
                     let x = self.tensor(a)?;
                     let y = self.tensor(b)?;
@@ -858,9 +859,7 @@ impl<'m> Lowering<'m> {
                     continue;
                 }
             }
-            if self.needed[i] {
-                self.lower_op(i)?;
-            }
+            self.lower_op(i)?;
             i += 1;
         }
         self.current = None;

@@ -7,6 +7,20 @@ use super::elementwise::{Broadcast, Operand};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 
+/// `Ok` when `alpha_shape` broadcasts to `x_shape` without enlarging it (the shapes
+/// [`prelu_f32`] takes); the graph's builder and parser check a model with it.
+pub fn check_alpha(x_shape: Shape, alpha_shape: Shape) -> Result<Broadcast> {
+    let b = Broadcast::new(x_shape, alpha_shape)?;
+    if b.output() != x_shape {
+        return Err(Error::DimMismatch {
+            what: "prelu alpha broadcast to the input's shape",
+            expected: x_shape.len(),
+            got: b.output().len(),
+        });
+    }
+    Ok(b)
+}
+
 /// PReLU of `x` (NHWC, `x_shape`) with slopes `alpha` (`alpha_shape`, broadcast to `x_shape`)
 /// into `y` (`x_shape`).
 ///
@@ -19,14 +33,7 @@ pub fn prelu_f32(
     alpha: &[f32],
     y: &mut [f32],
 ) -> Result<()> {
-    let b = Broadcast::new(x_shape, alpha_shape)?;
-    if b.output() != x_shape {
-        return Err(Error::DimMismatch {
-            what: "prelu alpha broadcast to the input's shape",
-            expected: x_shape.len(),
-            got: b.output().len(),
-        });
-    }
+    let b = check_alpha(x_shape, alpha_shape)?;
     b.check_lens(x.len(), alpha.len(), y.len())?;
     let at = |o: &Operand<'_, f32>, i: usize| match *o {
         Operand::Row(r) => r[i],

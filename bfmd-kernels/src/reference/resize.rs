@@ -22,6 +22,17 @@ pub struct ResizeParams {
 }
 
 impl ResizeParams {
+    /// `Err` for options TFLite refuses together (`align_corners` with
+    /// `half_pixel_centers`); the graph's builder and parser check a model with it.
+    pub fn check(&self) -> Result<()> {
+        if self.align_corners && self.half_pixel_centers {
+            return Err(Error::Unsupported(
+                "align_corners and half_pixel_centers cannot both be set",
+            ));
+        }
+        Ok(())
+    }
+
     /// The input-to-output scale of one axis.
     fn scale(&self, input: usize, output: usize) -> f32 {
         if self.align_corners && output > 1 {
@@ -32,7 +43,8 @@ impl ResizeParams {
     }
 }
 
-fn check(x_shape: Shape, x: &[f32], y_shape: Shape, y: &[f32]) -> Result<()> {
+/// Shapes and lengths of a resize: the output keeps batch and channels.
+fn check(x_shape: Shape, x_len: usize, y_shape: Shape, y_len: usize) -> Result<()> {
     if x_shape.n != y_shape.n {
         return Err(Error::DimMismatch {
             what: "resize output batch",
@@ -47,8 +59,8 @@ fn check(x_shape: Shape, x: &[f32], y_shape: Shape, y: &[f32]) -> Result<()> {
             got: y_shape.c,
         });
     }
-    check_len("resize input", x_shape.len(), x.len())?;
-    check_len("resize output", y_shape.len(), y.len())
+    check_len("resize input", x_shape.len(), x_len)?;
+    check_len("resize output", y_shape.len(), y_len)
 }
 
 /// `ComputeInterpolationValues`: the source coordinate of output position `o` and its lower and
@@ -72,7 +84,7 @@ pub fn resize_bilinear_f32(
     y_shape: Shape,
     y: &mut [f32],
 ) -> Result<()> {
-    check(x_shape, x, y_shape, y)?;
+    check(x_shape, x.len(), y_shape, y.len())?;
     let (ih, iw, c) = (x_shape.h, x_shape.w, x_shape.c);
     let (sh, sw) = (p.scale(ih, y_shape.h), p.scale(iw, y_shape.w));
     let at = |b: usize, yy: usize, xx: usize, ch: usize| x[((b * ih + yy) * iw + xx) * c + ch];
@@ -108,15 +120,7 @@ pub fn resize_nearest<T: Copy>(
     y_shape: Shape,
     y: &mut [T],
 ) -> Result<()> {
-    if x_shape.n != y_shape.n || x_shape.c != y_shape.c {
-        return Err(Error::DimMismatch {
-            what: "resize output batch and channels",
-            expected: x_shape.n * x_shape.c,
-            got: y_shape.n * y_shape.c,
-        });
-    }
-    check_len("resize input", x_shape.len(), x.len())?;
-    check_len("resize output", y_shape.len(), y.len())?;
+    check(x_shape, x.len(), y_shape, y.len())?;
     let (ih, iw, c) = (x_shape.h, x_shape.w, x_shape.c);
     let (sh, sw) = (p.scale(ih, y_shape.h), p.scale(iw, y_shape.w));
     let source = |o: usize, scale: f32, input: usize| {
